@@ -1,0 +1,71 @@
+/* arena.c -- bump allocator for one config generation. */
+#include "arena.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK (64 * 1024)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size, off;
+	_Alignas(16) unsigned char mem[];
+};
+
+void arena_init(struct arena *a)
+{
+	a->head = NULL;
+	a->used = 0;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (!a->head || a->head->size - a->head->off < n) {
+		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		struct arena_chunk *c = malloc(sizeof(*c) + size);
+
+		if (!c) {
+			fprintf(stderr, "event=fatal reason=out-of-memory\n");
+			abort();
+		}
+		c->size = size;
+		c->off = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *p = a->head->mem + a->head->off;
+
+	a->head->off += n;
+	a->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+void *arena_memdup(struct arena *a, const void *src, size_t n)
+{
+	void *p = arena_alloc(a, n);
+
+	memcpy(p, src, n);
+	return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return arena_memdup(a, s, strlen(s) + 1);
+}
+
+void arena_free(struct arena *a)
+{
+	struct arena_chunk *c = a->head;
+
+	while (c) {
+		struct arena_chunk *next = c->next;
+
+		free(c);
+		c = next;
+	}
+	a->head = NULL;
+	a->used = 0;
+}

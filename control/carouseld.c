@@ -1,0 +1,183 @@
+/* carouseld.c -- the daemon: load the config, start the socket workers,
+ * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
+ * socket from the main thread. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: carouseld -c FILE      run in the foreground, logging to stderr\n"
+		"       carouseld --check FILE validate a config and exit (0 valid, 1 not)\n"
+		"\n"
+		"Carousel DNS load-balancing and alias proxy: serves the zones, aliases\n"
+		"and replica pools of FILE, rotating replica addresses.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   configuration file (YAML; see docs/configuration.md)\n"
+		"  -k, --check FILE    check FILE and its zone files, print the result\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
+		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload.\n");
+}
+
+static int do_reload(struct server *srv, char *err, size_t err_len)
+{
+	const struct config *cur = atomic_load(&srv->cfg);
+	struct config *cfg = config_load(cur->path, err, err_len);
+
+	if (!cfg) {
+		srv->reloads_failed++;
+		snprintf(srv->last_error, sizeof(srv->last_error), "%s", err);
+		log_error("event=reload result=failed kept=old error=\"%s\"", err);
+		return -1;
+	}
+	/* Sockets and threads were made for the first config: a change to
+	 * them takes a restart. Serve the new data on the old sockets. */
+	bool same = cfg->nlisten == cur->nlisten && cfg->workers == cur->workers &&
+		    strcmp(cfg->control_socket, cur->control_socket) == 0;
+
+	for (unsigned i = 0; same && i < cfg->nlisten; i++)
+		same = strcmp(cfg->listen[i].text, cur->listen[i].text) == 0;
+	if (!same) {
+		log_warn("event=reload note=\"listen, workers and control-socket changes "
+			 "take effect on restart\"");
+		cfg->nlisten = cur->nlisten;
+		memcpy(cfg->listen, cur->listen, sizeof(cfg->listen));
+		cfg->workers = cur->workers;
+		cfg->control_socket = arena_strdup(&cfg->arena, cur->control_socket);
+	}
+	server_swap(srv, cfg);
+	srv->reloads_ok++;
+	srv->last_error[0] = '\0';
+	log_info("event=reload result=ok zones=%u pools=%u", cfg->nzones, cfg->npools);
+	return 0;
+}
+
+static int check(const char *path)
+{
+	char err[CFG_ERR_LEN];
+	struct config *cfg = config_load(path, err, sizeof(err));
+	unsigned records = 0;
+
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg->nzones; i++)
+		records += cfg->zones[i]->records;
+	printf("%s: ok (%u zones, %u records, %u pools)\n", path, cfg->nzones, records,
+	       cfg->npools);
+	config_free(cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct ctl_ops ops = {.reload = do_reload};
+	const char *path = NULL;
+	char err[CFG_ERR_LEN];
+	struct server srv = {0};
+	int c, ctl_fd, sig_fd, ep;
+	sigset_t mask;
+
+	while ((c = getopt_long(argc, argv, "c:k:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			return check(optarg);
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("carouseld %s\n", CAROUSEL_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	/* Signals go to the main thread only, through a signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	ctl_fd = ctl_open(cfg->control_socket);
+	if (ctl_fd < 0) {
+		log_error("event=control-socket path=%s error=\"%s\"", cfg->control_socket,
+			  strerror(errno));
+		return 1;
+	}
+	if (server_open(&srv, cfg) < 0 || server_start(&srv) < 0)
+		return 1;
+	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
+		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sig_fd};
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev);
+	ev.data.fd = ctl_fd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
+	for (bool run = true; run;) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == ctl_fd) {
+				ctl_serve(ctl_fd, &srv, &ops);
+				continue;
+			}
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				do_reload(&srv, err, sizeof(err));
+			} else {
+				log_info("event=stopping signal=%s",
+					 si.ssi_signo == SIGTERM ? "TERM" : "INT");
+				run = false;
+			}
+		}
+	}
+	server_stop(&srv);
+	cfg = atomic_load(&srv.cfg);
+	unlink(cfg->control_socket);
+	config_free(cfg);
+	log_info("event=stopped");
+	return 0;
+}

@@ -1,0 +1,730 @@
+/* config.c -- YAML config loader (libyaml document API): every error is
+ * reported as file:line:col, and a config is only returned whole. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "wire.h"
+
+struct cfg_ctx {
+	struct config *cfg;
+	yaml_document_t *doc;
+	const char *path;
+	char *err;
+	size_t err_len;
+	char dir[PATH_MAX];
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const yaml_node_t *n,
+						     const char *fmt, ...)
+{
+	va_list ap;
+	int k = snprintf(c->err, c->err_len, "%s:%zu:%zu: ", c->path,
+			 n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1);
+
+	if (k < 0 || (size_t)k >= c->err_len)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(c->err + k, c->err_len - (size_t)k, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static yaml_node_t *node_at(struct cfg_ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static int want(struct cfg_ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *what)
+{
+	static const char *const names[] = {
+		[YAML_SCALAR_NODE] = "a scalar",
+		[YAML_SEQUENCE_NODE] = "a list",
+		[YAML_MAPPING_NODE] = "a mapping",
+	};
+
+	if (n->type != type)
+		return fail(c, n, "%s must be %s", what, names[type]);
+	return 0;
+}
+
+static int get_uint(struct cfg_ctx *c, const yaml_node_t *n, const char *what, unsigned long min,
+		    unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	errno = 0;
+	const char *s = scalar(n);
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == '\0' || *s == '-' || *end != '\0' || errno)
+		return fail(c, n, "%s must be a whole number, not '%s'", what, s);
+	if (v < min || v > max)
+		return fail(c, n, "%s must be between %lu and %lu", what, min, max);
+	*out = v;
+	return 0;
+}
+
+/* "30", "30s", "500ms", "2m", "1h" -> milliseconds */
+static int get_duration_ms(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
+			   unsigned long *out)
+{
+	char *end;
+
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	const char *s = scalar(n);
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	unsigned long mult = 1000;
+
+	if (end == s || *s == '-' || errno)
+		return fail(c, n, "%s must be a duration like 10s or 500ms, not '%s'", what, s);
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else if (*end != '\0' && strcmp(end, "s") != 0)
+		return fail(c, n, "%s must be a duration like 10s or 500ms, not '%s'", what, s);
+	if (v > 86400000UL / mult)
+		return fail(c, n, "%s is longer than a day", what);
+	*out = v * mult;
+	return 0;
+}
+
+static int get_dname(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint8_t *out)
+{
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	if (dname_from_str(scalar(n), out, DNAME_MAXLEN) < 0)
+		return fail(c, n, "%s: '%s' is not a valid domain name", what, scalar(n));
+	dname_lower(out);
+	return 0;
+}
+
+/* Walk a mapping, checking every key against the allowed list. */
+typedef int (*key_fn)(struct cfg_ctx *c, const char *key, yaml_node_t *val, void *arg);
+
+static int walk_map(struct cfg_ctx *c, yaml_node_t *map, const char *what,
+		    const char *const *allowed, key_fn fn, void *arg)
+{
+	if (want(c, map, YAML_MAPPING_NODE, what) < 0)
+		return -1;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+		bool ok = false;
+
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, k, "keys in %s must be plain words", what);
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = node_at(c, q->key);
+
+			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+				return fail(c, k, "duplicate key '%s' in %s", scalar(k), what);
+		}
+		for (const char *const *a = allowed; *a; a++)
+			ok |= strcmp(*a, scalar(k)) == 0;
+		if (!ok)
+			return fail(c, k, "unknown key '%s' in %s", scalar(k), what);
+		if (fn(c, scalar(k), v, arg) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "127.0.0.1@5353", "::1@5353", "[::1]:5353" is not accepted: '@' as in Knot. */
+static int parse_listen(struct cfg_ctx *c, const yaml_node_t *n, struct listen_addr *l)
+{
+	char host[48];
+	const char *s = scalar(n);
+	const char *at = strrchr(s, '@');
+	unsigned long port = 53;
+	size_t hl = at ? (size_t)(at - s) : strlen(s);
+
+	if (hl == 0 || hl >= sizeof(host))
+		return fail(c, n, "listen address '%s' must be ADDRESS or ADDRESS@PORT", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (at) {
+		char *end;
+
+		errno = 0;
+		port = strtoul(at + 1, &end, 10);
+		if (at[1] == '\0' || *end != '\0' || errno || port == 0 || port > 65535)
+			return fail(c, n, "listen port in '%s' must be 1-65535", s);
+	}
+	memset(&l->ss, 0, sizeof(l->ss));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->ss;
+
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		l->len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		l->len = sizeof(*sin6);
+	} else {
+		return fail(c, n, "'%s' is not an IPv4 or IPv6 address", host);
+	}
+	snprintf(l->text, sizeof(l->text), "%s@%lu", host, port);
+	return 0;
+}
+
+static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct config *cfg = c->cfg;
+	unsigned long u = 0;
+
+	(void)arg;
+	if (strcmp(key, "listen") == 0) {
+		if (v->type == YAML_SCALAR_NODE) {
+			cfg->nlisten = 1;
+			return parse_listen(c, v, &cfg->listen[0]);
+		}
+		if (want(c, v, YAML_SEQUENCE_NODE, "server.listen") < 0)
+			return -1;
+		cfg->nlisten = 0;
+		for (yaml_node_item_t *i = v->data.sequence.items.start;
+		     i < v->data.sequence.items.top; i++) {
+			yaml_node_t *e = node_at(c, *i);
+
+			if (want(c, e, YAML_SCALAR_NODE, "a listen address") < 0)
+				return -1;
+			if (cfg->nlisten == CFG_MAX_LISTEN)
+				return fail(c, e, "at most %d listen addresses", CFG_MAX_LISTEN);
+			if (parse_listen(c, e, &cfg->listen[cfg->nlisten]) < 0)
+				return -1;
+			for (unsigned j = 0; j < cfg->nlisten; j++)
+				if (strcmp(cfg->listen[j].text, cfg->listen[cfg->nlisten].text) == 0)
+					return fail(c, e, "duplicate listen address %s",
+						    cfg->listen[j].text);
+			cfg->nlisten++;
+		}
+		if (cfg->nlisten == 0)
+			return fail(c, v, "server.listen needs at least one address");
+		return 0;
+	}
+	if (strcmp(key, "workers") == 0) {
+		if (get_uint(c, v, "server.workers", 1, ROT_MAX_WORKERS, &u) < 0)
+			return -1;
+		cfg->workers = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "control-socket") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "server.control-socket") < 0)
+			return -1;
+		if (strlen(scalar(v)) >= 100 || scalar(v)[0] == '\0')
+			return fail(c, v, "server.control-socket must be a path under 100 bytes");
+		cfg->control_socket = arena_strdup(&cfg->arena, scalar(v));
+		return 0;
+	}
+	if (strcmp(key, "tcp-idle-timeout") == 0) {
+		if (get_duration_ms(c, v, "server.tcp-idle-timeout", &u) < 0)
+			return -1;
+		if (u < 1000)
+			return fail(c, v, "server.tcp-idle-timeout must be at least 1s");
+		cfg->tcp_idle_timeout = (unsigned)(u / 1000);
+		return 0;
+	}
+	/* tcp-max-clients */
+	if (get_uint(c, v, "server.tcp-max-clients", 1, 65536, &u) < 0)
+		return -1;
+	cfg->tcp_max_clients = (unsigned)u;
+	return 0;
+}
+
+struct zone_item {
+	yaml_node_t *name, *file;
+};
+
+static int zone_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct zone_item *z = arg;
+
+	(void)c;
+	if (strcmp(key, "name") == 0)
+		z->name = v;
+	else
+		z->file = v;
+	return 0;
+}
+
+static struct zone *find_zone_exact(const struct config *cfg, const uint8_t *apex)
+{
+	size_t len = dname_len(apex);
+	uint32_t h = dname_hash(apex, len);
+
+	for (struct zone *z = cfg->zone_buckets[h & cfg->zone_mask]; z; z = z->hash_next)
+		if (z->apex_len == len && memcmp(z->apex, apex, len) == 0)
+			return z;
+	return NULL;
+}
+
+struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
+{
+	for (const uint8_t *n = name; n; n = dname_parent(n)) {
+		struct zone *z = find_zone_exact(cfg, n);
+
+		if (z)
+			return z;
+	}
+	return NULL;
+}
+
+static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
+{
+	static const char *const keys[] = {"name", "file", NULL};
+	struct config *cfg = c->cfg;
+	size_t n;
+
+	if (want(c, seq, YAML_SEQUENCE_NODE, "zones") < 0)
+		return -1;
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	cfg->zones = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->zones));
+	for (cfg->zone_mask = 15; cfg->zone_mask < n * 2; cfg->zone_mask = cfg->zone_mask * 2 + 1)
+		;
+	cfg->zone_buckets = arena_alloc(&cfg->arena, (cfg->zone_mask + 1) * sizeof(struct zone *));
+	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		struct zone_item zi = {0};
+		uint8_t apex[DNAME_MAXLEN];
+		char path[PATH_MAX + 64], zerr[CFG_ERR_LEN];
+
+		if (walk_map(c, e, "a zone", keys, zone_key, &zi) < 0)
+			return -1;
+		if (!zi.name)
+			return fail(c, e, "zone needs a name");
+		if (!zi.file)
+			return fail(c, e, "zone needs a file");
+		if (get_dname(c, zi.name, "zone name", apex) < 0 ||
+		    want(c, zi.file, YAML_SCALAR_NODE, "zone file") < 0)
+			return -1;
+		if (find_zone_exact(cfg, apex))
+			return fail(c, zi.name, "duplicate zone %s", scalar(zi.name));
+		if (scalar(zi.file)[0] == '/')
+			snprintf(path, sizeof(path), "%s", scalar(zi.file));
+		else
+			snprintf(path, sizeof(path), "%s/%s", c->dir, scalar(zi.file));
+		struct zone *z = zone_load(&cfg->arena, apex, path, zerr, sizeof(zerr));
+
+		if (!z)
+			return fail(c, zi.file, "zone %s: %s", scalar(zi.name), zerr);
+		uint32_t h = dname_hash(z->apex, z->apex_len) & cfg->zone_mask;
+
+		z->hash_next = cfg->zone_buckets[h];
+		cfg->zone_buckets[h] = z;
+		cfg->zones[cfg->nzones++] = z;
+	}
+	return 0;
+}
+
+struct pool_item {
+	struct pool *pool;
+	yaml_node_t *name, *members, *aliases, *node;
+	uint32_t weights[ROT_MAX_MEMBERS];
+};
+
+struct member_item {
+	yaml_node_t *address, *weight;
+};
+
+static int member_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct member_item *m = arg;
+
+	(void)c;
+	if (strcmp(key, "address") == 0)
+		m->address = v;
+	else
+		m->weight = v;
+	return 0;
+}
+
+static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
+{
+	static const char *const keys[] = {"address", "weight", NULL};
+	struct pool *p = pi->pool;
+	yaml_node_t *seq = pi->members;
+	size_t n;
+
+	if (want(c, seq, YAML_SEQUENCE_NODE, "pool members") < 0)
+		return -1;
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	if (n == 0)
+		return fail(c, seq, "pool %s has no members", p->name_text);
+	if (n > ROT_MAX_MEMBERS)
+		return fail(c, seq, "pool %s has more than %d members", p->name_text,
+			    ROT_MAX_MEMBERS);
+	p->members = arena_alloc(&c->cfg->arena, n * sizeof(*p->members));
+	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		struct member_item mi = {0};
+		struct member *m = &p->members[p->nmembers];
+		unsigned long w = 1;
+
+		if (walk_map(c, e, "a pool member", keys, member_key, &mi) < 0)
+			return -1;
+		if (!mi.address)
+			return fail(c, e, "pool member needs an address");
+		if (want(c, mi.address, YAML_SCALAR_NODE, "member address") < 0)
+			return -1;
+		if (mi.weight &&
+		    get_uint(c, mi.weight, "member weight", 0, ROT_MAX_WEIGHT, &w) < 0)
+			return -1;
+		if (inet_pton(AF_INET, scalar(mi.address), m->addr) == 1)
+			m->family = AF_INET;
+		else if (inet_pton(AF_INET6, scalar(mi.address), m->addr) == 1)
+			m->family = AF_INET6;
+		else
+			return fail(c, mi.address, "'%s' is not an IPv4 or IPv6 address",
+				    scalar(mi.address));
+		for (uint16_t j = 0; j < p->nmembers; j++)
+			if (p->members[j].family == m->family &&
+			    memcmp(p->members[j].addr, m->addr, 16) == 0)
+				return fail(c, mi.address, "duplicate member %s in pool %s",
+					    scalar(mi.address), p->name_text);
+		m->weight = (uint32_t)w;
+		snprintf(m->text, sizeof(m->text), "%s", scalar(mi.address));
+		pi->weights[p->nmembers] = m->weight;
+		p->nmembers++;
+	}
+	/* Split by family: A and AAAA rotate independently. */
+	for (int f = 0; f < 2; f++) {
+		uint32_t w[ROT_MAX_MEMBERS];
+		int family = f ? AF_INET6 : AF_INET;
+
+		p->fam_member[f] = arena_alloc(&c->cfg->arena, p->nmembers * sizeof(uint16_t));
+		for (uint16_t j = 0; j < p->nmembers; j++) {
+			if (p->members[j].family != family)
+				continue;
+			w[p->nfam[f]] = p->members[j].weight;
+			p->fam_member[f][p->nfam[f]++] = j;
+		}
+		rot_sched_build(&c->cfg->arena, &p->sched[f], p->method, w, p->nfam[f]);
+	}
+	return 0;
+}
+
+static int pool_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct pool_item *pi = arg;
+	struct pool *p = pi->pool;
+	unsigned long u;
+
+	if (strcmp(key, "name") == 0) {
+		pi->name = v;
+	} else if (strcmp(key, "aliases") == 0) {
+		if (want(c, v, YAML_SEQUENCE_NODE, "pool aliases") < 0)
+			return -1;
+		pi->aliases = v;
+	} else if (strcmp(key, "members") == 0) {
+		pi->members = v;
+	} else if (strcmp(key, "method") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "pool method") < 0)
+			return -1;
+		if (strcmp(scalar(v), "round-robin") == 0)
+			p->method = ROT_ROUND_ROBIN;
+		else if (strcmp(scalar(v), "weighted") == 0)
+			p->method = ROT_WEIGHTED;
+		else
+			return fail(c, v, "pool method must be round-robin or weighted, not '%s'",
+				    scalar(v));
+	} else if (strcmp(key, "answer-count") == 0) {
+		if (get_uint(c, v, "pool answer-count", 0, ROT_MAX_MEMBERS, &u) < 0)
+			return -1;
+		p->answer_count = (uint32_t)u;
+	} else { /* ttl */
+		if (get_uint(c, v, "pool ttl", 0, 2147483647UL, &u) < 0)
+			return -1;
+		p->ttl = (uint32_t)u;
+	}
+	return 0;
+}
+
+/* A name is taken when a pool or alias already claimed it. */
+static const struct pool *name_owner(const struct config *cfg, unsigned upto, const uint8_t *name,
+				     bool *as_alias)
+{
+	for (unsigned i = 0; i < upto; i++) {
+		const struct pool *p = &cfg->pools[i];
+
+		*as_alias = false;
+		if (dname_equal(p->name, name))
+			return p;
+		*as_alias = true;
+		for (unsigned j = 0; j < p->naliases; j++)
+			if (dname_equal(p->aliases[j], name))
+				return p;
+	}
+	return NULL;
+}
+
+static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
+{
+	struct config *cfg = c->cfg;
+	struct pool *p = pi->pool;
+	struct zone *z = config_find_zone(cfg, p->name);
+	bool as_alias;
+
+	if (!z)
+		return fail(c, pi->name, "pool %s is outside every configured zone", p->name_text);
+	const struct pool *o = name_owner(cfg, (unsigned)(p - cfg->pools), p->name, &as_alias);
+
+	if (o)
+		return fail(c, pi->name, "duplicate name %s (already %s of pool %s)", p->name_text,
+			    as_alias ? "an alias" : "the name", o->name_text);
+	struct node *n = zone_add_node(&cfg->arena, z, p->name);
+
+	if (node_rrset(n, TYPE_CNAME))
+		return fail(c, pi->name, "pool %s: the zone has a CNAME at this name",
+			    p->name_text);
+	if (node_rrset(n, TYPE_A) || node_rrset(n, TYPE_AAAA))
+		return fail(c, pi->name, "pool %s: the zone file already has A/AAAA at this name",
+			    p->name_text);
+	n->pool = p;
+	if (!pi->aliases)
+		return 0;
+	size_t na = (size_t)(pi->aliases->data.sequence.items.top -
+			     pi->aliases->data.sequence.items.start);
+
+	p->aliases = arena_alloc(&cfg->arena, (na ? na : 1) * sizeof(*p->aliases));
+	for (yaml_node_item_t *i = pi->aliases->data.sequence.items.start;
+	     i < pi->aliases->data.sequence.items.top; i++) {
+		yaml_node_t *e = node_at(c, *i);
+		uint8_t alias[DNAME_MAXLEN];
+
+		if (get_dname(c, e, "alias", alias) < 0)
+			return -1;
+		struct zone *az = config_find_zone(cfg, alias);
+
+		if (!az)
+			return fail(c, e, "alias %s is outside every configured zone", scalar(e));
+		if (dname_equal(alias, p->name))
+			return fail(c, e, "alias %s loops: it is the pool's own name", scalar(e));
+		o = name_owner(cfg, (unsigned)(p - cfg->pools) + 1, alias, &as_alias);
+		if (o)
+			return fail(c, e, "duplicate name %s (already %s of pool %s)", scalar(e),
+				    as_alias ? "an alias" : "the name", o->name_text);
+		for (unsigned j = 0; j < p->naliases; j++)
+			if (dname_equal(p->aliases[j], alias))
+				return fail(c, e, "duplicate alias %s", scalar(e));
+		struct node *an = zone_add_node(&cfg->arena, az, alias);
+
+		if (an->rrsets || an->pool)
+			return fail(c, e, "alias %s: the zone already has data at this name",
+				    scalar(e));
+		size_t tl = dname_len(p->name);
+
+		node_add_rr(&cfg->arena, an, TYPE_CNAME, p->ttl, p->name, (uint16_t)tl);
+		p->aliases[p->naliases++] = arena_memdup(&cfg->arena, alias, dname_len(alias));
+	}
+	return 0;
+}
+
+static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
+{
+	static const char *const keys[] = {"name",	   "aliases", "method", "answer-count",
+					   "ttl",	   "members", NULL};
+	struct config *cfg = c->cfg;
+	size_t n;
+
+	if (want(c, seq, YAML_SEQUENCE_NODE, "pools") < 0)
+		return -1;
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	cfg->pools = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->pools));
+	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		struct pool *p = &cfg->pools[cfg->npools];
+		struct pool_item *pi = calloc(1, sizeof(*pi));
+		int rc = -1;
+
+		if (!pi)
+			abort();
+		pi->pool = p;
+		pi->node = e;
+		p->ttl = 30;
+		p->line = (int)e->start_mark.line + 1;
+		if (walk_map(c, e, "a pool", keys, pool_key, pi) < 0)
+			goto out;
+		if (!pi->name) {
+			fail(c, e, "pool needs a name");
+			goto out;
+		}
+		if (get_dname(c, pi->name, "pool name", p->name) < 0)
+			goto out;
+		p->name_text = arena_strdup(&cfg->arena, scalar(pi->name));
+		if (!pi->members) {
+			fail(c, e, "pool %s needs members", p->name_text);
+			goto out;
+		}
+		p->state = arena_alloc(&cfg->arena, ROT_MAX_WORKERS * sizeof(*p->state));
+		cfg->npools++;
+		if (parse_members(c, pi) < 0 || attach_pool(c, pi) < 0)
+			goto out;
+		rc = 0;
+	out:
+		free(pi);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Follow CNAMEs inside our data from name; true when it comes back. */
+static bool cname_loops(const struct config *cfg, const uint8_t *start)
+{
+	const uint8_t *name = start;
+
+	for (int hops = 0; hops < 32; hops++) {
+		struct zone *z = config_find_zone(cfg, name);
+		struct node *n = z ? zone_find(z, name, dname_len(name)) : NULL;
+		struct rrset *cn = n ? node_rrset(n, TYPE_CNAME) : NULL;
+
+		if (!cn)
+			return false;
+		name = cn->head->data;
+		if (dname_equal(name, start))
+			return true;
+	}
+	return true; /* longer than any sane chain */
+}
+
+static int check_loops(struct cfg_ctx *c, yaml_node_t *pools)
+{
+	struct config *cfg = c->cfg;
+
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		struct pool *p = &cfg->pools[i];
+
+		for (unsigned j = 0; j < p->naliases; j++) {
+			if (!cname_loops(cfg, p->aliases[j]))
+				continue;
+			char text[DNAME_STRLEN];
+			yaml_node_t *pn = node_at(c, pools->data.sequence.items.start[i]);
+
+			dname_to_str(p->aliases[j], text, sizeof(text));
+			return fail(c, pn, "alias %s of pool %s loops through CNAMEs", text,
+				    p->name_text);
+		}
+	}
+	return 0;
+}
+
+static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	static const char *const server_keys[] = {"listen",	    "workers",
+						  "control-socket", "tcp-idle-timeout",
+						  "tcp-max-clients", NULL};
+	yaml_node_t **pools = arg;
+
+	if (strcmp(key, "server") == 0)
+		return walk_map(c, v, "server", server_keys, server_key, NULL);
+	if (strcmp(key, "zones") == 0)
+		return parse_zones(c, v);
+	*pools = v;
+	return 0;
+}
+
+struct config *config_load(const char *path, char *err, size_t err_len)
+{
+	static const char *const keys[] = {"server", "zones", "pools", NULL};
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *pools = NULL;
+	FILE *f;
+	int rc = -1;
+
+	if (!cfg)
+		abort();
+	err[0] = '\0';
+	arena_init(&cfg->arena);
+	cfg->path = arena_strdup(&cfg->arena, path);
+	cfg->workers = 1;
+	cfg->tcp_idle_timeout = 10;
+	cfg->tcp_max_clients = 1024;
+	cfg->control_socket = "/run/carousel/ctl.sock";
+	const char *slash = strrchr(path, '/');
+
+	if (slash)
+		snprintf(c.dir, sizeof(c.dir), "%.*s", (int)(slash - path), path);
+	else
+		snprintf(c.dir, sizeof(c.dir), ".");
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		config_free(cfg);
+		return NULL;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, err_len, "%s:%zu:%zu: %s%s%s", path, parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML",
+			 parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		config_free(cfg);
+		return NULL;
+	}
+	c.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		snprintf(err, err_len, "%s:1:1: the file is empty", path);
+		goto out;
+	}
+	if (walk_map(&c, root, "the config", keys, top_key, &pools) < 0)
+		goto out;
+	if (cfg->nlisten == 0) {
+		fail(&c, root, "server.listen is required");
+		goto out;
+	}
+	if (!cfg->zone_buckets) {
+		fail(&c, root, "at least one zone is required");
+		goto out;
+	}
+	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
+		goto out;
+	rc = 0;
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	if (rc < 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	arena_free(&cfg->arena);
+	free(cfg);
+}

@@ -1,0 +1,88 @@
+/* config.h -- one configuration generation: server settings, zones, pools.
+ * Built aside from YAML, validated whole, then swapped in atomically. */
+#ifndef CAROUSEL_CONFIG_H
+#define CAROUSEL_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "arena.h"
+#include "dname.h"
+#include "rot.h"
+#include "zone.h"
+
+#define CFG_MAX_LISTEN 16
+#define CFG_ERR_LEN 1024
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];
+};
+
+struct member {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint32_t weight;
+	char text[48];
+};
+
+/* Per-worker rotation counters, one cache line each: no shared writes. */
+struct rot_state {
+	alignas(64) uint64_t step[2]; /* [0] A, [1] AAAA */
+};
+
+struct pool {
+	uint8_t name[DNAME_MAXLEN];
+	const char *name_text;
+	enum rot_method method;
+	uint32_t answer_count; /* 0 = all */
+	uint32_t ttl;
+	uint16_t nmembers;
+	struct member *members;
+	/* Per family: the member indexes, and the schedule over them. */
+	uint16_t nfam[2];
+	uint16_t *fam_member[2];
+	struct rot_sched sched[2];
+	struct rot_state *state; /* [ROT_MAX_WORKERS] */
+	unsigned naliases;
+	const uint8_t **aliases;
+	int line; /* where it was configured, for later messages */
+};
+
+struct config {
+	struct arena arena;
+	const char *path;
+	/* server: */
+	struct listen_addr listen[CFG_MAX_LISTEN];
+	unsigned nlisten;
+	unsigned workers;
+	const char *control_socket;
+	unsigned tcp_idle_timeout; /* seconds */
+	unsigned tcp_max_clients;  /* per worker */
+	/* data: */
+	unsigned nzones;
+	struct zone **zones;
+	struct zone **zone_buckets; /* by apex, for the deepest-match walk */
+	uint32_t zone_mask;
+	unsigned npools;
+	struct pool *pools;
+};
+
+/* Load and validate a config file. On failure returns NULL and writes
+ * "file:line:col: message" into err. */
+struct config *config_load(const char *path, char *err, size_t err_len);
+void config_free(struct config *cfg);
+
+/* The zone that is authoritative for name (deepest apex), or NULL. */
+struct zone *config_find_zone(const struct config *cfg, const uint8_t *name);
+
+static inline int family_index(int family)
+{
+	return family == AF_INET6;
+}
+
+#endif

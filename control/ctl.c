@@ -1,0 +1,187 @@
+/* ctl.c -- control socket server: status, reload, stats. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wire.h"
+
+int ctl_open(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char dir[sizeof(sun.sun_path)];
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0750); /* e.g. /run/carousel; fine if it exists */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* A stale socket from a killed daemon would block bind: replace it,
+	 * but only if nobody answers on it. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	unlink(path);
+	mode_t old = umask(0117);
+
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+
+		umask(old);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+struct out {
+	char buf[16384];
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static void say(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->len >= sizeof(o->buf))
+		return;
+	va_start(ap, fmt);
+	int k = vsnprintf(o->buf + o->len, sizeof(o->buf) - o->len, fmt, ap);
+
+	va_end(ap);
+	if (k > 0)
+		o->len += (size_t)k;
+	if (o->len > sizeof(o->buf))
+		o->len = sizeof(o->buf);
+}
+
+static void cmd_status(struct server *srv, struct out *o)
+{
+	const struct config *cfg = atomic_load(&srv->cfg); /* only this thread frees configs */
+	unsigned records = 0;
+
+	for (unsigned i = 0; i < cfg->nzones; i++)
+		records += cfg->zones[i]->records;
+	say(o, "ok\nversion %s\nuptime %lds\nconfig %s\nworkers %u\n", CAROUSEL_VERSION,
+	    (long)(time(NULL) - srv->started), cfg->path, srv->nworkers);
+	for (unsigned i = 0; i < cfg->nlisten; i++)
+		say(o, "listen %s udp,tcp\n", cfg->listen[i].text);
+	say(o, "zones %u\nrecords %u\npools %u\nconfig-memory %zu\n", cfg->nzones, records,
+	    cfg->npools, cfg->arena.used);
+	say(o, "reloads-ok %llu\nreloads-failed %llu\n", (unsigned long long)srv->reloads_ok,
+	    (unsigned long long)srv->reloads_failed);
+	if (srv->last_error[0])
+		say(o, "last-reload-error %s\n", srv->last_error);
+}
+
+static void cmd_stats(struct server *srv, struct out *o)
+{
+	static const char *const qtypes[QT_COUNT] = {
+		"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "ANY", "other"};
+	static const char *const rcodes[STATS_RCODES] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+		"YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE", "RCODE11", "RCODE12", "RCODE13",
+		"RCODE14", "RCODE15", "BADVERS"};
+	struct stats t = {0};
+
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct stats *s = &srv->workers[i].stats;
+
+		t.udp += STATS_GET(s->udp);
+		t.tcp += STATS_GET(s->tcp);
+		t.dropped += STATS_GET(s->dropped);
+		t.truncated += STATS_GET(s->truncated);
+		t.tcp_accepted += STATS_GET(s->tcp_accepted);
+		t.tcp_refused += STATS_GET(s->tcp_refused);
+		t.tcp_timeouts += STATS_GET(s->tcp_timeouts);
+		for (unsigned k = 0; k < STATS_RCODES; k++)
+			t.rcode[k] += STATS_GET(s->rcode[k]);
+		for (unsigned k = 0; k < QT_COUNT; k++)
+			t.qtype[k] += STATS_GET(s->qtype[k]);
+	}
+	say(o, "ok\n");
+	say(o, "queries.udp %llu\nqueries.tcp %llu\n", (unsigned long long)t.udp,
+	    (unsigned long long)t.tcp);
+	for (unsigned k = 0; k < STATS_RCODES; k++)
+		if (t.rcode[k] || k <= 5)
+			say(o, "rcode.%s %llu\n", rcodes[k], (unsigned long long)t.rcode[k]);
+	for (unsigned k = 0; k < QT_COUNT; k++)
+		say(o, "qtype.%s %llu\n", qtypes[k], (unsigned long long)t.qtype[k]);
+	say(o, "dropped %llu\ntruncated %llu\n", (unsigned long long)t.dropped,
+	    (unsigned long long)t.truncated);
+	say(o, "tcp.accepted %llu\ntcp.refused %llu\ntcp.idle-closed %llu\n",
+	    (unsigned long long)t.tcp_accepted, (unsigned long long)t.tcp_refused,
+	    (unsigned long long)t.tcp_timeouts);
+}
+
+void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
+{
+	struct timeval tv = {1, 0};
+	char cmd[256];
+	struct out *o;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	/* A client that connects and says nothing must not hold the daemon. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = recv(fd, cmd, sizeof(cmd) - 1, 0);
+	if (n <= 0) {
+		close(fd);
+		return;
+	}
+	cmd[n] = '\0';
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		abort();
+	if (strcmp(cmd, "status") == 0) {
+		cmd_status(srv, o);
+	} else if (strcmp(cmd, "stats") == 0) {
+		cmd_stats(srv, o);
+	} else if (strcmp(cmd, "reload") == 0) {
+		char err[CFG_ERR_LEN];
+
+		if (ops->reload(srv, err, sizeof(err)) == 0)
+			say(o, "ok\nreloaded\n");
+		else
+			say(o, "error: %s\n", err);
+	} else {
+		say(o, "error: unknown command '%.64s' (try status, stats, reload)\n", cmd);
+	}
+	for (size_t off = 0; off < o->len;) {
+		ssize_t k = send(fd, o->buf + off, o->len - off, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	free(o);
+	close(fd);
+}

@@ -1,0 +1,18 @@
+/* ctl.h -- the control socket: one text command per connection
+ * ("status", "reload", "stats"); the reply's first line is "ok" or
+ * "error: ...", then the command's output. */
+#ifndef CAROUSEL_CTL_H
+#define CAROUSEL_CTL_H
+
+#include "server.h"
+
+struct ctl_ops {
+	/* Reload the config; on failure write the reason into err. */
+	int (*reload)(struct server *srv, char *err, size_t err_len);
+};
+
+int ctl_open(const char *path);
+/* Serve one client connection of the listening socket. */
+void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops);
+
+#endif

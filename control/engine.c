@@ -1,0 +1,412 @@
+/* engine.c -- authoritative answers (RFC 1034 4.3.2 with RFC 4592
+ * wildcards, RFC 2308 negative answers, RFC 8482 minimal ANY), pools
+ * rotated per worker, truncation by whole RRsets. */
+#include "engine.h"
+
+#include <string.h>
+
+#include "wire.h"
+
+#define TYPE_DS 43
+#define TYPE_TKEY 249
+#define TYPE_TSIG 250
+#define EXTRA_MAX 16
+
+struct answer {
+	struct wire_buf b;
+	const struct config *cfg;
+	unsigned worker;
+	uint16_t qtype;
+	uint16_t count[3]; /* answer, authority, additional */
+	unsigned rcode;
+	bool aa, tc;
+	unsigned nextra;
+	const uint8_t *extra[EXTRA_MAX]; /* names wanting addresses in additional */
+};
+
+enum section { SEC_AN, SEC_NS, SEC_AR };
+
+static void put_rdata(struct wire_buf *b, uint16_t type, const struct rr *r)
+{
+	const uint8_t *d = r->data;
+
+	/* RFC 3597 4: compress only the RFC 1035 types; SRV never (RFC 2782). */
+	switch (type) {
+	case TYPE_NS:
+	case TYPE_CNAME:
+	case TYPE_PTR:
+		wire_put_name(b, d, true);
+		break;
+	case TYPE_MX:
+		wire_put_bytes(b, d, 2);
+		wire_put_name(b, d + 2, true);
+		break;
+	case TYPE_SOA: {
+		size_t l1 = dname_len(d), l2 = dname_len(d + l1);
+
+		wire_put_name(b, d, true);
+		wire_put_name(b, d + l1, true);
+		wire_put_bytes(b, d + l1 + l2, 20);
+		break;
+	}
+	default:
+		wire_put_bytes(b, d, r->len);
+	}
+}
+
+static void put_rr_head(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint32_t ttl)
+{
+	wire_put_name(b, owner, true);
+	wire_put_u16(b, type);
+	wire_put_u16(b, CLASS_IN);
+	wire_put_u32(b, ttl);
+}
+
+/* Write a whole RRset or nothing. Returns false when it did not fit. */
+static bool put_rrset(struct answer *A, enum section sec, const uint8_t *owner,
+		      const struct rrset *s, uint32_t ttl)
+{
+	struct wire_mark m = wire_buf_mark(&A->b);
+
+	for (const struct rr *r = s->head; r; r = r->next) {
+		put_rr_head(&A->b, owner, s->type, ttl);
+		size_t rdlen_at = A->b.len;
+
+		wire_put_u16(&A->b, 0);
+		put_rdata(&A->b, s->type, r);
+		if (A->b.err)
+			break;
+		wire_write16(A->b.wire + rdlen_at, (uint16_t)(A->b.len - rdlen_at - 2));
+	}
+	if (A->b.err) {
+		wire_buf_rollback(&A->b, m);
+		return false;
+	}
+	A->count[sec] += s->count;
+	return true;
+}
+
+/* The pool's addresses of one family, rotated. `advance` moves this
+ * worker's counter (answers do, additional-section copies do not). */
+static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, struct pool *p,
+		     int fam, bool advance)
+{
+	uint16_t order[ROT_MAX_MEMBERS];
+	struct rot_state *st = &p->state[A->worker];
+	uint64_t step = advance ? st->step[fam]++ : st->step[fam];
+	unsigned k = rot_order(&p->sched[fam], step, p->answer_count, order);
+	struct wire_mark m = wire_buf_mark(&A->b);
+	uint16_t type = fam ? TYPE_AAAA : TYPE_A;
+
+	for (unsigned i = 0; i < k; i++) {
+		const struct member *mem = &p->members[p->fam_member[fam][order[i]]];
+
+		put_rr_head(&A->b, owner, type, p->ttl);
+		wire_put_u16(&A->b, fam ? 16 : 4);
+		wire_put_bytes(&A->b, mem->addr, fam ? 16 : 4);
+	}
+	if (A->b.err) {
+		wire_buf_rollback(&A->b, m);
+		return false;
+	}
+	A->count[sec] += (uint16_t)k;
+	return true;
+}
+
+static bool node_has_family(const struct node *n, int fam)
+{
+	return n->pool && n->pool->sched[fam].len > 0;
+}
+
+/* A/AAAA of a node: from its pool when it has one for the family. */
+static bool put_addresses(struct answer *A, enum section sec, const uint8_t *owner,
+			  const struct node *n, int fam, bool advance)
+{
+	if (node_has_family(n, fam))
+		return put_pool(A, sec, owner, n->pool, fam, advance);
+	const struct rrset *s = node_rrset(n, fam ? TYPE_AAAA : TYPE_A);
+
+	return s ? put_rrset(A, sec, owner, s, s->ttl) : true;
+}
+
+static void want_extra(struct answer *A, const uint8_t *name)
+{
+	for (unsigned i = 0; i < A->nextra; i++)
+		if (dname_equal(A->extra[i], name))
+			return;
+	if (A->nextra < EXTRA_MAX)
+		A->extra[A->nextra++] = name;
+}
+
+static void note_extra(struct answer *A, const struct rrset *s)
+{
+	for (const struct rr *r = s->head; r; r = r->next) {
+		if (s->type == TYPE_MX && r->len > 2)
+			want_extra(A, r->data + 2);
+		else if (s->type == TYPE_SRV && r->len > 6)
+			want_extra(A, r->data + 6);
+		else if (s->type == TYPE_NS)
+			want_extra(A, r->data);
+	}
+}
+
+/* Additional section: addresses we hold for MX/SRV/NS targets. It is
+ * optional data, so running out of room stops it without setting TC. */
+static void put_extra(struct answer *A)
+{
+	for (unsigned i = 0; i < A->nextra; i++) {
+		const uint8_t *name = A->extra[i];
+		const struct zone *z = config_find_zone(A->cfg, name);
+		const struct node *n = z ? zone_find(z, name, dname_len(name)) : NULL;
+
+		if (!n)
+			continue;
+		for (int fam = 0; fam < 2; fam++)
+			if (!put_addresses(A, SEC_AR, name, n, fam, false))
+				return;
+	}
+}
+
+static void put_soa(struct answer *A, const struct zone *z)
+{
+	if (!put_rrset(A, SEC_NS, z->apex, z->soa, zone_negative_ttl(z)))
+		A->tc = true;
+}
+
+/* The highest zone cut strictly below the apex on the way to name. */
+static const struct node *find_cut(const struct answer *A, const struct zone *z,
+				   const uint8_t *name)
+{
+	const uint8_t *anc[DNAME_MAXLEN / 2 + 1];
+	int k = 0;
+
+	for (const uint8_t *p = name; dname_len(p) > z->apex_len; p = dname_parent(p))
+		anc[k++] = p;
+	while (k-- > 0) {
+		const struct node *n = zone_find(z, anc[k], dname_len(anc[k]));
+
+		if (!n)
+			return NULL; /* nothing below exists either */
+		if (node_rrset(n, TYPE_NS)) {
+			/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1) */
+			if (k == 0 && A->qtype == TYPE_DS)
+				return NULL;
+			return n;
+		}
+	}
+	return NULL;
+}
+
+static void referral(struct answer *A, const struct node *cut)
+{
+	const struct rrset *ns = node_rrset(cut, TYPE_NS);
+
+	if (A->count[SEC_AN] == 0)
+		A->aa = false;
+	if (!put_rrset(A, SEC_NS, cut->name, ns, ns->ttl)) {
+		A->tc = true;
+		return;
+	}
+	note_extra(A, ns); /* glue */
+}
+
+/* RFC 4592 3.3.1: the source of synthesis is *.<closest encloser>. */
+static const struct node *find_wildcard(const struct zone *z, const uint8_t *name)
+{
+	const uint8_t *ce = dname_parent(name);
+	uint8_t wild[DNAME_MAXLEN];
+
+	while (!zone_find(z, ce, dname_len(ce)))
+		ce = dname_parent(ce);
+	size_t cl = dname_len(ce);
+
+	if (cl + 2 > DNAME_MAXLEN)
+		return NULL;
+	wild[0] = 1;
+	wild[1] = '*';
+	memcpy(wild + 2, ce, cl);
+	return zone_find(z, wild, cl + 2);
+}
+
+/* RFC 8482 4.1: answer ANY with one RRset of the node. */
+static void answer_any(struct answer *A, const uint8_t *owner, const struct node *n,
+		       const struct zone *z)
+{
+	if (node_has_family(n, 0) || node_has_family(n, 1)) {
+		if (!put_addresses(A, SEC_AN, owner, n, node_has_family(n, 0) ? 0 : 1, true))
+			A->tc = true;
+		return;
+	}
+	if (!n->rrsets) {
+		put_soa(A, z);
+		return;
+	}
+	if (!put_rrset(A, SEC_AN, owner, n->rrsets, n->rrsets->ttl))
+		A->tc = true;
+}
+
+static void answer_node(struct answer *A, const uint8_t *owner, const struct node *n,
+			const struct zone *z)
+{
+	uint16_t qt = A->qtype;
+
+	if (qt == TYPE_ANY) {
+		answer_any(A, owner, n, z);
+		return;
+	}
+	if ((qt == TYPE_A || qt == TYPE_AAAA) && node_has_family(n, qt == TYPE_AAAA)) {
+		if (!put_pool(A, SEC_AN, owner, n->pool, qt == TYPE_AAAA, true))
+			A->tc = true;
+		return;
+	}
+	const struct rrset *s = node_rrset(n, qt);
+
+	if (!s) {
+		put_soa(A, z); /* NODATA: also empty non-terminals (RFC 8020 spirit) */
+		return;
+	}
+	if (!put_rrset(A, SEC_AN, owner, s, s->ttl)) {
+		A->tc = true;
+		return;
+	}
+	note_extra(A, s);
+}
+
+static void answer_zone(struct answer *A, const struct zone *z, const uint8_t *qname)
+{
+	const uint8_t *name = qname;
+
+	for (int hop = 0; hop < ENGINE_CHAIN_MAX && !A->tc; hop++) {
+		const struct node *cut = find_cut(A, z, name);
+
+		if (cut) {
+			referral(A, cut);
+			return;
+		}
+		const struct node *n = zone_find(z, name, dname_len(name));
+
+		if (!n)
+			n = find_wildcard(z, name);
+		if (!n) {
+			A->rcode = RCODE_NXDOMAIN;
+			put_soa(A, z);
+			return;
+		}
+		const struct rrset *cn = node_rrset(n, TYPE_CNAME);
+
+		if (!cn || A->qtype == TYPE_CNAME || A->qtype == TYPE_ANY) {
+			answer_node(A, name, n, z);
+			return;
+		}
+		/* RFC 1034 4.3.2 3a: copy the CNAME, restart at its target. */
+		if (!put_rrset(A, SEC_AN, name, cn, cn->ttl)) {
+			A->tc = true;
+			return;
+		}
+		name = cn->head->data;
+		z = config_find_zone(A->cfg, name);
+		if (!z)
+			return; /* out of our data: the client follows it */
+	}
+}
+
+static uint16_t limit_for(const struct wire_query *q, bool tcp)
+{
+	if (tcp)
+		return WIRE_TCP_MAX;
+	if (!q->has_edns)
+		return WIRE_UDP_MIN;
+	if (q->edns_udp < WIRE_UDP_MIN)
+		return WIRE_UDP_MIN; /* RFC 6891 6.2.5 */
+	return q->edns_udp < WIRE_EDNS_UDP ? q->edns_udp : WIRE_EDNS_UDP;
+}
+
+static size_t finish(struct answer *A, const struct wire_query *q, size_t limit)
+{
+	uint8_t *w = A->b.wire;
+	uint16_t flags = wire_read16(w + 2);
+
+	if (A->aa)
+		flags |= WIRE_AA;
+	if (A->tc)
+		flags |= WIRE_TC;
+	wire_write16(w + 2, flags);
+	wire_write16(w + 6, A->count[SEC_AN]);
+	wire_write16(w + 8, A->count[SEC_NS]);
+	wire_write16(w + 10, A->count[SEC_AR]);
+	wire_set_rcode(w, A->rcode);
+	if (q->has_edns) {
+		A->b.max = limit; /* the room kept for OPT */
+		wire_put_opt(&A->b, A->rcode, q->edns_flags & WIRE_EDNS_DO);
+	}
+	return A->b.err ? 0 : A->b.len;
+}
+
+size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *query, size_t qlen,
+		     uint8_t *out, size_t out_max, bool tcp, struct engine_result *res)
+{
+	struct wire_query q;
+	struct answer A;
+	enum wire_verdict v = wire_query_parse(query, qlen, &q);
+	size_t limit;
+
+	memset(res, 0, sizeof(*res));
+	if (v == WIRE_DROP) {
+		res->dropped = true;
+		return 0;
+	}
+	limit = limit_for(&q, tcp);
+	if (limit > out_max)
+		limit = out_max;
+	A.cfg = cfg;
+	A.worker = worker;
+	A.qtype = q.question_ok ? q.qtype : 0;
+	A.count[0] = A.count[1] = A.count[2] = 0;
+	A.rcode = RCODE_NOERROR;
+	A.aa = A.tc = false;
+	A.nextra = 0;
+	wire_buf_init(&A.b, out, limit - (q.has_edns ? WIRE_OPT_RR_LEN : 0));
+	wire_reply_begin(&A.b, query, &q);
+	if (A.b.err) { /* the question alone does not fit: cannot happen for >= 512 */
+		res->dropped = true;
+		return 0;
+	}
+	res->qtype = A.qtype;
+	switch (v) {
+	case WIRE_FORMERR:
+		A.rcode = RCODE_FORMERR;
+		break;
+	case WIRE_NOTIMP:
+		A.rcode = RCODE_NOTIMP;
+		break;
+	case WIRE_BADVERS:
+		A.rcode = RCODE_BADVERS;
+		break;
+	default:
+		break;
+	}
+	if (v != WIRE_ANSWER)
+		goto done;
+	if (q.qtype == TYPE_OPT || q.qtype == TYPE_TKEY || q.qtype == TYPE_TSIG) {
+		A.rcode = RCODE_FORMERR; /* meta types are not questions (RFC 6895 3.1) */
+		goto done;
+	}
+	if (q.qtype == TYPE_MAILA || q.qtype == TYPE_MAILB) {
+		A.rcode = RCODE_NOTIMP;
+		goto done;
+	}
+	const struct zone *z = q.qclass == CLASS_IN ? config_find_zone(cfg, q.qname) : NULL;
+
+	if (!z || q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
+		A.rcode = RCODE_REFUSED; /* not ours (recursion is not offered) */
+		goto done;
+	}
+	A.aa = true;
+	answer_zone(&A, z, q.qname);
+	if (!A.tc)
+		put_extra(&A);
+done:
+	res->rcode = A.rcode;
+	res->truncated = A.tc;
+	return finish(&A, &q, limit);
+}

@@ -1,0 +1,520 @@
+/* server.c -- UDP (recvmmsg/sendmmsg) and TCP (RFC 7766) workers. */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "wire.h"
+
+#define UDP_BATCH 32
+#define UDP_RX_SIZE 4096
+#define TCP_OUT_HIGH (4 * (WIRE_TCP_MAX + 2)) /* stop reading past this backlog */
+
+enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN };
+
+struct pollable {
+	enum pollable_kind kind;
+	int fd;
+	bool pktinfo; /* wildcard UDP: reply from the address asked */
+};
+
+struct conn {
+	struct pollable p;
+	struct conn *prev, *next;
+	time_t last;
+	size_t in_len;
+	size_t out_len, out_off, out_cap;
+	uint8_t *out;
+	bool reading;
+	uint8_t in[WIRE_TCP_MAX + 2];
+};
+
+/* Per-worker scratch, allocated once: no allocation per UDP packet. */
+struct udp_scratch {
+	struct mmsghdr rx[UDP_BATCH], tx[UDP_BATCH];
+	struct iovec rxv[UDP_BATCH], txv[UDP_BATCH];
+	struct sockaddr_storage addr[UDP_BATCH];
+	uint8_t rxctl[UDP_BATCH][64], txctl[UDP_BATCH][64];
+	uint8_t rxbuf[UDP_BATCH][UDP_RX_SIZE];
+	uint8_t txbuf[UDP_BATCH][WIRE_EDNS_UDP];
+	uint8_t tcpbuf[WIRE_TCP_MAX + 2];
+};
+
+static time_t now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static bool is_wildcard(const struct listen_addr *l)
+{
+	if (l->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&l->ss)->sin_addr.s_addr == INADDR_ANY;
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&l->ss)->sin6_addr);
+}
+
+static int open_socket(const struct listen_addr *l, int type)
+{
+	int one = 1;
+	int fd = socket(l->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (type == SOCK_DGRAM && is_wildcard(l)) {
+		if (l->ss.ss_family == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	}
+	if (bind(fd, (const struct sockaddr *)&l->ss, l->len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int watch(struct worker *w, struct pollable *p, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = p};
+
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, p->fd, &ev);
+}
+
+int server_open(struct server *srv, struct config *cfg)
+{
+	srv->nworkers = cfg->workers;
+	srv->workers = calloc(cfg->workers, sizeof(*srv->workers));
+	if (!srv->workers)
+		abort();
+	atomic_store(&srv->cfg, cfg);
+	srv->started = time(NULL);
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		w->srv = srv;
+		w->id = i;
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (w->epfd < 0)
+			return -1;
+		for (unsigned j = 0; j < cfg->nlisten; j++) {
+			const struct listen_addr *l = &cfg->listen[j];
+
+			for (int t = 0; t < 2; t++) {
+				int fd = open_socket(l, t ? SOCK_STREAM : SOCK_DGRAM);
+				struct pollable *p;
+
+				if (fd < 0) {
+					log_error("event=listen-failed address=%s proto=%s error=\"%s\"",
+						  l->text, t ? "tcp" : "udp", strerror(errno));
+					return -1;
+				}
+				p = calloc(1, sizeof(*p));
+				if (!p)
+					abort();
+				p->kind = t ? P_TCP_LISTEN : P_UDP;
+				p->fd = fd;
+				p->pktinfo = !t && is_wildcard(l);
+				w->fds[w->nfds++] = fd;
+				if (watch(w, p, EPOLLIN) < 0)
+					return -1;
+			}
+		}
+	}
+	for (unsigned j = 0; j < cfg->nlisten; j++)
+		log_info("event=listen address=%s proto=udp,tcp workers=%u", cfg->listen[j].text,
+			 cfg->workers);
+	return 0;
+}
+
+static void stats_answer(struct stats *st, const struct engine_result *r)
+{
+	static const uint16_t types[QT_OTHER] = {
+		[QT_A] = TYPE_A,       [QT_NS] = TYPE_NS,   [QT_CNAME] = TYPE_CNAME,
+		[QT_SOA] = TYPE_SOA,   [QT_PTR] = TYPE_PTR, [QT_MX] = TYPE_MX,
+		[QT_TXT] = TYPE_TXT,   [QT_AAAA] = TYPE_AAAA, [QT_SRV] = TYPE_SRV,
+		[QT_ANY] = TYPE_ANY,
+	};
+	unsigned k = QT_OTHER;
+
+	if (r->dropped) {
+		STATS_INC(st->dropped);
+		return;
+	}
+	for (unsigned i = 0; i < QT_OTHER; i++)
+		if (types[i] == r->qtype)
+			k = i;
+	STATS_INC(st->qtype[k]);
+	STATS_INC(st->rcode[r->rcode == RCODE_BADVERS ? 16 : r->rcode & 15]);
+	if (r->truncated)
+		STATS_INC(st->truncated);
+}
+
+/* Echo the destination address of a query to a wildcard socket. */
+static size_t reply_pktinfo(struct msghdr *rx, uint8_t *ctl, size_t ctl_size)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+			if (c->cmsg_len > ctl_size)
+				return 0;
+			memcpy(ctl, c, c->cmsg_len);
+			if (c->cmsg_level == IPPROTO_IP) {
+				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(
+					(struct cmsghdr *)ctl);
+
+				pi->ipi_spec_dst = pi->ipi_addr;
+				pi->ipi_ifindex = 0;
+			}
+			return CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+		}
+	}
+	return 0;
+}
+
+static void handle_udp(struct worker *w, struct pollable *p, const struct config *cfg,
+		       struct udp_scratch *s)
+{
+	for (int round = 0; round < 4; round++) { /* bounded: other sockets get a turn */
+		for (int i = 0; i < UDP_BATCH; i++) {
+			s->rxv[i] = (struct iovec){s->rxbuf[i], UDP_RX_SIZE};
+			s->rx[i].msg_hdr = (struct msghdr){
+				.msg_name = &s->addr[i],
+				.msg_namelen = sizeof(s->addr[i]),
+				.msg_iov = &s->rxv[i],
+				.msg_iovlen = 1,
+				.msg_control = p->pktinfo ? s->rxctl[i] : NULL,
+				.msg_controllen = p->pktinfo ? sizeof(s->rxctl[i]) : 0,
+			};
+		}
+		int n = recvmmsg(p->fd, s->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
+		int out = 0;
+
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct engine_result r;
+			size_t len = 0;
+
+			STATS_INC(w->stats.udp);
+			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC)
+				r = (struct engine_result){.dropped = true};
+			else
+				len = engine_answer(cfg, w->id, s->rxbuf[i], s->rx[i].msg_len,
+						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
+			stats_answer(&w->stats, &r);
+			if (len == 0)
+				continue;
+			s->txv[out] = (struct iovec){s->txbuf[out], len};
+			s->tx[out].msg_hdr = (struct msghdr){
+				.msg_name = &s->addr[i],
+				.msg_namelen = s->rx[i].msg_hdr.msg_namelen,
+				.msg_iov = &s->txv[out],
+				.msg_iovlen = 1,
+			};
+			if (p->pktinfo) {
+				size_t cl = reply_pktinfo(&s->rx[i].msg_hdr, s->txctl[out],
+							  sizeof(s->txctl[out]));
+
+				s->tx[out].msg_hdr.msg_control = cl ? s->txctl[out] : NULL;
+				s->tx[out].msg_hdr.msg_controllen = cl;
+			}
+			out++;
+		}
+		for (int sent = 0; sent < out;) {
+			int k = sendmmsg(p->fd, s->tx + sent, (unsigned)(out - sent), MSG_DONTWAIT);
+
+			if (k <= 0)
+				break; /* full socket buffer: UDP may be lost, as on the wire */
+			sent += k;
+		}
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	close(c->p.fd); /* also removes it from epoll */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	free(c->out);
+	free(c);
+}
+
+static void conn_events(struct worker *w, struct conn *c)
+{
+	bool want_read = c->out_len - c->out_off < TCP_OUT_HIGH;
+	struct epoll_event ev = {
+		.events = (want_read ? EPOLLIN : 0) | (c->out_len > c->out_off ? EPOLLOUT : 0),
+		.data.ptr = &c->p,
+	};
+
+	c->reading = want_read;
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->p.fd, &ev);
+}
+
+static void handle_accept(struct worker *w, struct pollable *p, const struct config *cfg)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (w->nconns >= cfg->tcp_max_clients) {
+			STATS_INC(w->stats.tcp_refused);
+			close(fd);
+			continue;
+		}
+		struct conn *c = malloc(sizeof(*c));
+
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		memset(c, 0, offsetof(struct conn, in));
+		c->p.kind = P_TCP_CONN;
+		c->p.fd = fd;
+		c->last = now_sec();
+		c->reading = true;
+		c->next = w->conns;
+		if (w->conns)
+			w->conns->prev = c;
+		w->conns = c;
+		w->nconns++;
+		STATS_INC(w->stats.tcp_accepted);
+		if (watch(w, &c->p, EPOLLIN) < 0)
+			conn_close(w, c);
+	}
+}
+
+static bool conn_queue(struct conn *c, const uint8_t *msg, size_t len)
+{
+	if (c->out_cap - c->out_len < len + 2) {
+		if (c->out_off > 0) { /* compact first */
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		if (c->out_cap - c->out_len < len + 2) {
+			size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+
+			while (cap - c->out_len < len + 2)
+				cap *= 2;
+			uint8_t *o = realloc(c->out, cap);
+
+			if (!o)
+				return false;
+			c->out = o;
+			c->out_cap = cap;
+		}
+	}
+	wire_write16(c->out + c->out_len, (uint16_t)len);
+	memcpy(c->out + c->out_len + 2, msg, len);
+	c->out_len += len + 2;
+	return true;
+}
+
+/* Answer every complete message in the input buffer (pipelining,
+ * RFC 7766 6.2.1). Returns false when the connection must close. */
+static bool conn_process(struct worker *w, struct conn *c, const struct config *cfg,
+			 struct udp_scratch *s)
+{
+	size_t off = 0;
+	bool ok = true;
+
+	while (c->in_len - off >= 2 && c->out_len - c->out_off < TCP_OUT_HIGH) {
+		size_t mlen = wire_read16(c->in + off);
+		struct engine_result r;
+
+		if (mlen == 0) { /* nothing to answer; a zero length is a broken peer */
+			ok = false;
+			break;
+		}
+		if (c->in_len - off < 2 + mlen)
+			break;
+		STATS_INC(w->stats.tcp);
+		size_t len = engine_answer(cfg, w->id, c->in + off + 2, mlen, s->tcpbuf,
+					   sizeof(s->tcpbuf), true, &r);
+
+		stats_answer(&w->stats, &r);
+		off += 2 + mlen;
+		if (len == 0)
+			continue;
+		if (!conn_queue(c, s->tcpbuf, len)) {
+			ok = false;
+			break;
+		}
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	return ok;
+}
+
+static bool conn_flush(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t k = send(c->p.fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		c->out_off += (size_t)k;
+	}
+	c->out_off = c->out_len = 0;
+	return true;
+}
+
+static void handle_conn(struct worker *w, struct conn *c, uint32_t events,
+			const struct config *cfg, struct udp_scratch *s)
+{
+	bool eof = false;
+
+	if (events & (EPOLLERR)) {
+		conn_close(w, c);
+		return;
+	}
+	if (c->reading && (events & (EPOLLIN | EPOLLHUP))) {
+		while (c->in_len < sizeof(c->in)) {
+			ssize_t k = read(c->p.fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+
+			if (k == 0) {
+				eof = true;
+				break;
+			}
+			if (k < 0) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+					eof = true;
+				break;
+			}
+			c->in_len += (size_t)k;
+			c->last = now_sec();
+		}
+	}
+	if (!conn_process(w, c, cfg, s) || !conn_flush(c)) {
+		conn_close(w, c);
+		return;
+	}
+	/* Output drained below the mark: answer what is still buffered. */
+	if (c->in_len >= 2 && (!conn_process(w, c, cfg, s) || !conn_flush(c))) {
+		conn_close(w, c);
+		return;
+	}
+	if (eof && c->out_len == c->out_off) {
+		conn_close(w, c);
+		return;
+	}
+	conn_events(w, c);
+}
+
+static void sweep_idle(struct worker *w, const struct config *cfg)
+{
+	time_t now = now_sec();
+
+	for (struct conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (now - c->last >= (time_t)cfg->tcp_idle_timeout) {
+			STATS_INC(w->stats.tcp_timeouts);
+			conn_close(w, c);
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct server *srv = w->srv;
+	struct udp_scratch *s = malloc(sizeof(*s));
+	struct epoll_event evs[64];
+	time_t last_sweep = now_sec();
+
+	if (!s)
+		abort();
+	while (!atomic_load(&srv->stop)) {
+		int n = epoll_wait(w->epfd, evs, 64, 1000);
+
+		atomic_fetch_add(&w->qs, 1); /* odd: holding a config */
+		const struct config *cfg = atomic_load(&srv->cfg);
+
+		for (int i = 0; i < n; i++) {
+			struct pollable *p = evs[i].data.ptr;
+
+			switch (p->kind) {
+			case P_UDP:
+				handle_udp(w, p, cfg, s);
+				break;
+			case P_TCP_LISTEN:
+				handle_accept(w, p, cfg);
+				break;
+			case P_TCP_CONN:
+				handle_conn(w, (struct conn *)p, evs[i].events, cfg, s);
+				break;
+			}
+		}
+		if (now_sec() != last_sweep) {
+			last_sweep = now_sec();
+			sweep_idle(w, cfg);
+		}
+		atomic_fetch_add(&w->qs, 1); /* even: quiescent */
+	}
+	while (w->conns)
+		conn_close(w, w->conns);
+	free(s);
+	return NULL;
+}
+
+int server_start(struct server *srv)
+{
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]))
+			return -1;
+	return 0;
+}
+
+void server_stop(struct server *srv)
+{
+	atomic_store(&srv->stop, true);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i].thread, NULL);
+}
+
+void server_swap(struct server *srv, struct config *cfg)
+{
+	struct config *old = atomic_exchange(&srv->cfg, cfg);
+
+	/* Grace period: a worker that was idle (even) will load the new
+	 * pointer; one that was busy (odd) must move on first. */
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		uint64_t s = atomic_load(&srv->workers[i].qs);
+
+		while ((s & 1) && atomic_load(&srv->workers[i].qs) == s) {
+			struct timespec ts = {0, 100000};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	config_free(old);
+}

@@ -1,0 +1,49 @@
+/* server.h -- socket workers: one thread per `workers`, each with its own
+ * SO_REUSEPORT UDP and TCP sockets and epoll loop, all reading the config
+ * generation in force through one atomic pointer. */
+#ifndef CAROUSEL_SERVER_H
+#define CAROUSEL_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "stats.h"
+
+struct conn;
+
+struct worker {
+	struct server *srv;
+	unsigned id;
+	pthread_t thread;
+	int epfd;
+	unsigned nfds;
+	int fds[2 * CFG_MAX_LISTEN];
+	/* Quiescent-state counter: odd while the worker holds a config. */
+	alignas(64) _Atomic uint64_t qs;
+	struct stats stats;
+	struct conn *conns; /* open TCP connections, for the idle sweep */
+	unsigned nconns;
+};
+
+struct server {
+	_Atomic(struct config *) cfg;
+	atomic_bool stop;
+	unsigned nworkers;
+	struct worker *workers;
+	time_t started;
+	uint64_t reloads_ok, reloads_failed;
+	char last_error[CFG_ERR_LEN];
+};
+
+/* Bind every listen address for every worker. Returns 0 or -1 (logged). */
+int server_open(struct server *srv, struct config *cfg);
+int server_start(struct server *srv);
+void server_stop(struct server *srv);
+/* Swap in a new config and retire the old one after every worker has
+ * passed a quiescent point. */
+void server_swap(struct server *srv, struct config *cfg);
+
+#endif

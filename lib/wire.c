@@ -1,0 +1,315 @@
+/* wire.c -- DNS message codec: query parser (every read bounds-checked,
+ * compression pointers strictly backwards) and response builder. */
+#include "wire.h"
+
+#include <string.h>
+
+int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
+{
+	size_t p = *pos, end = 0, n = 0;
+	size_t floor = p; /* a pointer must land before the chunk it ends */
+	unsigned hops = 0;
+
+	for (;;) {
+		if (p >= len)
+			return CAR_EMALF;
+		uint8_t c = pkt[p];
+
+		if ((c & 0xc0) == 0xc0) { /* RFC 1035 4.1.4 */
+			if (p + 1 >= len)
+				return CAR_EMALF;
+			size_t target = ((size_t)(c & 0x3f) << 8) | pkt[p + 1];
+
+			if (end == 0)
+				end = p + 2;
+			if (target < WIRE_HDR_LEN || target >= floor)
+				return CAR_EMALF;
+			if (++hops > WIRE_PTR_HOPS)
+				return CAR_ELIMIT;
+			p = floor = target;
+			continue;
+		}
+		if (c & 0xc0) /* RFC 6891 5: extended label types are gone */
+			return CAR_EMALF;
+		if (c == 0) {
+			out[n++] = 0;
+			if (end == 0)
+				end = p + 1;
+			break;
+		}
+		if (p + 1 + c > len || n + 1 + c + 1 > DNAME_MAXLEN)
+			return CAR_EMALF;
+		memcpy(out + n, pkt + p, 1 + (size_t)c);
+		n += 1 + (size_t)c;
+		p += 1 + (size_t)c;
+	}
+	*pos = end;
+	return (int)n;
+}
+
+/* RFC 6891 6.1.2: OPT RDATA is a sequence of {code, length, data}. */
+static int parse_opt_rdata(const uint8_t *rd, size_t rdlen, uint16_t *count)
+{
+	size_t p = 0;
+
+	*count = 0;
+	while (p < rdlen) {
+		if (p + 4 > rdlen)
+			return CAR_EMALF;
+		size_t olen = wire_read16(rd + p + 2);
+
+		if (p + 4 + olen > rdlen)
+			return CAR_EMALF;
+		p += 4 + olen;
+		(*count)++;
+	}
+	return CAR_EOK;
+}
+
+static int parse_additional(const uint8_t *pkt, size_t len, size_t *pos, struct wire_query *q)
+{
+	uint8_t owner[DNAME_MAXLEN];
+	int olen = wire_name_read(pkt, len, pos, owner);
+
+	if (olen < 0)
+		return olen;
+	if (*pos + 10 > len)
+		return CAR_EMALF;
+	const uint8_t *rr = pkt + *pos;
+	uint16_t type = wire_read16(rr), rdlen = wire_read16(rr + 8);
+
+	if (*pos + 10 + rdlen > len)
+		return CAR_EMALF;
+	if (type == TYPE_OPT) {
+		uint32_t ttl = wire_read32(rr + 4);
+
+		/* RFC 6891 6.1.1: one OPT, owned by the root */
+		if (q->has_edns || olen != 1)
+			return CAR_EMALF;
+		q->has_edns = true;
+		q->edns_udp = wire_read16(rr + 2);
+		q->edns_version = (uint8_t)(ttl >> 16);
+		q->edns_flags = (uint16_t)ttl;
+		if (parse_opt_rdata(rr + 10, rdlen, &q->edns_options) < 0)
+			return CAR_EMALF;
+	}
+	*pos += 10 + (size_t)rdlen;
+	return CAR_EOK;
+}
+
+enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_query *q)
+{
+	q->question_ok = false;
+	q->has_edns = false;
+	q->edns_version = 0;
+	q->edns_udp = 0;
+	q->edns_flags = 0;
+	q->edns_options = 0;
+	if (len < WIRE_HDR_LEN)
+		return WIRE_DROP;
+	q->id = wire_read16(pkt);
+	q->flags = wire_read16(pkt + 2);
+	q->qdcount = wire_read16(pkt + 4);
+	q->ancount = wire_read16(pkt + 6);
+	q->nscount = wire_read16(pkt + 8);
+	q->arcount = wire_read16(pkt + 10);
+	if (q->flags & WIRE_QR)
+		return WIRE_DROP; /* never answer a response */
+
+	size_t pos = WIRE_HDR_LEN;
+
+	if (q->qdcount == 1) {
+		int n = wire_name_read(pkt, len, &pos, q->qname);
+
+		if (n > 0 && pos + 4 <= len) {
+			q->qname_len = (uint8_t)n;
+			dname_lower(q->qname);
+			q->qtype = wire_read16(pkt + pos);
+			q->qclass = wire_read16(pkt + pos + 2);
+			pos += 4;
+			q->question_end = (uint16_t)pos;
+			q->question_ok = true;
+		}
+	}
+	if (WIRE_OPCODE(q->flags) != 0)
+		return WIRE_NOTIMP;
+	if (!q->question_ok)
+		return WIRE_FORMERR;
+	/* A query carries nothing in answer or authority; RFC 9267: cap the
+	 * work spent on the additional section. */
+	if (q->ancount != 0 || q->nscount != 0 || q->arcount > WIRE_MAX_ADDITIONAL)
+		return WIRE_FORMERR;
+	for (unsigned i = 0; i < q->arcount; i++)
+		if (parse_additional(pkt, len, &pos, q) < 0)
+			return WIRE_FORMERR;
+	if (pos != len)
+		return WIRE_FORMERR; /* trailing bytes: counts that lie */
+	if (q->has_edns && q->edns_version != 0)
+		return WIRE_BADVERS;
+	return WIRE_ANSWER;
+}
+
+/* --- builder --- */
+
+void wire_buf_init(struct wire_buf *b, uint8_t *wire, size_t max)
+{
+	b->wire = wire;
+	b->len = 0;
+	b->max = max;
+	b->err = CAR_EOK;
+	b->ncomp = 0;
+}
+
+void wire_put_bytes(struct wire_buf *b, const void *src, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->max - b->len < n) {
+		b->err = CAR_ESPACE;
+		return;
+	}
+	memcpy(b->wire + b->len, src, n);
+	b->len += n;
+}
+
+void wire_put_u8(struct wire_buf *b, uint8_t v)
+{
+	wire_put_bytes(b, &v, 1);
+}
+
+void wire_put_u16(struct wire_buf *b, uint16_t v)
+{
+	uint8_t x[2];
+
+	wire_write16(x, v);
+	wire_put_bytes(b, x, 2);
+}
+
+void wire_put_u32(struct wire_buf *b, uint32_t v)
+{
+	uint8_t x[4];
+
+	wire_write32(x, v);
+	wire_put_bytes(b, x, 4);
+}
+
+/* Does the (possibly compressed) name at off in our own output equal name?
+ * Case-insensitive. Bounded like the parser, though we wrote these bytes. */
+static bool name_at_equals(const uint8_t *wire, size_t len, size_t off, const uint8_t *name)
+{
+	unsigned hops = 0;
+
+	for (;;) {
+		if (off >= len)
+			return false;
+		uint8_t c = wire[off];
+
+		if ((c & 0xc0) == 0xc0) {
+			if (off + 1 >= len || ++hops > WIRE_PTR_HOPS)
+				return false;
+			off = ((size_t)(c & 0x3f) << 8) | wire[off + 1];
+			continue;
+		}
+		if (c != name[0])
+			return false;
+		if (c == 0)
+			return true;
+		if (off + 1 + c > len)
+			return false;
+		for (unsigned i = 1; i <= c; i++)
+			if (dname_lower_char(wire[off + i]) != dname_lower_char(name[i]))
+				return false;
+		off += 1 + (size_t)c;
+		name += 1 + c;
+	}
+}
+
+void wire_buf_remember(struct wire_buf *b, size_t off)
+{
+	while (off < b->len && b->wire[off] != 0 && (b->wire[off] & 0xc0) == 0) {
+		if (off <= 0x3fff && b->ncomp < WIRE_COMP_MAX)
+			b->comp[b->ncomp++] = (uint16_t)off;
+		off += 1 + (size_t)b->wire[off];
+	}
+}
+
+void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
+{
+	const uint8_t *s = name;
+	size_t ptr = 0;
+	bool found = false;
+
+	if (b->err)
+		return;
+	if (compress) {
+		for (; *s && !found; s += *s + 1) {
+			for (unsigned i = 0; i < b->ncomp; i++) {
+				if (name_at_equals(b->wire, b->len, b->comp[i], s)) {
+					ptr = b->comp[i];
+					found = true;
+					break;
+				}
+			}
+			if (found)
+				break;
+		}
+	} else {
+		s = name + dname_len(name) - 1;
+	}
+	size_t prefix = (size_t)(s - name);
+
+	if (b->max - b->len < prefix + (found ? 2 : 1)) {
+		b->err = CAR_ESPACE;
+		return;
+	}
+	size_t start = b->len;
+
+	memcpy(b->wire + b->len, name, prefix);
+	b->len += prefix;
+	if (found) {
+		wire_write16(b->wire + b->len, (uint16_t)(0xc000 | ptr));
+		b->len += 2;
+	} else {
+		b->wire[b->len++] = 0;
+	}
+	for (size_t off = start; off < start + prefix; off += 1 + (size_t)b->wire[off])
+		if (off <= 0x3fff && b->ncomp < WIRE_COMP_MAX)
+			b->comp[b->ncomp++] = (uint16_t)off;
+}
+
+void wire_reply_begin(struct wire_buf *b, const uint8_t *query, const struct wire_query *q)
+{
+	uint16_t flags = WIRE_QR | (q->flags & (0x7800 | WIRE_RD | WIRE_CD));
+
+	b->len = 0;
+	b->err = CAR_EOK;
+	b->ncomp = 0;
+	wire_put_u16(b, q->id);
+	wire_put_u16(b, flags);
+	wire_put_u16(b, q->question_ok ? 1 : 0);
+	wire_put_u16(b, 0);
+	wire_put_u16(b, 0);
+	wire_put_u16(b, 0);
+	if (q->question_ok) {
+		/* The query's question is never compressed (a pointer could
+		 * only point into the header), so copy it: the client's case. */
+		wire_put_bytes(b, query + WIRE_HDR_LEN, q->question_end - WIRE_HDR_LEN);
+		wire_buf_remember(b, WIRE_HDR_LEN);
+	}
+}
+
+void wire_set_rcode(uint8_t *wire, unsigned rcode)
+{
+	wire[3] = (uint8_t)((wire[3] & 0xf0) | (rcode & 0x0f));
+}
+
+void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok)
+{
+	wire_put_u8(b, 0);
+	wire_put_u16(b, TYPE_OPT);
+	wire_put_u16(b, WIRE_EDNS_UDP);
+	wire_put_u32(b, ((uint32_t)(rcode >> 4) << 24) | (dnssec_ok ? WIRE_EDNS_DO : 0));
+	wire_put_u16(b, 0);
+	if (!b->err)
+		wire_write16(b->wire + 10, (uint16_t)(wire_read16(b->wire + 10) + 1));
+}

@@ -1,0 +1,179 @@
+/* wire.h -- DNS message codec (RFC 1035 4, RFC 6891): bounds-checked query
+ * parser and a response builder with name compression. No allocation. */
+#ifndef CAROUSEL_WIRE_H
+#define CAROUSEL_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dname.h"
+
+enum car_err {
+	CAR_EOK = 0,
+	CAR_EMALF = -1,  /* malformed input */
+	CAR_ESPACE = -2, /* output buffer full */
+	CAR_ELIMIT = -3, /* a parsing work limit was hit (RFC 9267) */
+	CAR_EINVAL = -4, /* bad argument */
+};
+
+#define WIRE_HDR_LEN 12
+#define WIRE_UDP_MIN 512      /* RFC 1035 4.2.1 */
+#define WIRE_EDNS_UDP 1232    /* our advertised and maximum UDP payload */
+#define WIRE_TCP_MAX 65535
+#define WIRE_PTR_HOPS 16      /* compression pointers followed per name */
+#define WIRE_MAX_ADDITIONAL 4 /* RRs parsed in a query's additional section */
+#define WIRE_OPT_RR_LEN 11    /* root owner, type, class, ttl, rdlength */
+
+/* Header flags (RFC 1035 4.1.1) */
+#define WIRE_QR 0x8000
+#define WIRE_AA 0x0400
+#define WIRE_TC 0x0200
+#define WIRE_RD 0x0100
+#define WIRE_RA 0x0080
+#define WIRE_Z 0x0040
+#define WIRE_AD 0x0020
+#define WIRE_CD 0x0010
+#define WIRE_OPCODE(flags) (((flags) >> 11) & 0xf)
+#define WIRE_EDNS_DO 0x8000
+
+enum wire_rcode {
+	RCODE_NOERROR = 0,
+	RCODE_FORMERR = 1,
+	RCODE_SERVFAIL = 2,
+	RCODE_NXDOMAIN = 3,
+	RCODE_NOTIMP = 4,
+	RCODE_REFUSED = 5,
+	RCODE_BADVERS = 16, /* RFC 6891 9: extended rcode, needs OPT */
+};
+
+enum wire_type {
+	TYPE_A = 1,
+	TYPE_NS = 2,
+	TYPE_CNAME = 5,
+	TYPE_SOA = 6,
+	TYPE_PTR = 12,
+	TYPE_HINFO = 13,
+	TYPE_MX = 15,
+	TYPE_TXT = 16,
+	TYPE_AAAA = 28,
+	TYPE_SRV = 33,
+	TYPE_OPT = 41,
+	TYPE_RRSIG = 46,
+	TYPE_IXFR = 251,
+	TYPE_AXFR = 252,
+	TYPE_MAILB = 253,
+	TYPE_MAILA = 254,
+	TYPE_ANY = 255,
+};
+
+#define CLASS_IN 1
+
+static inline uint16_t wire_read16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t wire_read32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void wire_write16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wire_write32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* What the parser decided about a query. */
+enum wire_verdict {
+	WIRE_ANSWER,  /* well-formed: answer it */
+	WIRE_DROP,    /* no reply: header unreadable or QR set (a response) */
+	WIRE_FORMERR, /* reply FORMERR (question echoed when question_ok) */
+	WIRE_NOTIMP,  /* opcode other than QUERY */
+	WIRE_BADVERS, /* EDNS version other than 0 */
+};
+
+struct wire_query {
+	uint16_t id;
+	uint16_t flags;
+	uint16_t qdcount, ancount, nscount, arcount;
+	uint8_t qname[DNAME_MAXLEN]; /* lower-cased, uncompressed */
+	uint8_t qname_len;
+	uint16_t qtype;
+	uint16_t qclass;
+	uint16_t question_end; /* offset just past the question */
+	bool question_ok;      /* the question can be echoed */
+	bool has_edns;
+	uint8_t edns_version;
+	uint16_t edns_udp;     /* client's advertised payload size */
+	uint16_t edns_flags;   /* only DO is ever echoed */
+	uint16_t edns_options; /* how many options the OPT carried */
+};
+
+/* Parse a query. Every byte read is checked against len. */
+enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_query *q);
+
+/* Read a possibly compressed name at *pos into out (uncompressed, case
+ * kept). Pointers must point strictly backwards, never into the header, and
+ * at most WIRE_PTR_HOPS are followed. *pos moves past the name as it appears
+ * at that place. Returns the name's length or CAR_EMALF / CAR_ELIMIT. */
+int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out);
+
+/* Response builder. Writers set a sticky error; check b->err once. */
+#define WIRE_COMP_MAX 64
+struct wire_buf {
+	uint8_t *wire;
+	size_t len;
+	size_t max;
+	int err;
+	unsigned ncomp;
+	uint16_t comp[WIRE_COMP_MAX]; /* offsets of names written, for compression */
+};
+
+/* A point to roll back to when an RRset does not fit. */
+struct wire_mark {
+	size_t len;
+	unsigned ncomp;
+};
+
+void wire_buf_init(struct wire_buf *b, uint8_t *wire, size_t max);
+void wire_put_u8(struct wire_buf *b, uint8_t v);
+void wire_put_u16(struct wire_buf *b, uint16_t v);
+void wire_put_u32(struct wire_buf *b, uint32_t v);
+void wire_put_bytes(struct wire_buf *b, const void *src, size_t n);
+/* Write name (uncompressed wire form); compress against names written
+ * before when compress is set; remember its labels for later names. */
+void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress);
+/* Remember a name already in the buffer at off (e.g. the question). */
+void wire_buf_remember(struct wire_buf *b, size_t off);
+
+static inline struct wire_mark wire_buf_mark(const struct wire_buf *b)
+{
+	return (struct wire_mark){.len = b->len, .ncomp = b->ncomp};
+}
+
+static inline void wire_buf_rollback(struct wire_buf *b, struct wire_mark m)
+{
+	b->len = m.len;
+	b->ncomp = m.ncomp;
+	b->err = CAR_EOK;
+}
+
+/* Start a reply: header with the query's ID, opcode, RD and CD, and the
+ * question copied with the client's case (when the query had one). */
+void wire_reply_begin(struct wire_buf *b, const uint8_t *query, const struct wire_query *q);
+void wire_set_rcode(uint8_t *wire, unsigned rcode);
+/* Append our OPT RR (RFC 6891 6.1.2): UDP size WIRE_EDNS_UDP, version 0, the
+ * upper bits of rcode, DO when the query had it, no options. */
+void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok);
+
+#endif
