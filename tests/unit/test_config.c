@@ -1,0 +1,223 @@
+/* test_config.c -- config loader: a valid file loads; each class of error
+ * is reported at the right file:line:col. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "wire.h"
+
+static char dir[64];
+
+static const char zone_text[] = "$ORIGIN example.test.\n"
+				"$TTL 300\n"
+				"@ SOA ns hostmaster 1 2 3 4 60\n"
+				"@ NS ns\n"
+				"ns A 192.0.2.1\n"
+				"loop1 CNAME loop2\n"
+				"loop2 CNAME www\n";
+
+static void write_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/carousel-cfg-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	write_file("z.zone", zone_text);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* Load text as a config; expect failure with "<path>:<where> <msg...>". */
+static void expect_error(const char *text, const char *where, const char *msg)
+{
+	char path[128], err[CFG_ERR_LEN], want[256];
+
+	write_file("c.yaml", text);
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (cfg)
+		fail_msg("config loaded, expected an error at %s", where);
+	snprintf(want, sizeof(want), "%s:%s: ", path, where);
+	if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, msg))
+		fail_msg("got '%s', want '%s%s'", err, want, msg);
+}
+
+#define HEAD "server:\n  listen: [127.0.0.1@5353]\nzones:\n  - {name: example.test., file: z.zone}\n"
+
+static void test_valid(void **state)
+{
+	char path[128], err[CFG_ERR_LEN];
+
+	(void)state;
+	write_file("c.yaml", HEAD "pools:\n"
+				  "  - name: web.example.test.\n"
+				  "    aliases: [www.example.test.]\n"
+				  "    members:\n"
+				  "      - {address: 192.0.2.10}\n"
+				  "      - {address: \"2001:db8::10\", weight: 3}\n");
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->nzones, 1);
+	assert_int_equal(cfg->npools, 1);
+	assert_int_equal(cfg->pools[0].nfam[0], 1);
+	assert_int_equal(cfg->pools[0].nfam[1], 1);
+	assert_int_equal(cfg->pools[0].ttl, 30); /* default */
+	assert_int_equal(cfg->workers, 1);
+	assert_string_equal(cfg->listen[0].text, "127.0.0.1@5353");
+	config_free(cfg);
+}
+
+static void test_yaml_syntax(void **state)
+{
+	(void)state;
+	expect_error("server:\n  listen: [127.0.0.1@5353\n", "3:1", "did not find expected");
+}
+
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	expect_error("server:\n  lisen: [127.0.0.1@5353]\n", "2:3", "unknown key 'lisen'");
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    colour: red\n", "7:5",
+		     "unknown key 'colour'");
+}
+
+static void test_wrong_type(void **state)
+{
+	(void)state;
+	expect_error("server:\n  workers: many\n", "2:12", "must be a whole number");
+	expect_error("server:\n  workers: [1]\n", "2:12", "must be a scalar");
+	expect_error("server:\n  listen: [127.0.0.1@53]\n  workers: 0\n", "3:12",
+		     "between 1 and 64");
+	expect_error(HEAD "pools: {name: x}\n", "5:8", "pools must be a list");
+}
+
+static void test_bad_address(void **state)
+{
+	(void)state;
+	expect_error("server:\n  listen: [127.0.0.300@53]\n", "2:12", "not an IPv4 or IPv6");
+	expect_error("server:\n  listen: [127.0.0.1@99999]\n", "2:12", "port");
+	expect_error(HEAD "pools:\n  - name: web.example.test.\n    members:\n"
+			  "      - {address: 192.0.2.x}\n",
+		     "8:19", "'192.0.2.x' is not an IPv4 or IPv6 address");
+}
+
+static void test_duplicates(void **state)
+{
+	(void)state;
+	expect_error(HEAD "  - {name: Example.Test., file: z.zone}\n", "5:12",
+		     "duplicate zone");
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    members: [{address: 192.0.2.1}]\n"
+			  "  - name: a.example.test.\n    members: [{address: 192.0.2.2}]\n",
+		     "8:11", "duplicate name a.example.test.");
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    members: [{address: 192.0.2.1}]\n"
+			  "  - name: b.example.test.\n    aliases: [a.example.test.]\n"
+			  "    members: [{address: 192.0.2.2}]\n",
+		     "9:15", "duplicate name a.example.test.");
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    members:\n"
+			  "      - {address: 192.0.2.1}\n      - {address: 192.0.2.1}\n",
+		     "9:19", "duplicate member");
+	expect_error("server:\n  listen: [127.0.0.1@53]\n  listen: [127.0.0.1@54]\n", "3:3",
+		     "duplicate key 'listen'");
+}
+
+static void test_alias_loop(void **state)
+{
+	(void)state;
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    aliases: [a.example.test.]\n"
+			  "    members: [{address: 192.0.2.1}]\n",
+		     "7:15", "loops");
+	/* www -> web (pool); loop1 -> loop2 -> www is fine; an alias that
+	 * is a zone CNAME target chain back to itself is not */
+	expect_error(HEAD "pools:\n  - name: a.example.test.\n    aliases: [loop2.example.test.]\n"
+			  "    members: [{address: 192.0.2.1}]\n",
+		     "7:15", "already has data");
+}
+
+static void test_pool_outside_zone(void **state)
+{
+	(void)state;
+	expect_error(HEAD "pools:\n  - name: web.example.org.\n    members: [{address: 192.0.2.1}]\n",
+		     "6:11", "outside every configured zone");
+	expect_error(HEAD "pools:\n  - name: web.example.test.\n    aliases: [www.example.org.]\n"
+			  "    members: [{address: 192.0.2.1}]\n",
+		     "7:15", "alias www.example.org. is outside");
+}
+
+static void test_zone_file_error(void **state)
+{
+	char want[160];
+
+	(void)state;
+	write_file("bad.zone", "$ORIGIN example.test.\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n"
+			       "ns A 192.0.2.256\n");
+	snprintf(want, sizeof(want), "%s/bad.zone:4:", dir);
+	expect_error("server:\n  listen: [127.0.0.1@53]\nzones:\n  - {name: example.test., file: "
+		     "bad.zone}\n",
+		     "4:33", want);
+	write_file("nosoa.zone", "$ORIGIN example.test.\n@ 60 NS ns\n");
+	expect_error("server:\n  listen: [127.0.0.1@53]\nzones:\n  - {name: example.test., file: "
+		     "nosoa.zone}\n",
+		     "4:33", "no SOA");
+	expect_error("server:\n  listen: [127.0.0.1@53]\nzones:\n  - {name: example.test., file: "
+		     "missing.zone}\n",
+		     "4:33", "cannot open");
+}
+
+static void test_missing(void **state)
+{
+	(void)state;
+	expect_error("", "1:1", "empty");
+	expect_error("zones: []\n", "1:1", "server.listen is required");
+	expect_error("server:\n  listen: [127.0.0.1@53]\n", "1:1", "at least one zone");
+	expect_error(HEAD "pools:\n  - aliases: []\n", "6:5", "pool needs a name");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_yaml_syntax),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_bad_address),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_alias_loop),
+		cmocka_unit_test(test_pool_outside_zone),
+		cmocka_unit_test(test_zone_file_error),
+		cmocka_unit_test(test_missing),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
