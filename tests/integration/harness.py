@@ -1,0 +1,166 @@
+"""harness.py -- start carouseld (and reference servers) on private 127.x
+addresses for one integration test; stop only what it started, by pid."""
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import dns.message
+import dns.query
+import dns.rdatatype
+
+SKIP = 77
+SRC = os.environ.get("CAROUSEL_SOURCE", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("CAROUSEL_BUILD", os.path.join(SRC, "build"))
+CAROUSELD = os.environ.get("CAROUSELD", os.path.join(BUILD, "carouseld"))
+CAROUSELCTL = os.environ.get("CAROUSELCTL", os.path.join(BUILD, "carouselctl"))
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(SKIP)
+
+
+def need(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            skip(f"{t} is not installed (run scripts/install-deps.sh)")
+
+
+def free_addr():
+    """A 127.x address and a port that are free for UDP and TCP."""
+    for _ in range(100):
+        addr = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}.{random.randint(1, 254)}"
+        port = random.randint(20000, 60000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                u.bind((addr, port))
+                t.bind((addr, port))
+            return addr, port
+        except OSError:
+            continue
+    raise RuntimeError("no free address")
+
+
+class Checks:
+    """Collects failures so one run reports every broken behaviour."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+            print(f"ok   {what}")
+        else:
+            self.failed += 1
+            print(f"FAIL {what}")
+        return cond
+
+    def eq(self, got, want, what):
+        ok = got == want
+        if not ok:
+            what = f"{what}: got {got!r}, want {want!r}"
+        return self.check(ok, what)
+
+    def done(self):
+        print(f"{self.name}: {self.passed} checks passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
+
+
+class Carouseld:
+    """carouseld on a fresh copy of a config; the copy's zone paths and
+    listen/control settings are rewritten for this run."""
+
+    def __init__(self, yaml_text=None, workers=1, zones_from=None):
+        self.dir = tempfile.mkdtemp(prefix="carousel-it-")
+        self.addr, self.port = free_addr()
+        self.ctl = os.path.join(self.dir, "ctl.sock")
+        shutil.copytree(zones_from or os.path.join(SRC, "configs", "zones"),
+                        os.path.join(self.dir, "zones"))
+        self.config = os.path.join(self.dir, "carousel.yaml")
+        self.workers = workers
+        self.write_config(yaml_text)
+        self.log = open(os.path.join(self.dir, "carouseld.log"), "w+")
+        self.proc = None
+
+    def server_block(self):
+        return (f"server:\n  listen: [{self.addr}@{self.port}]\n"
+                f"  workers: {self.workers}\n  control-socket: {self.ctl}\n"
+                f"  tcp-idle-timeout: 2s\n")
+
+    def write_config(self, yaml_text=None, path=None):
+        if yaml_text is None:
+            with open(os.path.join(SRC, "configs", "carousel.yaml")) as f:
+                yaml_text = f.read()
+            # swap the bundled server block for ours
+            start = yaml_text.index("server:")
+            end = yaml_text.index("\nzones:")
+            yaml_text = yaml_text[:start] + self.server_block() + yaml_text[end:]
+        else:
+            yaml_text = self.server_block() + yaml_text
+        with open(path or self.config, "w") as f:
+            f.write(yaml_text)
+
+    def start(self):
+        self.proc = subprocess.Popen([CAROUSELD, "-c", self.config],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("carouseld exited: " + self.logtext())
+            try:
+                self.query("example.test.", "SOA", timeout=0.2)
+                return self
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("carouseld did not answer: " + self.logtext())
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def query(self, name, rdtype="A", tcp=False, timeout=2.0, **kw):
+        q = dns.message.make_query(name, rdtype, **kw)
+        if tcp:
+            return dns.query.tcp(q, self.addr, port=self.port, timeout=timeout)
+        return dns.query.udp(q, self.addr, port=self.port, timeout=timeout,
+                             ignore_trailing=True)
+
+    def ctl_cmd(self, *args):
+        return subprocess.run([CAROUSELCTL, "-s", self.ctl, *args],
+                              capture_output=True, text=True, timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def dig(server, *args):
+    out = subprocess.run(["dig", f"@{server.addr}", "-p", str(server.port),
+                          "+norec", "+time=2", "+tries=1", *args],
+                         capture_output=True, text=True, timeout=15)
+    return out.stdout
