@@ -1,6 +1,7 @@
 /* arena.c -- bump allocator for one config generation. */
 #include "arena.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,13 @@ void *arena_alloc(struct arena *a, size_t n)
 	a->used += n;
 	memset(p, 0, n);
 	return p;
+}
+
+void *arena_alloc_aligned(struct arena *a, size_t n, size_t align)
+{
+	uintptr_t p = (uintptr_t)arena_alloc(a, n + align - 1);
+
+	return (void *)((p + align - 1) & ~(uintptr_t)(align - 1));
 }
 
 void *arena_memdup(struct arena *a, const void *src, size_t n)

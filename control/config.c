@@ -580,7 +580,8 @@ static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
 			fail(c, e, "pool %s needs members", p->name_text);
 			goto out;
 		}
-		p->state = arena_alloc(&cfg->arena, ROT_MAX_WORKERS * sizeof(*p->state));
+		p->state = arena_alloc_aligned(&cfg->arena, ROT_MAX_WORKERS * sizeof(*p->state),
+					       alignof(struct rot_state));
 		cfg->npools++;
 		if (parse_members(c, pi) < 0 || attach_pool(c, pi) < 0)
 			goto out;

@@ -100,9 +100,11 @@ static int watch(struct worker *w, struct pollable *p, uint32_t events)
 int server_open(struct server *srv, struct config *cfg)
 {
 	srv->nworkers = cfg->workers;
-	srv->workers = calloc(cfg->workers, sizeof(*srv->workers));
+	/* aligned: each worker's counters own their cache lines */
+	srv->workers = aligned_alloc(alignof(struct worker), cfg->workers * sizeof(*srv->workers));
 	if (!srv->workers)
 		abort();
+	memset(srv->workers, 0, cfg->workers * sizeof(*srv->workers));
 	atomic_store(&srv->cfg, cfg);
 	srv->started = time(NULL);
 	for (unsigned i = 0; i < cfg->workers; i++) {

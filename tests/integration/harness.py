@@ -164,3 +164,105 @@ def dig(server, *args):
                           "+norec", "+time=2", "+tries=1", *args],
                          capture_output=True, text=True, timeout=15)
     return out.stdout
+
+
+class Knot:
+    """Knot DNS serving zone files on a private 127.x address (the
+    reference authoritative for comparisons and benchmarks)."""
+
+    def __init__(self, zones, udp_workers=1):
+        self.dir = tempfile.mkdtemp(prefix="carousel-knot-")
+        self.addr, self.port = free_addr()
+        zdir = os.path.join(self.dir, "zones")
+        os.makedirs(zdir)
+        zone_conf = ""
+        for apex, path in zones:
+            shutil.copy(path, os.path.join(zdir, apex + "zone"))
+            zone_conf += f"  - domain: {apex}\n    file: {apex}zone\n"
+        with open(os.path.join(self.dir, "knot.conf"), "w") as f:
+            f.write(f"""server:
+    listen: {self.addr}@{self.port}
+    rundir: {self.dir}
+    udp-workers: {udp_workers}
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: {self.dir}/db
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: {zdir}
+    zonefile-sync: -1
+    journal-content: none
+    semantic-checks: off
+zone:
+{zone_conf}""")
+        self.log = open(os.path.join(self.dir, "knotd.log"), "w+")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["knotd", "-c", os.path.join(self.dir, "knot.conf")],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("knotd exited")
+            try:
+                q = dns.message.make_query("example.test.", "SOA")
+                r = dns.query.udp(q, self.addr, port=self.port, timeout=0.2)
+                if r.answer:
+                    return self
+            except Exception:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("knotd did not answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def flatten_pools(config_path, zone_dir, out_dir):
+    """Write zone files in which every pool and alias of config_path is a
+    plain RRset, as a classic authoritative would serve them."""
+    import yaml
+    with open(config_path) as f:
+        cfg = yaml.safe_load(f)
+    out = []
+    for z in cfg["zones"]:
+        src = os.path.join(zone_dir, os.path.basename(z["file"]))
+        dst = os.path.join(out_dir, os.path.basename(z["file"]))
+        extra = []
+        apex = z["name"].lower()
+        for p in cfg.get("pools", []):
+            name = p["name"].lower()
+            if not name.endswith(apex):
+                continue
+            ttl = p.get("ttl", 30)
+            for m in p["members"]:
+                if m.get("weight", 1) == 0:
+                    continue
+                rtype = "AAAA" if ":" in m["address"] else "A"
+                extra.append(f"{name} {ttl} IN {rtype} {m['address']}")
+            for a in p.get("aliases", []):
+                extra.append(f"{a.lower()} {ttl} IN CNAME {name}")
+        shutil.copy(src, dst)
+        with open(dst, "a") as f:
+            f.write("\n".join(extra) + "\n")
+        out.append((apex, dst))
+    return out

@@ -1,0 +1,46 @@
+#!/bin/sh
+# test.sh -- install what is missing, build twice (plain, and with
+# AddressSanitizer + UndefinedBehaviorSanitizer) and run the whole test
+# suite in both. Ends with one line: "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh || exit 1
+
+run_suite() { # build-dir, meson options...
+	dir=$1
+	shift
+	if [ ! -d "$dir" ]; then
+		meson setup "$dir" "$@" >/dev/null || return 1
+	fi
+	ninja -C "$dir" >/dev/null || return 1
+	meson test -C "$dir" --print-errorlogs --num-processes 2
+	return 0
+}
+
+status=0
+run_suite build || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug ||
+	status=1
+
+/usr/bin/python3 - build build-asan <<'PY'
+import json, os, sys
+p = f = s = 0
+for d in sys.argv[1:]:
+    log = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(log):
+        f += 1
+        print(f"{d}: no test log (build failed)")
+        continue
+    for line in open(log):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:
+            f += 1
+print(f"{p} passed, {f} failed, {s} skipped")
+sys.exit(1 if f else 0)
+PY
+[ $? -eq 0 ] && [ $status -eq 0 ]
