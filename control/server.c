@@ -133,7 +133,7 @@ int server_open(struct server *srv, struct config *cfg)
 				p->kind = t ? P_TCP_LISTEN : P_UDP;
 				p->fd = fd;
 				p->pktinfo = !t && is_wildcard(l);
-				w->fds[w->nfds++] = fd;
+				w->listeners[w->nlisteners++] = p;
 				if (watch(w, p, EPOLLIN) < 0)
 					return -1;
 			}
@@ -499,8 +499,18 @@ int server_start(struct server *srv)
 void server_stop(struct server *srv)
 {
 	atomic_store(&srv->stop, true);
-	for (unsigned i = 0; i < srv->nworkers; i++)
-		pthread_join(srv->workers[i].thread, NULL);
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		pthread_join(w->thread, NULL);
+		for (unsigned j = 0; j < w->nlisteners; j++) {
+			close(w->listeners[j]->fd);
+			free(w->listeners[j]);
+		}
+		close(w->epfd);
+	}
+	free(srv->workers);
+	srv->workers = NULL;
 }
 
 void server_swap(struct server *srv, struct config *cfg)

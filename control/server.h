@@ -13,14 +13,15 @@
 #include "stats.h"
 
 struct conn;
+struct pollable;
 
 struct worker {
 	struct server *srv;
 	unsigned id;
 	pthread_t thread;
 	int epfd;
-	unsigned nfds;
-	int fds[2 * CFG_MAX_LISTEN];
+	unsigned nlisteners;
+	struct pollable *listeners[2 * CFG_MAX_LISTEN];
 	/* Quiescent-state counter: odd while the worker holds a config. */
 	alignas(64) _Atomic uint64_t qs;
 	struct stats stats;
@@ -41,6 +42,7 @@ struct server {
 /* Bind every listen address for every worker. Returns 0 or -1 (logged). */
 int server_open(struct server *srv, struct config *cfg);
 int server_start(struct server *srv);
+/* Stop the workers, close every socket, free the workers. */
 void server_stop(struct server *srv);
 /* Swap in a new config and retire the old one after every worker has
  * passed a quiescent point. */

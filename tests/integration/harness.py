@@ -142,15 +142,21 @@ class Carouseld:
                               capture_output=True, text=True, timeout=10)
 
     def stop(self):
+        """SIGTERM; returns (and keeps in exit_code) the exit status, so a
+        crash or a sanitizer report at shutdown is seen."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.exit_code = self.proc.returncode if self.proc else None
+        if self.exit_code:
+            print(self.logtext()[-4000:])
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        return self.exit_code
 
     def __enter__(self):
         return self.start()

@@ -70,4 +70,5 @@ with Carouseld(text) as ours, Knot(zones) as knot:
                 t.check(False, f"{what} differs:\n--- carouseld\n{a}\n--- knot\n{b}")
     t.check(len(queries) >= 50, f"{len(queries)} queries compared over UDP and TCP")
     t.eq(mismatches, 0, "answers identical to Knot DNS (order aside)")
+t.eq(ours.exit_code, 0, "carouseld exits cleanly")
 t.done()

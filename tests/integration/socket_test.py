@@ -157,6 +157,8 @@ with Carouseld() as d:
             "stats by rcode, transport and qtype")
     t.check(d.proc.poll() is None, "carouseld still running")
 
+t.eq(d.exit_code, 0, "SIGTERM: clean exit (no sanitizer report)")
+
 # --check exit codes
 good = subprocess.run([CAROUSELD, "--check", os.path.join(os.environ.get(
     "CAROUSEL_SOURCE", "."), "configs", "carousel.yaml")], capture_output=True, text=True)
