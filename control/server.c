@@ -15,6 +15,7 @@
 
 #define UDP_BATCH 32
 #define UDP_RX_SIZE 4096
+#define UDP_RCVBUF (4 << 20)
 #define TCP_OUT_HIGH (4 * (WIRE_TCP_MAX + 2)) /* stop reading past this backlog */
 
 enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN };
@@ -73,6 +74,14 @@ static int open_socket(const struct listen_addr *l, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (l->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (type == SOCK_DGRAM) {
+		/* Bursts must queue, not drop: ask for a deep receive queue
+		 * (FORCE as root, else what rmem_max allows). */
+		int size = UDP_RCVBUF;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	}
 	if (type == SOCK_DGRAM && is_wildcard(l)) {
 		if (l->ss.ss_family == AF_INET)
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
