@@ -2,6 +2,7 @@
  * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
  * socket from the main thread. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,11 +16,17 @@
 #include "ctl.h"
 #include "log.h"
 #include "server.h"
+#ifdef HAVE_DPDK
+#include "dp.h"
+#endif
+
+static bool dataplane_dpdk;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: carouseld -c FILE      run in the foreground, logging to stderr\n"
+		"Usage: carouseld -c FILE [--dataplane dpdk -- EAL-ARGS]\n"
+		"                                run in the foreground, logging to stderr\n"
 		"       carouseld --check FILE validate a config and exit (0 valid, 1 not)\n"
 		"\n"
 		"Carousel DNS load-balancing and alias proxy: serves the zones, aliases\n"
@@ -28,6 +35,9 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -c, --config FILE   configuration file (YAML; see docs/configuration.md)\n"
 		"  -k, --check FILE    check FILE and its zone files, print the result\n"
+		"  -d, --dataplane dpdk  also run the DPDK fast path on the config's\n"
+		"                      dataplane: section; EAL arguments follow \"--\"\n"
+		"                      (e.g. -- -l 0-1 --no-huge --no-pci -m 256)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
@@ -62,6 +72,10 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 		cfg->control_socket = arena_strdup(&cfg->arena, cur->control_socket);
 	}
 	server_swap(srv, cfg);
+#ifdef HAVE_DPDK
+	if (dataplane_dpdk)
+		dp_publish(atomic_load(&srv->cfg));
+#endif
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
 	log_info("event=reload result=ok zones=%u pools=%u", cfg->nzones, cfg->npools);
@@ -91,17 +105,29 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{"dataplane", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
-	static const struct ctl_ops ops = {.reload = do_reload};
+	static struct ctl_ops ops = {.reload = do_reload};
 	const char *path = NULL;
 	char err[CFG_ERR_LEN];
 	struct server srv = {0};
 	int c, ctl_fd, sig_fd, ep;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "c:k:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:k:hVd:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'd':
+			if (strcmp(optarg, "dpdk") != 0) {
+				fprintf(stderr, "carouseld: --dataplane takes 'dpdk'\n");
+				return 2;
+			}
+#ifndef HAVE_DPDK
+			fprintf(stderr, "carouseld: built without DPDK (install libdpdk-dev)\n");
+			return 2;
+#endif
+			dataplane_dpdk = true;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -118,7 +144,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (!path || (optind != argc && !dataplane_dpdk)) {
 		usage(stderr);
 		return 2;
 	}
@@ -142,8 +168,29 @@ int main(int argc, char **argv)
 			  strerror(errno));
 		return 1;
 	}
+#ifdef HAVE_DPDK
+	if (dataplane_dpdk) {
+		if (!cfg->dp.present) {
+			fprintf(stderr, "%s: --dataplane dpdk needs a dataplane: section\n", path);
+			return 1;
+		}
+		/* before the sockets: the exception interface carries the
+		 * addresses they may bind */
+		if (dp_init(cfg, argc - optind, argv + optind) < 0)
+			return 1;
+		ops.stats_extra = dp_stats_text;
+		ops.status_extra = dp_status_text;
+	}
+#endif
 	if (server_open(&srv, cfg) < 0 || server_start(&srv) < 0)
 		return 1;
+#ifdef HAVE_DPDK
+	if (dataplane_dpdk) {
+		dp_publish(cfg);
+		if (dp_launch() < 0)
+			return 1;
+	}
+#endif
 	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
 		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -154,7 +201,12 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
 	for (bool run = true; run;) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, -1);
+		int n = epoll_wait(ep, evs, 4, dataplane_dpdk ? 100 : -1);
+
+#ifdef HAVE_DPDK
+		if (dataplane_dpdk)
+			dp_reclaim();
+#endif
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == ctl_fd) {
@@ -175,6 +227,10 @@ int main(int argc, char **argv)
 		}
 	}
 	server_stop(&srv);
+#ifdef HAVE_DPDK
+	if (dataplane_dpdk)
+		dp_stop();
+#endif
 	cfg = atomic_load(&srv.cfg);
 	unlink(cfg->control_socket);
 	config_free(cfg);

@@ -634,6 +634,123 @@ static int check_loops(struct cfg_ctx *c, yaml_node_t *pools)
 	return 0;
 }
 
+/* "198.51.100.1/24" or "2001:db8::1/64" (prefix optional: /24, /64) */
+static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct dp_config *dp)
+{
+	char host[64];
+	const char *s = scalar(n), *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix = 0;
+	uint8_t a[16];
+
+	if (hl == 0 || hl >= sizeof(host))
+		return fail(c, n, "'%s' is not an IPv4 or IPv6 address", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (slash) {
+		char *end;
+
+		errno = 0;
+		prefix = strtoul(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || errno)
+			return fail(c, n, "bad prefix length in '%s'", s);
+	}
+	if (inet_pton(AF_INET, host, a) == 1) {
+		if (dp->has_ip4)
+			return fail(c, n, "only one IPv4 dataplane address");
+		if (prefix > 32)
+			return fail(c, n, "IPv4 prefix length must be 0-32");
+		memcpy(dp->ip4, a, 4);
+		dp->ip4_prefix = slash ? (unsigned)prefix : 24;
+		dp->has_ip4 = true;
+	} else if (inet_pton(AF_INET6, host, a) == 1) {
+		if (dp->has_ip6)
+			return fail(c, n, "only one IPv6 dataplane address");
+		if (prefix > 128)
+			return fail(c, n, "IPv6 prefix length must be 0-128");
+		memcpy(dp->ip6, a, 16);
+		dp->ip6_prefix = slash ? (unsigned)prefix : 64;
+		dp->has_ip6 = true;
+	} else {
+		return fail(c, n, "'%s' is not an IPv4 or IPv6 address", host);
+	}
+	return 0;
+}
+
+static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct dp_config *dp = &c->cfg->dp;
+	unsigned long u = 0;
+
+	(void)arg;
+	if (strcmp(key, "port") == 0 || strcmp(key, "exception") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+			return -1;
+		if (scalar(v)[0] == '\0' || strlen(scalar(v)) > 200)
+			return fail(c, v, "dataplane.%s must be device arguments like "
+				    "net_af_packet0,iface=eth1", key);
+		*(key[0] == 'p' ? &dp->port : &dp->exception) = arena_strdup(&c->cfg->arena,
+									       scalar(v));
+		return 0;
+	}
+	if (strcmp(key, "address") == 0) {
+		if (v->type == YAML_SCALAR_NODE)
+			return dp_address(c, v, dp);
+		if (want(c, v, YAML_SEQUENCE_NODE, "dataplane.address") < 0)
+			return -1;
+		for (yaml_node_item_t *i = v->data.sequence.items.start;
+		     i < v->data.sequence.items.top; i++) {
+			yaml_node_t *e = node_at(c, *i);
+
+			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
+			    dp_address(c, e, dp) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "burst") == 0) {
+		if (get_uint(c, v, "dataplane.burst", 1, 512, &u) < 0)
+			return -1;
+		dp->burst = (unsigned)u;
+	} else if (strcmp(key, "mbufs") == 0) {
+		if (get_uint(c, v, "dataplane.mbufs", 1023, 1048575, &u) < 0)
+			return -1;
+		dp->mbufs = (unsigned)u;
+	} else if (strcmp(key, "dns-port") == 0) {
+		if (get_uint(c, v, "dataplane.dns-port", 1, 65535, &u) < 0)
+			return -1;
+		dp->dns_port = (uint16_t)u;
+	} else { /* idle-sleep */
+		if (get_duration_ms(c, v, "dataplane.idle-sleep", &u) < 0)
+			return -1;
+		if (u > 100)
+			return fail(c, v, "dataplane.idle-sleep must be at most 100ms");
+		dp->idle_sleep_us = (unsigned)(u * 1000);
+	}
+	return 0;
+}
+
+static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
+{
+	static const char *const keys[] = {"port",  "exception", "address",    "burst",
+					   "mbufs", "dns-port",  "idle-sleep", NULL};
+	struct dp_config *dp = &c->cfg->dp;
+
+	dp->present = true;
+	dp->exception = "net_tap0,iface=cartap0";
+	dp->burst = 32;
+	dp->mbufs = 8191;
+	dp->dns_port = 53;
+	dp->idle_sleep_us = 1000;
+	if (walk_map(c, v, "dataplane", keys, dp_key, NULL) < 0)
+		return -1;
+	if (!dp->port)
+		return fail(c, v, "dataplane.port is required (e.g. net_af_packet0,iface=eth1)");
+	if (!dp->has_ip4 && !dp->has_ip6)
+		return fail(c, v, "dataplane.address is required: the appliance's address");
+	return 0;
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -645,13 +762,16 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return walk_map(c, v, "server", server_keys, server_key, NULL);
 	if (strcmp(key, "zones") == 0)
 		return parse_zones(c, v);
+	if (strcmp(key, "dataplane") == 0)
+		return parse_dataplane(c, v);
 	*pools = v;
 	return 0;
 }
 
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server", "zones", "pools", NULL};
+	static const char *const keys[] = {"server", "zones", "pools", "dataplane", NULL};
+	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
 	yaml_parser_t parser;
@@ -669,6 +789,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	cfg->tcp_idle_timeout = 10;
 	cfg->tcp_max_clients = 1024;
 	cfg->control_socket = "/run/carousel/ctl.sock";
+	cfg->generation = ++generation;
 	const char *slash = strrchr(path, '/');
 
 	if (slash)

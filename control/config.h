@@ -53,6 +53,20 @@ struct pool {
 	int line; /* where it was configured, for later messages */
 };
 
+/* The `dataplane:` section: where the fast path runs (docs/configuration.md). */
+struct dp_config {
+	bool present;
+	const char *port;      /* devargs of the wire port: a vdev or a PCI address */
+	const char *exception; /* devargs of the kernel exception port (net_tap) */
+	unsigned burst;
+	unsigned mbufs;
+	unsigned idle_sleep_us; /* back-off of an idle worker lcore; 0 = spin */
+	uint16_t dns_port;
+	bool has_ip4, has_ip6;
+	uint8_t ip4[4], ip6[16];
+	unsigned ip4_prefix, ip6_prefix;
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -70,6 +84,8 @@ struct config {
 	uint32_t zone_mask;
 	unsigned npools;
 	struct pool *pools;
+	struct dp_config dp;
+	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 
 /* Load and validate a config file. On failure returns NULL and writes

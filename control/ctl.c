@@ -79,6 +79,12 @@ __attribute__((format(printf, 2, 3))) static void say(struct out *o, const char 
 		o->len = sizeof(o->buf);
 }
 
+static void extra(struct out *o, size_t (*fn)(char *, size_t))
+{
+	if (fn && o->len < sizeof(o->buf))
+		o->len += fn(o->buf + o->len, sizeof(o->buf) - o->len);
+}
+
 static void cmd_status(struct server *srv, struct out *o)
 {
 	const struct config *cfg = atomic_load(&srv->cfg); /* only this thread frees configs */
@@ -163,8 +169,10 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		abort();
 	if (strcmp(cmd, "status") == 0) {
 		cmd_status(srv, o);
+		extra(o, ops->status_extra);
 	} else if (strcmp(cmd, "stats") == 0) {
 		cmd_stats(srv, o);
+		extra(o, ops->stats_extra);
 	} else if (strcmp(cmd, "reload") == 0) {
 		char err[CFG_ERR_LEN];
 

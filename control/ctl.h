@@ -9,6 +9,9 @@
 struct ctl_ops {
 	/* Reload the config; on failure write the reason into err. */
 	int (*reload)(struct server *srv, char *err, size_t err_len);
+	/* Optional: more lines for `stats` and `status` (the fast path). */
+	size_t (*stats_extra)(char *buf, size_t len);
+	size_t (*status_extra)(char *buf, size_t len);
 };
 
 int ctl_open(const char *path);

@@ -22,6 +22,13 @@ struct answer {
 	bool aa, tc;
 	unsigned nextra;
 	const uint8_t *extra[EXTRA_MAX]; /* names wanting addresses in additional */
+	/* Entry mode (engine_build_entry): every member of a pool is written
+	 * once, in member order, and where they went is noted. */
+	bool entry_mode, entry_bad;
+	const struct pool *rot_pool;
+	int rot_fam;
+	size_t rot_off;
+	unsigned rot_count;
 };
 
 enum section { SEC_AN, SEC_NS, SEC_AR };
@@ -92,11 +99,26 @@ static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, s
 		     int fam, bool advance)
 {
 	uint16_t order[ROT_MAX_MEMBERS];
-	struct rot_state *st = &p->state[A->worker];
-	uint64_t step = advance ? st->step[fam]++ : st->step[fam];
-	unsigned k = rot_order(&p->sched[fam], step, p->answer_count, order);
 	struct wire_mark m = wire_buf_mark(&A->b);
 	uint16_t type = fam ? TYPE_AAAA : TYPE_A;
+	unsigned k;
+
+	if (A->entry_mode) {
+		if (sec != SEC_AN || A->rot_pool)
+			A->entry_bad = true; /* only one rotated set, in the answer */
+		k = p->nfam[fam];
+		for (unsigned i = 0; i < k; i++)
+			order[i] = (uint16_t)i;
+		A->rot_pool = p;
+		A->rot_fam = fam;
+		A->rot_off = A->b.len;
+		A->rot_count = k;
+	} else {
+		struct rot_state *st = &p->state[A->worker];
+		uint64_t step = advance ? st->step[fam]++ : st->step[fam];
+
+		k = rot_order(&p->sched[fam], step, p->answer_count, order);
+	}
 
 	for (unsigned i = 0; i < k; i++) {
 		const struct member *mem = &p->members[p->fam_member[fam][order[i]]];
@@ -409,4 +431,117 @@ done:
 	res->rcode = A.rcode;
 	res->truncated = A.tc;
 	return finish(&A, &q, limit);
+}
+
+/* --- fast-path entries --- */
+
+/* Offsets of the TTL field of each RR in msg[from, to). */
+static int collect_ttls(const uint8_t *msg, size_t len, size_t from, size_t to, size_t base,
+			struct entry *e)
+{
+	uint8_t name[DNAME_MAXLEN];
+
+	for (size_t pos = from; pos < to;) {
+		if (wire_name_read(msg, len, &pos, name) < 0 || pos + 10 > to)
+			return -1;
+		if (e->nttl == ENTRY_MAX_TTL)
+			return -1;
+		e->ttl_off[e->nttl] = (uint16_t)(pos + 4 - base);
+		e->ttl[e->nttl++] = wire_read32(msg + pos + 4);
+		pos += 10 + wire_read16(msg + pos + 8);
+	}
+	return 0;
+}
+
+int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
+		       struct entry *e)
+{
+	uint8_t query[DNAME_MAXLEN + 16], out[WIRE_HDR_LEN + DNAME_MAXLEN + 4 + ENTRY_MAX_BYTES];
+	size_t nlen = dname_len(name), qlen = WIRE_HDR_LEN + nlen + 4;
+	struct wire_query q;
+	struct answer A;
+
+	memset(query, 0, WIRE_HDR_LEN);
+	query[5] = 1;
+	memcpy(query + WIRE_HDR_LEN, name, nlen);
+	wire_write16(query + WIRE_HDR_LEN + nlen, qtype);
+	wire_write16(query + WIRE_HDR_LEN + nlen + 2, CLASS_IN);
+	if (wire_query_parse(query, qlen, &q) != WIRE_ANSWER)
+		return -1;
+	const struct zone *z = config_find_zone(cfg, q.qname);
+
+	if (!z)
+		return -1;
+	memset(&A, 0, sizeof(A));
+	A.cfg = cfg;
+	A.qtype = qtype;
+	A.entry_mode = true;
+	A.aa = true;
+	wire_buf_init(&A.b, out, sizeof(out));
+	wire_reply_begin(&A.b, query, &q);
+	answer_zone(&A, z, q.qname);
+	if (!A.tc)
+		put_extra(&A);
+	if (A.tc || A.entry_bad || A.b.err)
+		return -1;
+
+	size_t start = q.question_end, end = A.b.len;
+	const struct pool *p = A.rot_pool;
+
+	memset(e, 0, offsetof(struct entry, bytes));
+	e->qtype = qtype;
+	e->qclass = CLASS_IN;
+	e->name_len = (uint8_t)nlen;
+	memcpy(e->name, q.qname, nlen);
+	e->digest = entry_digest(e->name, nlen, qtype, CLASS_IN);
+	e->hdr_flags = A.aa ? WIRE_AA : 0;
+	e->rcode = (uint8_t)A.rcode;
+	if (end - start > ENTRY_MAX_BYTES)
+		return -1;
+	memcpy(e->bytes, out + start, end - start);
+	size_t rot_end = start, rot_start = start;
+
+	if (p) {
+		const struct rot_sched *s = &p->sched[A.rot_fam];
+
+		if (A.rot_count == 0 || A.rot_count > ENTRY_MAX_RR || s->len > ENTRY_MAX_SCHED)
+			return -1;
+		rot_start = A.rot_off;
+		e->rr_count = (uint16_t)A.rot_count;
+		/* a rotated record: owner pointer, type, class, TTL, rdlength, address */
+		e->rr_len = (uint16_t)(12 + (A.rot_fam ? 16 : 4));
+		e->rr_ttl_off = 6;
+		e->rr_ttl = p->ttl;
+		rot_end = rot_start + (size_t)e->rr_count * e->rr_len;
+		if (rot_end > end || (out[rot_start] & 0xc0) != 0xc0)
+			return -1;
+		for (unsigned i = 1; i < e->rr_count; i++)
+			if (memcmp(out + rot_start, out + rot_start + i * e->rr_len, 12) != 0)
+				return -1; /* not uniform: cannot rotate them as blobs */
+		e->answer_count = (uint16_t)p->answer_count;
+		e->sched_len = (uint16_t)s->len;
+		memcpy(e->sched, s->seq, s->len * sizeof(*s->seq));
+		memcpy(e->live, s->live, e->rr_count);
+		e->rot_id = (uint32_t)((p - cfg->pools) * 2 + A.rot_fam) % ENTRY_ROT_SLOTS;
+	}
+	e->head_len = (uint16_t)(rot_start - start);
+	e->tail_len = (uint16_t)(end - rot_end);
+	e->head_an = 0;
+	/* count what head and tail hold, section by section */
+	unsigned an = A.count[SEC_AN] - e->rr_count, nrr = 0;
+	uint8_t tmp[DNAME_MAXLEN];
+
+	for (size_t pos = start; pos < rot_start; nrr++) {
+		if (wire_name_read(out, end, &pos, tmp) < 0)
+			return -1;
+		pos += 10 + wire_read16(out + pos + 8);
+	}
+	e->head_an = (uint16_t)nrr;
+	e->tail_an = (uint16_t)(an - nrr);
+	e->tail_ns = A.count[SEC_NS];
+	e->tail_ar = A.count[SEC_AR];
+	if (collect_ttls(out, end, start, rot_start, start, e) < 0 ||
+	    collect_ttls(out, end, rot_end, end, start, e) < 0)
+		return -1;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "entry.h"
 
 #define ENGINE_CHAIN_MAX 16 /* CNAMEs followed inside our data */
 
@@ -23,5 +24,12 @@ struct engine_result {
  * selects the rotation counters: it must be owned by the caller's thread. */
 size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *query, size_t qlen,
 		     uint8_t *out, size_t out_max, bool tcp, struct engine_result *res);
+
+/* Prebuild the fast-path entry for (name, qtype) from cfg: the same bytes
+ * the socket path would send, with the pool's records laid out for
+ * rotation. Returns 0, or -1 when the answer cannot be served from an
+ * entry (too big, rotated records not uniform, more than ENTRY_MAX_RR). */
+int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
+		       struct entry *e);
 
 #endif

@@ -10,9 +10,9 @@ void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 	uint16_t live = 0;
 
 	s->nmembers = n;
-	s->weight = arena_alloc(a, (n ? n : 1) * sizeof(*s->weight));
+	s->live = arena_alloc(a, (n ? n : 1) * sizeof(*s->live));
 	for (uint16_t i = 0; i < n; i++) {
-		s->weight[i] = weights[i];
+		s->live[i] = weights[i] > 0;
 		total += weights[i];
 		live += weights[i] > 0;
 	}
@@ -45,21 +45,4 @@ void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 		s->seq[step] = best;
 	}
 	free(current);
-}
-
-unsigned rot_order(const struct rot_sched *s, uint64_t step, unsigned max, uint16_t *order)
-{
-	unsigned k = 0;
-
-	if (s->len == 0)
-		return 0;
-	uint16_t first = s->seq[step % s->len];
-
-	for (uint16_t i = 0; i < s->nmembers && (max == 0 || k < max); i++) {
-		uint16_t m = (uint16_t)((first + i) % s->nmembers);
-
-		if (s->weight[m] > 0)
-			order[k++] = m;
-	}
-	return k;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "entry.h"
 
 #define ROT_MAX_WORKERS 64
 #define ROT_MAX_WEIGHT 1000
@@ -22,7 +23,7 @@ struct rot_sched {
 	uint16_t nmembers;  /* members of this family, weight 0 included */
 	uint32_t len;       /* schedule length */
 	uint16_t *seq;      /* member index for each step of the cycle */
-	uint32_t *weight;   /* per member */
+	uint8_t *live;      /* per member: weight > 0 */
 };
 
 /* Build the schedule for members with the given weights. Round-robin
@@ -33,7 +34,12 @@ void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 
 /* Fill order[] with the member indexes for step `step`: the scheduled
  * member first, then the others with weight > 0 in configured order after
- * it, at most max (0 = all). Returns how many. */
-unsigned rot_order(const struct rot_sched *s, uint64_t step, unsigned max, uint16_t *order);
+ * it, at most max (0 = all). Returns how many. Shared with the fast paths
+ * (lib/entry.h), so both rotate alike. */
+static inline unsigned rot_order(const struct rot_sched *s, uint64_t step, unsigned max,
+				 uint16_t *order)
+{
+	return entry_rot_order(s->seq, s->len, s->live, s->nmembers, step, max, order);
+}
 
 #endif

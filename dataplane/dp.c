@@ -1,0 +1,615 @@
+/* dp.c -- DPDK dataplane: ports, per-lcore loop (l3fwd-style), lock-free
+ * entry table (rte_hash RW_CONCURRENCY_LF + rte_rcu_qsbr), exception path
+ * through net_tap. */
+#include "dp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "engine.h"
+#include "frame.h"
+#include "log.h"
+#include "wire.h"
+
+#define DP_TABLE_SIZE 65536
+#define DP_MAX_BURST 512
+#define DP_IDLE_POLLS 1024 /* empty polls before an idle lcore sleeps */
+#define DP_RETIRE_MAX 200000
+
+struct lcore_stats {
+	uint64_t rx, answered, tx_wire_fail, from_kernel, to_kernel_fail, kernel_tx_fail;
+	uint64_t punt[PUNT_COUNT];
+	uint64_t drop[DROP_COUNT];
+} __rte_cache_aligned;
+
+struct lcore_ctx {
+	unsigned lcore;
+	uint16_t queue;
+	struct lcore_stats stats;
+	uint32_t *rot; /* [ENTRY_ROT_SLOTS] rotation steps, this lcore's own */
+} __rte_cache_aligned;
+
+struct retired {
+	struct entry *e;
+	int32_t pos; /* key slot to free, -1 when the key stays */
+	uint64_t token;
+};
+
+static struct {
+	volatile bool force_quit;
+	bool launched;
+	uint16_t port, tap;
+	char tap_iface[IF_NAMESIZE];
+	struct rte_mempool *pool;
+	struct rte_hash *table;
+	struct rte_rcu_qsbr *qsv;
+	struct frame_addrs addrs;
+	unsigned burst, idle_sleep_us, nq;
+	struct lcore_ctx lc[RTE_MAX_LCORE];
+	uint64_t tsc_hz, tsc0, unix0;
+	struct retired *retired;
+	unsigned nretired;
+	uint64_t published, skipped, collisions;
+	uint32_t generation;
+} dp;
+
+static inline void count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+static inline void count_n(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* ---- the per-lcore loop ---- */
+
+static inline uint64_t unix_now(void)
+{
+	return dp.unix0 + (rte_get_tsc_cycles() - dp.tsc0) / dp.tsc_hz;
+}
+
+/* One received frame: answered in place (returns 1), punted (0) or
+ * dropped (-1, freed). */
+static inline int handle(struct lcore_ctx *lc, struct rte_mbuf *m, uint64_t now)
+{
+	struct frame_query q;
+	enum frame_verdict v;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+
+	if (m->nb_segs != 1)
+		v = PUNT_IP_OPTIONS; /* jumbo chains: not ours to parse */
+	else
+		v = frame_parse(d, rte_pktmbuf_data_len(m), &dp.addrs, &q);
+	if (v == FRAME_HIT) {
+		struct entry *e;
+
+		if (rte_hash_lookup_data(dp.table, &q.digest, (void **)&e) < 0 ||
+		    !entry_matches(e, q.name, q.name_len, q.qtype, q.qclass)) {
+			v = PUNT_MISS;
+		} else if (e->expires && now >= e->expires) {
+			v = PUNT_EXPIRED;
+		} else {
+			size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+			uint32_t *step = &lc->rot[e->rot_id];
+			int len = frame_respond(d, cap, &q, e, *step, now);
+
+			if (len > 0) {
+				(*step)++;
+				m->data_len = (uint16_t)len;
+				m->pkt_len = (uint32_t)len;
+				count(&lc->stats.answered);
+				return 1;
+			}
+			v = (enum frame_verdict)(-len);
+		}
+	}
+	if (v < PUNT_COUNT) {
+		count(&lc->stats.punt[v]);
+		return 0;
+	}
+	count(&lc->stats.drop[v - PUNT_COUNT]);
+	rte_pktmbuf_free(m);
+	return -1;
+}
+
+static void send_or_free(uint16_t port, uint16_t q, struct rte_mbuf **m, uint16_t n,
+			 uint64_t *fail)
+{
+	uint16_t sent = n ? rte_eth_tx_burst(port, q, m, n) : 0;
+
+	if (sent < n) {
+		count_n(fail, n - sent);
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+}
+
+static int worker_main(void *arg)
+{
+	struct lcore_ctx *lc = arg;
+	struct rte_mbuf *rx[DP_MAX_BURST], *tx[DP_MAX_BURST], *punt[DP_MAX_BURST];
+	unsigned idle = 0;
+
+	rte_rcu_qsbr_thread_register(dp.qsv, lc->lcore);
+	rte_rcu_qsbr_thread_online(dp.qsv, lc->lcore);
+	while (!dp.force_quit) {
+		uint16_t n = rte_eth_rx_burst(dp.port, lc->queue, rx, (uint16_t)dp.burst);
+		uint16_t ntx = 0, npunt = 0;
+		uint64_t now = unix_now();
+
+		count_n(&lc->stats.rx, n);
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
+			int r = handle(lc, rx[i], now);
+
+			if (r > 0)
+				tx[ntx++] = rx[i];
+			else if (r == 0)
+				punt[npunt++] = rx[i];
+		}
+		send_or_free(dp.port, lc->queue, tx, ntx, &lc->stats.tx_wire_fail);
+		send_or_free(dp.tap, lc->queue, punt, npunt, &lc->stats.to_kernel_fail);
+		/* the kernel's replies (carouseld's sockets, ARP, ICMP) go out */
+		uint16_t k = rte_eth_rx_burst(dp.tap, lc->queue, rx, (uint16_t)dp.burst);
+
+		count_n(&lc->stats.from_kernel, k);
+		send_or_free(dp.port, lc->queue, rx, k, &lc->stats.kernel_tx_fail);
+		rte_rcu_qsbr_quiescent(dp.qsv, lc->lcore);
+		if (n || k) {
+			idle = 0;
+		} else if (dp.idle_sleep_us && ++idle > DP_IDLE_POLLS) {
+			/* back off: an idle poll loop must not hold a core */
+			rte_rcu_qsbr_thread_offline(dp.qsv, lc->lcore);
+			rte_delay_us_sleep(dp.idle_sleep_us);
+			rte_rcu_qsbr_thread_online(dp.qsv, lc->lcore);
+		}
+	}
+	rte_rcu_qsbr_thread_offline(dp.qsv, lc->lcore);
+	rte_rcu_qsbr_thread_unregister(dp.qsv, lc->lcore);
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int port_by_devargs(const char *devargs, uint16_t *port)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	size_t n = strcspn(devargs, ",");
+
+	if (n >= sizeof(name))
+		return -1;
+	memcpy(name, devargs, n);
+	name[n] = '\0';
+	return rte_eth_dev_get_port_by_name(name, port);
+}
+
+static int port_setup(uint16_t port, uint16_t nq, bool rss)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = {0};
+	int rc;
+
+	if ((rc = rte_eth_dev_info_get(port, &info)) != 0)
+		return rc;
+	if (rss && nq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	if ((rc = rte_eth_dev_configure(port, nq, nq, &conf)) != 0)
+		return rc;
+	uint16_t nrx = 1024, ntx = 1024;
+
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	for (uint16_t q = 0; q < nq; q++) {
+		if ((rc = rte_eth_rx_queue_setup(port, q, nrx, rte_eth_dev_socket_id(port), NULL,
+						 dp.pool)) != 0 ||
+		    (rc = rte_eth_tx_queue_setup(port, q, ntx, rte_eth_dev_socket_id(port), NULL)) !=
+			    0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Give the exception interface the appliance's addresses, so the kernel
+ * (carouseld's sockets, ARP, ND, ICMP) owns them. */
+static int tap_addresses(const struct dp_config *c)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dp.tap_iface);
+	if (c->has_ip4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, c->ip4, 4);
+		rc |= ioctl(fd, SIOCSIFADDR, &ifr);
+		sin->sin_addr.s_addr = c->ip4_prefix ? htonl(~0u << (32 - c->ip4_prefix)) : 0;
+		rc |= ioctl(fd, SIOCSIFNETMASK, &ifr);
+	}
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc |= ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	if (c->has_ip6) {
+		struct {
+			struct in6_addr addr;
+			uint32_t prefixlen;
+			int ifindex;
+		} r6 = {.prefixlen = c->ip6_prefix, .ifindex = (int)if_nametoindex(dp.tap_iface)};
+		int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		memcpy(&r6.addr, c->ip6, 16);
+		if (fd6 < 0 || ioctl(fd6, SIOCSIFADDR, &r6) < 0)
+			rc = -1;
+		if (fd6 >= 0)
+			close(fd6);
+	}
+	return rc;
+}
+
+int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
+{
+	const struct dp_config *c = &cfg->dp;
+	char vport[256], vexc[256];
+	char *argv[eal_argc + 8];
+	int argc = 0, rc;
+
+	argv[argc++] = (char *)"carouseld";
+	for (int i = 0; i < eal_argc; i++)
+		argv[argc++] = eal_argv[i];
+	if (strncmp(c->port, "net_", 4) == 0) {
+		snprintf(vport, sizeof(vport), "--vdev=%s", c->port);
+		argv[argc++] = vport;
+	} else {
+		argv[argc++] = (char *)"-a";
+		argv[argc++] = (char *)c->port;
+	}
+	snprintf(vexc, sizeof(vexc), "--vdev=%s", c->exception);
+	argv[argc++] = vexc;
+	argv[argc] = NULL;
+	if (rte_eal_init(argc, argv) < 0) {
+		log_error("event=dataplane-init error=\"EAL: %s\"", rte_strerror(rte_errno));
+		return -1;
+	}
+	dp.nq = rte_lcore_count() - 1;
+	if (dp.nq == 0) {
+		log_error("event=dataplane-init error=\"no worker lcore: give EAL two or more "
+			  "(e.g. -l 0-1)\"");
+		return -1;
+	}
+	if (port_by_devargs(c->port, &dp.port) != 0 ||
+	    port_by_devargs(c->exception, &dp.tap) != 0) {
+		log_error("event=dataplane-init error=\"ports %s / %s not found\"", c->port,
+			  c->exception);
+		return -1;
+	}
+	const char *iface = strstr(c->exception, "iface=");
+
+	snprintf(dp.tap_iface, sizeof(dp.tap_iface), "%.*s", (int)strcspn(iface ? iface + 6 : "dtap0", ","),
+		 iface ? iface + 6 : "dtap0");
+	dp.pool = rte_pktmbuf_pool_create("carousel_mbufs", c->mbufs, 256, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!dp.pool) {
+		log_error("event=dataplane-init error=\"mbuf pool: %s\"", rte_strerror(rte_errno));
+		return -1;
+	}
+	if ((rc = port_setup(dp.port, (uint16_t)dp.nq, true)) != 0 ||
+	    (rc = port_setup(dp.tap, (uint16_t)dp.nq, false)) != 0) {
+		log_error("event=dataplane-init error=\"port setup: %s\"", rte_strerror(-rc));
+		return -1;
+	}
+	/* The kernel answers ARP/ND for us: it must use the wire port's MAC. */
+	struct rte_ether_addr mac;
+
+	rte_eth_macaddr_get(dp.port, &mac);
+	if ((rc = rte_eth_dev_default_mac_addr_set(dp.tap, &mac)) != 0)
+		log_warn("event=dataplane-init note=\"cannot set the exception MAC: %s\"",
+			 rte_strerror(-rc));
+	if ((rc = rte_eth_dev_start(dp.port)) != 0 || (rc = rte_eth_dev_start(dp.tap)) != 0) {
+		log_error("event=dataplane-init error=\"port start: %s\"", rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_promiscuous_enable(dp.port);
+	if (tap_addresses(c) != 0) {
+		log_error("event=dataplane-init error=\"cannot address %s: %s\"", dp.tap_iface,
+			  strerror(errno));
+		return -1;
+	}
+	memcpy(&dp.addrs.ip4, c->ip4, 4);
+	if (!c->has_ip4)
+		dp.addrs.ip4 = 0;
+	memcpy(dp.addrs.ip6, c->ip6, 16);
+	dp.addrs.has_ip6 = c->has_ip6;
+	dp.addrs.port = c->dns_port;
+	dp.burst = c->burst < DP_MAX_BURST ? c->burst : DP_MAX_BURST;
+	dp.idle_sleep_us = c->idle_sleep_us;
+
+	struct rte_hash_parameters hp = {
+		.name = "carousel_entries",
+		.entries = DP_TABLE_SIZE,
+		.key_len = sizeof(uint64_t),
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+
+	dp.table = rte_hash_create(&hp);
+	size_t qsz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+
+	dp.qsv = rte_zmalloc("carousel_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	dp.retired = calloc(DP_RETIRE_MAX, sizeof(*dp.retired));
+	if (!dp.table || !dp.qsv || !dp.retired || rte_rcu_qsbr_init(dp.qsv, RTE_MAX_LCORE) != 0) {
+		log_error("event=dataplane-init error=\"entry table: %s\"", rte_strerror(rte_errno));
+		return -1;
+	}
+	dp.tsc_hz = rte_get_tsc_hz();
+	dp.tsc0 = rte_get_tsc_cycles();
+	dp.unix0 = (uint64_t)time(NULL);
+	log_info("event=dataplane-init port=%s exception=%s iface=%s lcores=%u burst=%u",
+		 c->port, c->exception, dp.tap_iface, dp.nq, dp.burst);
+	return 0;
+}
+
+int dp_launch(void)
+{
+	unsigned i = 0, lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct lcore_ctx *lc = &dp.lc[lcore];
+
+		lc->lcore = lcore;
+		lc->queue = (uint16_t)i++;
+		lc->rot = rte_zmalloc("carousel_rot", ENTRY_ROT_SLOTS * sizeof(uint32_t),
+				      RTE_CACHE_LINE_SIZE);
+		if (!lc->rot || rte_eal_remote_launch(worker_main, lc, lcore) != 0)
+			return -1;
+	}
+	dp.launched = true;
+	return 0;
+}
+
+/* ---- publisher (main thread only) ---- */
+
+static void retire(struct entry *e, int32_t pos)
+{
+	if (dp.nretired == DP_RETIRE_MAX) {
+		/* full: wait for this grace period rather than leak */
+		rte_rcu_qsbr_synchronize(dp.qsv, RTE_QSBR_THRID_INVALID);
+		dp_reclaim();
+	}
+	dp.retired[dp.nretired++] = (struct retired){
+		.e = e, .pos = pos, .token = rte_rcu_qsbr_start(dp.qsv)};
+}
+
+void dp_reclaim(void)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < dp.nretired; i++) {
+		struct retired *r = &dp.retired[i];
+
+		if (rte_rcu_qsbr_check(dp.qsv, r->token, false) == 1) {
+			if (r->pos >= 0)
+				rte_hash_free_key_with_position(dp.table, r->pos);
+			free(r->e);
+		} else {
+			dp.retired[keep++] = *r;
+		}
+	}
+	dp.nretired = keep;
+}
+
+static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t qtype)
+{
+	struct entry *e = aligned_alloc(64, sizeof(*e)), *old = NULL;
+
+	if (!e)
+		return;
+	if (engine_build_entry(cfg, name, qtype, e) < 0) {
+		dp.skipped++;
+		free(e);
+		return;
+	}
+	e->version = cfg->generation;
+	if (rte_hash_lookup_data(dp.table, &e->digest, (void **)&old) >= 0 &&
+	    !entry_matches(old, e->name, e->name_len, e->qtype, e->qclass)) {
+		if (old->version == cfg->generation) {
+			dp.collisions++; /* two names, one digest: the first keeps it */
+			free(e);
+			return;
+		}
+	}
+	/* One atomic store of the data pointer: readers see old or new. */
+	if (rte_hash_add_key_data(dp.table, &e->digest, e) < 0) {
+		dp.skipped++;
+		free(e);
+		return;
+	}
+	dp.published++;
+	if (old)
+		retire(old, -1);
+}
+
+void dp_publish(const struct config *cfg)
+{
+	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
+	const void *key;
+	void *data;
+	uint32_t iter = 0;
+	uint64_t *stale = NULL;
+	unsigned nstale = 0, cap = 0;
+
+	dp.published = dp.skipped = dp.collisions = 0;
+	dp.generation = cfg->generation;
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		const struct pool *p = &cfg->pools[i];
+
+		for (int t = 0; t < 2; t++) {
+			publish_one(cfg, p->name, types[t]);
+			for (unsigned j = 0; j < p->naliases; j++)
+				publish_one(cfg, p->aliases[j], types[t]);
+		}
+	}
+	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0) {
+		if (((struct entry *)data)->version == cfg->generation)
+			continue;
+		if (nstale == cap) {
+			cap = cap ? cap * 2 : 64;
+			stale = realloc(stale, cap * sizeof(*stale));
+			if (!stale)
+				abort();
+		}
+		stale[nstale++] = *(const uint64_t *)key;
+	}
+	for (unsigned i = 0; i < nstale; i++) {
+		struct entry *e = NULL;
+
+		rte_hash_lookup_data(dp.table, &stale[i], (void **)&e);
+		int32_t pos = rte_hash_del_key(dp.table, &stale[i]);
+
+		if (pos >= 0 && e)
+			retire(e, pos);
+	}
+	free(stale);
+	log_info("event=dataplane-publish generation=%u entries=%llu skipped=%llu removed=%u "
+		 "collisions=%llu",
+		 cfg->generation, (unsigned long long)dp.published,
+		 (unsigned long long)dp.skipped, nstale, (unsigned long long)dp.collisions);
+	dp_reclaim();
+}
+
+void dp_stop(void)
+{
+	const void *key;
+	void *data;
+	uint32_t iter = 0;
+
+	dp.force_quit = true;
+	if (dp.launched)
+		rte_eal_mp_wait_lcore();
+	rte_eth_dev_stop(dp.port);
+	rte_eth_dev_stop(dp.tap);
+	rte_eth_dev_close(dp.port);
+	rte_eth_dev_close(dp.tap);
+	dp_reclaim();
+	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0)
+		free(data);
+	for (unsigned i = 0; i < dp.nretired; i++)
+		free(dp.retired[i].e);
+	free(dp.retired);
+	rte_hash_free(dp.table);
+	rte_free(dp.qsv);
+	unsigned lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	rte_free(dp.lc[lcore].rot);
+	rte_eal_cleanup();
+}
+
+/* ---- carouselctl ---- */
+
+size_t dp_stats_text(char *buf, size_t len)
+{
+	struct lcore_stats t = {0};
+	size_t n = 0;
+	unsigned lcore;
+
+#define SAY(...)                                                                           \
+	do {                                                                                \
+		if (n < len)                                                                \
+			n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);               \
+	} while (0)
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct lcore_stats *s = &dp.lc[lcore].stats;
+		uint64_t punted = 0, dropped = 0;
+
+		for (int i = 0; i < PUNT_COUNT; i++) {
+			uint64_t v = __atomic_load_n(&s->punt[i], __ATOMIC_RELAXED);
+
+			t.punt[i] += v;
+			punted += v;
+		}
+		for (int i = 0; i < DROP_COUNT; i++) {
+			uint64_t v = __atomic_load_n(&s->drop[i], __ATOMIC_RELAXED);
+
+			t.drop[i] += v;
+			dropped += v;
+		}
+		uint64_t rx = __atomic_load_n(&s->rx, __ATOMIC_RELAXED);
+		uint64_t ans = __atomic_load_n(&s->answered, __ATOMIC_RELAXED);
+
+		t.rx += rx;
+		t.answered += ans;
+		t.from_kernel += __atomic_load_n(&s->from_kernel, __ATOMIC_RELAXED);
+		t.tx_wire_fail += __atomic_load_n(&s->tx_wire_fail, __ATOMIC_RELAXED);
+		t.to_kernel_fail += __atomic_load_n(&s->to_kernel_fail, __ATOMIC_RELAXED);
+		t.kernel_tx_fail += __atomic_load_n(&s->kernel_tx_fail, __ATOMIC_RELAXED);
+		SAY("dpdk.lcore%u.rx %llu\ndpdk.lcore%u.answered %llu\ndpdk.lcore%u.punted %llu\n"
+		    "dpdk.lcore%u.dropped %llu\n",
+		    lcore, (unsigned long long)rx, lcore, (unsigned long long)ans, lcore,
+		    (unsigned long long)punted, lcore, (unsigned long long)dropped);
+	}
+	SAY("dpdk.rx %llu\ndpdk.answered %llu\n", (unsigned long long)t.rx,
+	    (unsigned long long)t.answered);
+	for (int i = 1; i < PUNT_COUNT; i++)
+		SAY("dpdk.punted.%s %llu\n", frame_verdict_names[i], (unsigned long long)t.punt[i]);
+	for (int i = 0; i < DROP_COUNT; i++)
+		SAY("dpdk.dropped.%s %llu\n", frame_verdict_names[PUNT_COUNT + i],
+		    (unsigned long long)t.drop[i]);
+	SAY("dpdk.dropped.wire-tx-full %llu\ndpdk.dropped.kernel-tx-full %llu\n"
+	    "dpdk.dropped.to-kernel-full %llu\ndpdk.from-kernel %llu\n",
+	    (unsigned long long)t.tx_wire_fail, (unsigned long long)t.kernel_tx_fail,
+	    (unsigned long long)t.to_kernel_fail, (unsigned long long)t.from_kernel);
+	SAY("dpdk.entries %d\n", rte_hash_count(dp.table));
+	return n < len ? n : len;
+}
+
+size_t dp_status_text(char *buf, size_t len)
+{
+	size_t n = 0;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	struct rte_ether_addr mac;
+	struct rte_eth_link link;
+	unsigned lcore;
+
+	rte_eth_dev_get_name_by_port(dp.port, name);
+	rte_eth_macaddr_get(dp.port, &mac);
+	rte_eth_link_get_nowait(dp.port, &link);
+	SAY("dataplane dpdk\nport %u %s mac " RTE_ETHER_ADDR_PRT_FMT " link %s queues %u\n",
+	    dp.port, name, RTE_ETHER_ADDR_BYTES(&mac), link.link_status ? "up" : "down", dp.nq);
+	rte_eth_dev_get_name_by_port(dp.tap, name);
+	SAY("exception %u %s iface %s\n", dp.tap, name, dp.tap_iface);
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	SAY("lcore %u queue %u\n", lcore, dp.lc[lcore].queue);
+	SAY("entries %d generation %u\n", rte_hash_count(dp.table), dp.generation);
+	return n < len ? n : len;
+#undef SAY
+}

@@ -1,0 +1,26 @@
+/* dp.h -- the DPDK poll-mode fast path inside carouseld: EAL, the wire
+ * port and the kernel exception port, the lock-free entry table and the
+ * worker lcores. carouseld reaches it only through these calls. */
+#ifndef CAROUSEL_DP_H
+#define CAROUSEL_DP_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* EAL init (eal_argv as after "--" on carouseld's command line), ports,
+ * exception interface addresses, table. Returns 0 or -1 (logged). */
+int dp_init(const struct config *cfg, int eal_argc, char **eal_argv);
+/* Launch the worker lcores. */
+int dp_launch(void);
+/* Publish the entries of cfg (pools and aliases, A and AAAA); entries of
+ * older generations are removed. Never blocks a worker. */
+void dp_publish(const struct config *cfg);
+/* Free entries whose RCU grace period has ended (call periodically). */
+void dp_reclaim(void);
+void dp_stop(void);
+
+size_t dp_stats_text(char *buf, size_t len);
+size_t dp_status_text(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,288 @@
+/* frame.c -- fast-path parse and in-place reply, bounds-checked on every
+ * read; no allocation, no DPDK. */
+#include "frame.h"
+
+#include <string.h>
+
+#include "wire.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86dd
+#define ETH_P_8021Q 0x8100
+#define IP_HLEN 20
+#define IP6_HLEN 40
+#define UDP_HLEN 8
+#define IPPROTO_UDP_ 17
+
+const char *const frame_verdict_names[DROP_COUNT_END] = {
+	[FRAME_HIT] = "hit",
+	[PUNT_NOT_IP] = "not-ip",
+	[PUNT_NOT_UDP] = "not-udp",
+	[PUNT_NOT_OURS] = "not-ours",
+	[PUNT_IP_OPTIONS] = "ip-options",
+	[PUNT_FRAGMENT] = "fragment",
+	[PUNT_DNS_HEADER] = "dns-header",
+	[PUNT_QNAME] = "qname",
+	[PUNT_EDNS] = "edns",
+	[PUNT_MISS] = "miss",
+	[PUNT_EXPIRED] = "expired",
+	[PUNT_TOO_BIG] = "too-big",
+	[DROP_BAD_LENGTH] = "bad-length",
+};
+
+uint32_t frame_csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (i < len)
+		sum += (uint32_t)p[i] << 8;
+	return sum;
+}
+
+uint16_t frame_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The DNS part: one question, uncompressed name, at most one OPT without
+ * options. Everything else is carouseld's to judge. */
+static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_query *q)
+{
+	if (len < WIRE_HDR_LEN)
+		return PUNT_DNS_HEADER;
+	uint16_t flags = wire_read16(m + 2);
+
+	if ((flags & (WIRE_QR | WIRE_TC)) || WIRE_OPCODE(flags) != 0 || wire_read16(m + 4) != 1 ||
+	    wire_read16(m + 6) != 0 || wire_read16(m + 8) != 0 || wire_read16(m + 10) > 1)
+		return PUNT_DNS_HEADER;
+	size_t pos = WIRE_HDR_LEN, n = 0;
+
+	for (;;) {
+		if (pos >= len)
+			return PUNT_QNAME;
+		uint8_t l = m[pos];
+
+		if (l & 0xc0)
+			return PUNT_QNAME; /* pointers: let the full parser judge */
+		if (n + 1 + l > DNAME_MAXLEN || pos + 1 + l > len)
+			return PUNT_QNAME;
+		q->name[n++] = l;
+		if (l == 0)
+			break;
+		for (unsigned i = 1; i <= l; i++)
+			q->name[n++] = dname_lower_char(m[pos + i]);
+		pos += 1 + (size_t)l;
+	}
+	pos++;
+	if (pos + 4 > len)
+		return PUNT_QNAME;
+	q->name_len = (uint8_t)n;
+	q->qtype = wire_read16(m + pos);
+	q->qclass = wire_read16(m + pos + 2);
+	pos += 4;
+	q->question_end = (uint16_t)pos;
+	q->edns = false;
+	q->edns_do = false;
+	q->edns_udp = 0;
+	if (wire_read16(m + 10) == 1) {
+		/* RFC 6891 6.1.2: root owner, type OPT, version 0. Options are
+		 * ignored and not echoed, as carouseld does, once they parse. */
+		if (len - pos < WIRE_OPT_RR_LEN || m[pos] != 0 ||
+		    wire_read16(m + pos + 1) != TYPE_OPT || m[pos + 6] != 0)
+			return PUNT_EDNS;
+		size_t rdlen = wire_read16(m + pos + 9), o = pos + WIRE_OPT_RR_LEN;
+
+		if (len - pos - WIRE_OPT_RR_LEN != rdlen)
+			return PUNT_EDNS;
+		while (o < len) {
+			if (len - o < 4 || len - o - 4 < wire_read16(m + o + 2))
+				return PUNT_EDNS;
+			o += 4 + (size_t)wire_read16(m + o + 2);
+		}
+		q->edns = true;
+		q->edns_udp = wire_read16(m + pos + 3);
+		q->edns_do = (wire_read16(m + pos + 7) & WIRE_EDNS_DO) != 0;
+		pos = len;
+	}
+	if (pos != len)
+		return PUNT_DNS_HEADER;
+	q->digest = entry_digest(q->name, n, q->qtype, q->qclass);
+	return FRAME_HIT;
+}
+
+enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct frame_addrs *ours,
+			       struct frame_query *q)
+{
+	size_t off = ETH_HLEN;
+	uint16_t type;
+
+	if (len < ETH_HLEN)
+		return DROP_BAD_LENGTH;
+	type = wire_read16(pkt + 12);
+	if (type == ETH_P_8021Q) {
+		if (len < ETH_HLEN + 4)
+			return DROP_BAD_LENGTH;
+		type = wire_read16(pkt + 16);
+		off += 4;
+	}
+	q->l3_off = (uint16_t)off;
+	if (type == ETH_P_IP) {
+		const uint8_t *ip = pkt + off;
+
+		if (len < off + IP_HLEN)
+			return DROP_BAD_LENGTH;
+		if ((ip[0] >> 4) != 4)
+			return PUNT_NOT_IP;
+		if ((ip[0] & 0xf) != 5)
+			return PUNT_IP_OPTIONS;
+		size_t tot = wire_read16(ip + 2);
+
+		if (tot < IP_HLEN || off + tot > len)
+			return DROP_BAD_LENGTH;
+		if (wire_read16(ip + 6) & 0x3fff) /* MF or offset */
+			return PUNT_FRAGMENT;
+		if (ip[9] != IPPROTO_UDP_)
+			return PUNT_NOT_UDP;
+		if (ours->ip4 == 0 || memcmp(ip + 16, &ours->ip4, 4) != 0)
+			return PUNT_NOT_OURS;
+		q->v6 = false;
+		off += IP_HLEN;
+		len = q->l3_off + tot; /* ignore Ethernet padding */
+	} else if (type == ETH_P_IPV6) {
+		const uint8_t *ip6 = pkt + off;
+
+		if (len < off + IP6_HLEN)
+			return DROP_BAD_LENGTH;
+		if ((ip6[0] >> 4) != 6)
+			return PUNT_NOT_IP;
+		size_t plen = wire_read16(ip6 + 4);
+
+		if (off + IP6_HLEN + plen > len)
+			return DROP_BAD_LENGTH;
+		if (ip6[6] != IPPROTO_UDP_)
+			return ip6[6] == 44 ? PUNT_FRAGMENT
+			       : (ip6[6] == 0 || ip6[6] == 43 || ip6[6] == 60) ? PUNT_IP_OPTIONS
+										: PUNT_NOT_UDP;
+		if (!ours->has_ip6 || memcmp(ip6 + 24, ours->ip6, 16) != 0)
+			return PUNT_NOT_OURS;
+		q->v6 = true;
+		off += IP6_HLEN;
+		len = off + plen;
+	} else {
+		return PUNT_NOT_IP;
+	}
+	q->l4_off = (uint16_t)off;
+	if (len < off + UDP_HLEN)
+		return DROP_BAD_LENGTH;
+	const uint8_t *udp = pkt + off;
+	size_t ulen = wire_read16(udp + 4);
+
+	if (ulen < UDP_HLEN || off + ulen > len)
+		return DROP_BAD_LENGTH;
+	if (wire_read16(udp + 2) != ours->port)
+		return PUNT_NOT_OURS;
+	q->dns_off = (uint16_t)(off + UDP_HLEN);
+	q->dns_len = (uint16_t)(ulen - UDP_HLEN);
+	return parse_dns(pkt + q->dns_off, q->dns_len, q);
+}
+
+static void swap(uint8_t *a, uint8_t *b, size_t n)
+{
+	uint8_t t[16];
+
+	memcpy(t, a, n);
+	memcpy(a, b, n);
+	memcpy(b, t, n);
+}
+
+static void swap_addresses(uint8_t *pkt, const struct frame_query *q)
+{
+	uint8_t *ip = pkt + q->l3_off, *udp = pkt + q->l4_off;
+
+	swap(pkt, pkt + 6, 6);
+	if (q->v6)
+		swap(ip + 8, ip + 24, 16);
+	else
+		swap(ip + 12, ip + 16, 4);
+	swap(udp, udp + 2, 2);
+}
+
+/* Lengths and checksums for a UDP payload of dns_len bytes. */
+static void finish_headers(uint8_t *pkt, const struct frame_query *q, size_t dns_len)
+{
+	uint8_t *ip = pkt + q->l3_off, *udp = pkt + q->l4_off;
+	size_t ulen = UDP_HLEN + dns_len;
+	uint32_t sum;
+
+	wire_write16(udp + 4, (uint16_t)ulen);
+	wire_write16(udp + 6, 0);
+	if (q->v6) {
+		wire_write16(ip + 4, (uint16_t)ulen);
+		ip[7] = 64;
+		sum = frame_csum_add(0, ip + 8, 32); /* RFC 8200 8.1 pseudo-header */
+	} else {
+		wire_write16(ip + 2, (uint16_t)(IP_HLEN + ulen));
+		ip[8] = 64;
+		wire_write16(ip + 6, 0x4000); /* DF */
+		wire_write16(ip + 10, 0);
+		wire_write16(ip + 10, frame_csum_fold(frame_csum_add(0, ip, IP_HLEN)));
+		sum = frame_csum_add(0, ip + 12, 8);
+	}
+	sum += IPPROTO_UDP_ + (uint32_t)ulen;
+	sum = frame_csum_add(sum, udp, ulen);
+	uint16_t c = frame_csum_fold(sum);
+
+	wire_write16(udp + 6, c ? c : 0xffff); /* RFC 768: 0 means none */
+}
+
+int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
+		  uint64_t step, uint64_t now)
+{
+	uint8_t *m = pkt + q->dns_off;
+	size_t limit = WIRE_UDP_MIN, room, len;
+	uint16_t counts[3];
+
+	if (q->edns && q->edns_udp > WIRE_UDP_MIN)
+		limit = q->edns_udp < WIRE_EDNS_UDP ? q->edns_udp : WIRE_EDNS_UDP;
+	if (q->dns_off + limit > cap)
+		limit = cap - q->dns_off;
+	if (limit < (size_t)q->question_end + (q->edns ? WIRE_OPT_RR_LEN : 0))
+		return -PUNT_TOO_BIG;
+	room = limit - q->question_end - (q->edns ? WIRE_OPT_RR_LEN : 0);
+	int n = entry_write(e, step, now, m + q->question_end, room, counts);
+
+	if (n < 0)
+		return -PUNT_TOO_BIG;
+	len = q->question_end + (size_t)n;
+	/* header: keep ID, opcode 0, RD and CD; QR, AA and rcode from the entry */
+	uint16_t flags = wire_read16(m + 2);
+
+	flags = (uint16_t)(WIRE_QR | e->hdr_flags | (flags & (WIRE_RD | WIRE_CD)) | (e->rcode & 0xf));
+	wire_write16(m + 2, flags);
+	wire_write16(m + 6, counts[0]);
+	wire_write16(m + 8, counts[1]);
+	wire_write16(m + 10, (uint16_t)(counts[2] + q->edns));
+	if (q->edns) {
+		uint8_t *o = m + len;
+
+		o[0] = 0;
+		wire_write16(o + 1, TYPE_OPT);
+		wire_write16(o + 3, WIRE_EDNS_UDP);
+		wire_write32(o + 5, q->edns_do ? WIRE_EDNS_DO : 0);
+		wire_write16(o + 9, 0);
+		len += WIRE_OPT_RR_LEN;
+	}
+	swap_addresses(pkt, q);
+	finish_headers(pkt, q, len);
+	return (int)(q->dns_off + len);
+}
+
+void frame_reflect(uint8_t *pkt, const struct frame_query *q)
+{
+	swap_addresses(pkt, q);
+}

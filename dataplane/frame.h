@@ -1,0 +1,74 @@
+/* frame.h -- the fast path's packet logic, free of DPDK types so unit
+ * tests and fuzzers run it on plain buffers: parse Ethernet (+1 VLAN),
+ * IPv4/IPv6, UDP and the DNS query; turn the frame into the reply in place. */
+#ifndef CAROUSEL_FRAME_H
+#define CAROUSEL_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dname.h"
+#include "entry.h"
+
+/* What the fast path does not answer goes to the kernel (punt) with one of
+ * these reasons; frames too broken for anyone are dropped. */
+enum frame_verdict {
+	FRAME_HIT = 0,    /* a query we may answer: look it up */
+	PUNT_NOT_IP,      /* ARP, LLDP, ... */
+	PUNT_NOT_UDP,     /* ICMP, TCP, ... */
+	PUNT_NOT_OURS,    /* other destination address or port */
+	PUNT_IP_OPTIONS,  /* IPv4 options, IPv6 extension headers */
+	PUNT_FRAGMENT,
+	PUNT_DNS_HEADER,  /* QR, opcode, TC, counts the fast path does not serve */
+	PUNT_QNAME,       /* compressed or malformed name: carouseld decides */
+	PUNT_EDNS,        /* options, version != 0, several records */
+	PUNT_MISS,        /* no entry */
+	PUNT_EXPIRED,     /* cached data past its TTL */
+	PUNT_TOO_BIG,     /* reply larger than the client takes over UDP */
+	PUNT_COUNT,
+	DROP_BAD_LENGTH = PUNT_COUNT, /* lengths that lie: truncated frame */
+	DROP_COUNT_END,
+};
+
+#define DROP_COUNT (DROP_COUNT_END - PUNT_COUNT)
+
+extern const char *const frame_verdict_names[DROP_COUNT_END];
+
+struct frame_addrs {
+	uint32_t ip4; /* network order; 0 = none */
+	uint8_t ip6[16];
+	bool has_ip6;
+	uint16_t port; /* host order */
+};
+
+struct frame_query {
+	uint16_t l3_off, l4_off, dns_off, dns_len;
+	bool v6;
+	uint16_t question_end; /* offset in the DNS message */
+	uint8_t name[DNAME_MAXLEN];
+	uint8_t name_len;
+	uint16_t qtype, qclass;
+	bool edns, edns_do;
+	uint16_t edns_udp;
+	uint64_t digest;
+};
+
+enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct frame_addrs *ours,
+			       struct frame_query *q);
+
+/* Rewrite the query frame into the reply for entry e at rotation step
+ * `step`: swap MAC/IP/ports, keep ID and question, write the sections,
+ * append OPT when the query had one, fix lengths and checksums. cap is the
+ * room in the buffer. Returns the new frame length or -PUNT_TOO_BIG. */
+int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
+		  uint64_t step, uint64_t now);
+
+/* Swap MAC, IP and UDP ports only: the reflector baseline of the benchmark. */
+void frame_reflect(uint8_t *pkt, const struct frame_query *q);
+
+/* RFC 1071 one's-complement sum, folded; exposed for tests. */
+uint16_t frame_csum_fold(uint32_t sum);
+uint32_t frame_csum_add(uint32_t sum, const uint8_t *p, size_t len);
+
+#endif
