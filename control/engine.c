@@ -387,6 +387,8 @@ size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *q
 	A.rcode = RCODE_NOERROR;
 	A.aa = A.tc = false;
 	A.nextra = 0;
+	A.entry_mode = A.entry_bad = false;
+	A.rot_pool = NULL;
 	wire_buf_init(&A.b, out, limit - (q.has_edns ? WIRE_OPT_RR_LEN : 0));
 	wire_reply_begin(&A.b, query, &q);
 	if (A.b.err) { /* the question alone does not fit: cannot happen for >= 512 */

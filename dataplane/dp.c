@@ -280,7 +280,7 @@ int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
 	const struct dp_config *c = &cfg->dp;
 	char vport[256], vexc[256];
 	char *argv[eal_argc + 8];
-	int argc = 0, rc;
+	int argc = 0;
 
 	argv[argc++] = (char *)"carouseld";
 	for (int i = 0; i < eal_argc; i++)
@@ -299,6 +299,14 @@ int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
 		log_error("event=dataplane-init error=\"EAL: %s\"", rte_strerror(rte_errno));
 		return -1;
 	}
+	return dp_setup(cfg);
+}
+
+int dp_setup(const struct config *cfg)
+{
+	const struct dp_config *c = &cfg->dp;
+	int rc;
+
 	dp.nq = rte_lcore_count() - 1;
 	if (dp.nq == 0) {
 		log_error("event=dataplane-init error=\"no worker lcore: give EAL two or more "
@@ -311,10 +319,12 @@ int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
 			  c->exception);
 		return -1;
 	}
+	/* net_tap's kernel interface: iface= of its devargs, else dtap0 */
 	const char *iface = strstr(c->exception, "iface=");
+	bool is_tap = strncmp(c->exception, "net_tap", 7) == 0;
 
-	snprintf(dp.tap_iface, sizeof(dp.tap_iface), "%.*s", (int)strcspn(iface ? iface + 6 : "dtap0", ","),
-		 iface ? iface + 6 : "dtap0");
+	iface = iface ? iface + 6 : "dtap0";
+	snprintf(dp.tap_iface, sizeof(dp.tap_iface), "%.*s", (int)strcspn(iface, ","), iface);
 	dp.pool = rte_pktmbuf_pool_create("carousel_mbufs", c->mbufs, 256, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!dp.pool) {
@@ -338,7 +348,7 @@ int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
 		return -1;
 	}
 	rte_eth_promiscuous_enable(dp.port);
-	if (tap_addresses(c) != 0) {
+	if (is_tap && tap_addresses(c) != 0) {
 		log_error("event=dataplane-init error=\"cannot address %s: %s\"", dp.tap_iface,
 			  strerror(errno));
 		return -1;
@@ -427,9 +437,27 @@ void dp_reclaim(void)
 	dp.nretired = keep;
 }
 
+int dp_publish_entry(struct entry *e)
+{
+	struct entry *old = NULL;
+
+	if (rte_hash_lookup_data(dp.table, &e->digest, (void **)&old) >= 0 &&
+	    !entry_matches(old, e->name, e->name_len, e->qtype, e->qclass) &&
+	    old->version == e->version) {
+		dp.collisions++; /* two names, one digest: the first keeps it */
+		return -1;
+	}
+	/* One atomic store of the data pointer: readers see old or new. */
+	if (rte_hash_add_key_data(dp.table, &e->digest, e) < 0)
+		return -1;
+	if (old)
+		retire(old, -1);
+	return 0;
+}
+
 static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t qtype)
 {
-	struct entry *e = aligned_alloc(64, sizeof(*e)), *old = NULL;
+	struct entry *e = aligned_alloc(64, sizeof(*e));
 
 	if (!e)
 		return;
@@ -439,23 +467,12 @@ static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t 
 		return;
 	}
 	e->version = cfg->generation;
-	if (rte_hash_lookup_data(dp.table, &e->digest, (void **)&old) >= 0 &&
-	    !entry_matches(old, e->name, e->name_len, e->qtype, e->qclass)) {
-		if (old->version == cfg->generation) {
-			dp.collisions++; /* two names, one digest: the first keeps it */
-			free(e);
-			return;
-		}
-	}
-	/* One atomic store of the data pointer: readers see old or new. */
-	if (rte_hash_add_key_data(dp.table, &e->digest, e) < 0) {
+	if (dp_publish_entry(e) < 0) {
 		dp.skipped++;
 		free(e);
 		return;
 	}
 	dp.published++;
-	if (old)
-		retire(old, -1);
 }
 
 void dp_publish(const struct config *cfg)

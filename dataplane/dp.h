@@ -7,15 +7,23 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "entry.h"
 
 /* EAL init (eal_argv as after "--" on carouseld's command line), ports,
  * exception interface addresses, table. Returns 0 or -1 (logged). */
 int dp_init(const struct config *cfg, int eal_argc, char **eal_argv);
+/* The same, after the caller initialised EAL and created the ports named
+ * by cfg->dp.port and cfg->dp.exception itself (tests: net_ring ports). */
+int dp_setup(const struct config *cfg);
 /* Launch the worker lcores. */
 int dp_launch(void);
 /* Publish the entries of cfg (pools and aliases, A and AAAA); entries of
  * older generations are removed. Never blocks a worker. */
 void dp_publish(const struct config *cfg);
+/* Publish one entry (malloc'd; the table owns it from now on): added, or
+ * swapped for the entry with the same key, which is freed after the grace
+ * period. Returns -1 (caller keeps e) on a digest collision or full table. */
+int dp_publish_entry(struct entry *e);
 /* Free entries whose RCU grace period has ended (call periodically). */
 void dp_reclaim(void);
 void dp_stop(void);

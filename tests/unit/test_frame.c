@@ -1,0 +1,268 @@
+/* test_frame.c -- fast-path entries and frames without DPDK: an entry's
+ * answer is byte-identical to carouseld's socket answer at every rotation
+ * step, IPv4/IPv6 with and without OPT, checksums verify, every punt and
+ * drop reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "frame.h"
+#include "frame_util.h"
+
+static struct config *load(void)
+{
+	char path[512], err[CFG_ERR_LEN];
+	const char *src = getenv("CAROUSEL_SOURCE");
+
+	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		fail_msg("%s", err);
+	return cfg;
+}
+
+static struct entry *build(const struct config *cfg, const char *name, uint16_t qtype)
+{
+	uint8_t n[DNAME_MAXLEN];
+	struct entry *e = calloc(1, sizeof(*e));
+
+	dname_from_str(name, n, sizeof(n));
+	dname_lower(n);
+	assert_int_equal(engine_build_entry(cfg, n, qtype, e), 0);
+	return e;
+}
+
+/* For each step, the fast path's DNS payload equals the socket path's. */
+static void same_as_socket(const char *name, const char *asked, uint16_t qtype, bool v6,
+			   int edns, int steps)
+{
+	struct config *pub = load(), *ref = load();
+	struct entry *e = build(pub, name, qtype);
+	struct frame_addrs addrs = fu_addrs();
+
+	for (int step = 0; step < steps; step++) {
+		uint8_t dns[512], frame[2048], sock[WIRE_TCP_MAX];
+		struct frame_query q;
+		struct engine_result r;
+		size_t dlen = fu_dns_query(dns, (uint16_t)(0x100 + step), asked, qtype, edns, step & 1);
+		size_t flen = fu_frame(frame, v6, dns, dlen, 40000);
+		size_t slen = engine_answer(ref, 0, dns, dlen, sock, sizeof(sock), false, &r);
+
+		assert_int_equal(frame_parse(frame, flen, &addrs, &q), FRAME_HIT);
+		assert_int_equal(q.digest, e->digest);
+		assert_true(entry_matches(e, q.name, q.name_len, q.qtype, q.qclass));
+		int len = frame_respond(frame, sizeof(frame), &q, e, (uint64_t)step, 0);
+
+		assert_true(len > 0);
+		assert_int_equal((size_t)len - q.dns_off, slen);
+		assert_memory_equal(frame + q.dns_off, sock, slen);
+		assert_true(fu_checksums_ok(frame, (size_t)len));
+		/* addresses and ports swapped */
+		assert_memory_equal(frame, fu_client_mac, 6);
+		assert_int_equal(wire_read16(frame + q.l4_off), 53);
+		assert_int_equal(wire_read16(frame + q.l4_off + 2), 40000);
+		if (v6)
+			assert_memory_equal(frame + q.l3_off + 24, fu_client_ip6, 16);
+		else
+			assert_memory_equal(frame + q.l3_off + 16, fu_client_ip4, 4);
+	}
+	free(e);
+	config_free(pub);
+	config_free(ref);
+}
+
+static void test_alias_v4(void **state)
+{
+	(void)state;
+	same_as_socket("www.example.test", "WwW.Example.TEST", TYPE_A, false, 0, 7);
+}
+
+static void test_alias_v4_edns(void **state)
+{
+	(void)state;
+	same_as_socket("www.example.test", "www.example.test", TYPE_A, false, 1232, 7);
+}
+
+static void test_alias_v6(void **state)
+{
+	(void)state;
+	same_as_socket("shop.example.test", "shop.example.test", TYPE_AAAA, true, 0, 5);
+	same_as_socket("web.example.test", "web.example.test", TYPE_A, true, 4096, 5);
+}
+
+static void test_weighted(void **state)
+{
+	(void)state;
+	/* answer-count 1, smooth WRR 5:1:1 over 14 steps */
+	same_as_socket("app.example.test", "app.example.test", TYPE_A, false, 0, 14);
+}
+
+static void test_nodata_entry(void **state)
+{
+	(void)state;
+	/* api has no IPv6 members: NODATA with SOA, served as fixed bytes */
+	same_as_socket("api.example.test", "api.example.test", TYPE_AAAA, false, 1232, 2);
+}
+
+static void test_ttl_left(void **state)
+{
+	struct config *cfg = load();
+	struct entry *e = build(cfg, "www.example.test", TYPE_A);
+	uint8_t out[ENTRY_MAX_BYTES];
+	uint16_t counts[3];
+
+	(void)state;
+	e->expires = 1000;
+	int n = entry_write(e, 0, 990, out, sizeof(out), counts);
+
+	assert_true(n > 0);
+	assert_int_equal(counts[0], 4);
+	/* the CNAME (head) and every A record show 10 s left, not 30 */
+	assert_int_equal(wire_read32(out + e->ttl_off[0]), 10);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(wire_read32(out + e->head_len + i * e->rr_len + e->rr_ttl_off), 10);
+	free(e);
+	config_free(cfg);
+}
+
+static enum frame_verdict verdict(uint8_t *f, size_t len)
+{
+	struct frame_addrs a = fu_addrs();
+	struct frame_query q;
+
+	return frame_parse(f, len, &a, &q);
+}
+
+static void test_punt_reasons(void **state)
+{
+	uint8_t dns[512], f[2048];
+	size_t dl, fl;
+
+	(void)state;
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), FRAME_HIT);
+	wire_write16(f + 12, 0x0806); /* ARP */
+	assert_int_equal(verdict(f, fl), PUNT_NOT_IP);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14 + 9] = 6; /* TCP */
+	assert_int_equal(verdict(f, fl), PUNT_NOT_UDP);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14 + 19] = 9; /* another destination */
+	assert_int_equal(verdict(f, fl), PUNT_NOT_OURS);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 34 + 2, 5353); /* another port */
+	assert_int_equal(verdict(f, fl), PUNT_NOT_OURS);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14] = 0x46; /* IPv4 options */
+	assert_int_equal(verdict(f, fl), PUNT_IP_OPTIONS);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 14 + 6, 0x2000); /* MF */
+	assert_int_equal(verdict(f, fl), PUNT_FRAGMENT);
+	fl = fu_frame(f, true, dns, dl, 1234);
+	f[14 + 6] = 44; /* IPv6 fragment header */
+	assert_int_equal(verdict(f, fl), PUNT_FRAGMENT);
+	fl = fu_frame(f, true, dns, dl, 1234);
+	f[14 + 6] = 0; /* hop-by-hop options */
+	assert_int_equal(verdict(f, fl), PUNT_IP_OPTIONS);
+	dns[2] |= 0x80; /* QR */
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), PUNT_DNS_HEADER);
+	dns[2] = 0x01 | (4 << 3); /* NOTIFY */
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), PUNT_DNS_HEADER);
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	dns[7] = 1; /* ancount */
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), PUNT_DNS_HEADER);
+	/* a compressed question name: carouseld's parser decides */
+	static const uint8_t ptr_q[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1};
+	fl = fu_frame(f, false, ptr_q, sizeof(ptr_q), 1234);
+	assert_int_equal(verdict(f, fl), PUNT_QNAME);
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 1232, false);
+	dns[dl - 5] = 1; /* EDNS version 1 */
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), PUNT_EDNS);
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 1232, false);
+	wire_write16(dns + dl - 2, 4); /* rdlength says 4, nothing follows */
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl), PUNT_EDNS);
+	/* a well-formed option (a cookie) is fine: ignored, as carouseld does */
+	static const uint8_t cookie[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 1232, false);
+	wire_write16(dns + dl - 2, sizeof(cookie));
+	memcpy(dns + dl, cookie, sizeof(cookie));
+	fl = fu_frame(f, false, dns, dl + sizeof(cookie), 1234);
+	assert_int_equal(verdict(f, fl), FRAME_HIT);
+	/* lengths that lie: dropped */
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(verdict(f, fl - 1), DROP_BAD_LENGTH);
+	assert_int_equal(verdict(f, 13), DROP_BAD_LENGTH);
+	wire_write16(f + 34 + 4, 4); /* UDP length below its header */
+	assert_int_equal(verdict(f, fl), DROP_BAD_LENGTH);
+	fl = fu_frame(f, true, dns, dl, 1234);
+	assert_int_equal(verdict(f, 50), DROP_BAD_LENGTH);
+}
+
+static void test_too_big(void **state)
+{
+	struct config *cfg = load();
+	struct entry *e = build(cfg, "www.example.test", TYPE_A);
+	struct frame_addrs a = fu_addrs();
+	struct frame_query q;
+	uint8_t dns[512], f[2048];
+
+	(void)state;
+	e->tail_len = 480; /* pretend: the answer no longer fits in 512 */
+	size_t dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	size_t fl = fu_frame(f, false, dns, dl, 1234);
+	uint8_t copy[2048];
+
+	memcpy(copy, f, fl);
+	assert_int_equal(frame_parse(f, fl, &a, &q), FRAME_HIT);
+	assert_int_equal(frame_respond(f, sizeof(f), &q, e, 0, 0), -PUNT_TOO_BIG);
+	assert_memory_equal(f, copy, fl); /* punted untouched */
+	/* with EDNS 1232 it fits */
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 1232, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	assert_int_equal(frame_parse(f, fl, &a, &q), FRAME_HIT);
+	assert_true(frame_respond(f, sizeof(f), &q, e, 0, 0) > 0);
+	free(e);
+	config_free(cfg);
+}
+
+static void test_checksum_reference(void **state)
+{
+	/* RFC 1071 section 3 example: words 0001 f203 f4f5 f6f7 sum to ddf2 */
+	static const uint8_t words[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+
+	(void)state;
+	assert_int_equal(frame_csum_fold(frame_csum_add(0, words, sizeof(words))),
+			 (uint16_t)~0xddf2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alias_v4),
+		cmocka_unit_test(test_alias_v4_edns),
+		cmocka_unit_test(test_alias_v6),
+		cmocka_unit_test(test_weighted),
+		cmocka_unit_test(test_nodata_entry),
+		cmocka_unit_test(test_ttl_left),
+		cmocka_unit_test(test_punt_reasons),
+		cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_checksum_reference),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
