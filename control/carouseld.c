@@ -137,7 +137,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("carouseld %s\n", CAROUSEL_VERSION);
+#ifdef HAVE_DPDK
+			printf("carouseld %s (dataplanes: dpdk)\n", CAROUSEL_VERSION);
+#else
+			printf("carouseld %s (dataplanes: none)\n", CAROUSEL_VERSION);
+#endif
 			return 0;
 		default:
 			usage(stderr);

@@ -4,6 +4,7 @@
 #ifndef CAROUSEL_ENTRY_H
 #define CAROUSEL_ENTRY_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,8 @@
  * rr_ttl_off inside every rotated record.
  */
 struct entry {
-	uint64_t digest;  /* entry_digest(name, qtype, qclass): the table key */
+	/* cache-line aligned, so its size is a multiple of 64 (aligned_alloc) */
+	alignas(64) uint64_t digest; /* entry_digest(name, qtype, qclass): the key */
 	uint32_t version; /* config generation (or cache fill) that made it */
 	uint32_t rot_id;  /* rotation counter slot; aliases share their pool's */
 	uint64_t expires; /* unix seconds after which it is punted; 0 = never */

@@ -5,10 +5,10 @@ set -eu
 
 PACKAGES="
 meson ninja-build pkg-config gcc clang
-libyaml-dev libknot-dev libcmocka-dev
+libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk
 knot knot-dnsutils dnsutils dnsperf
 python3 python3-dnspython python3-yaml
-iproute2 procps
+iproute2 procps ethtool
 "
 
 missing=""

@@ -272,3 +272,56 @@ def flatten_pools(config_path, zone_dir, out_dir):
             f.write("\n".join(extra) + "\n")
         out.append((apex, dst))
     return out
+
+
+def need_root_netns():
+    if os.geteuid() != 0:
+        skip("needs root (network namespaces, veth)")
+    need("ip", "ethtool")
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, capture_output=True, text=True, check=check, timeout=30)
+
+
+class Wire:
+    """Two namespaces joined by a veth pair: `app` holds the appliance's
+    end (no address: the dataplane owns it), `cli` the client's end with
+    198.51.100.2/24 and 2001:db8:100::2/64."""
+
+    APP_IP4, APP_IP6 = "198.51.100.1", "2001:db8:100::1"
+    CLI_IP4, CLI_IP6 = "198.51.100.2", "2001:db8:100::2"
+
+    def __init__(self, tag):
+        n = os.getpid() % 100000
+        self.app, self.cli = f"car{tag}{n}a", f"car{tag}{n}c"
+        self.app_if, self.cli_if = f"cw{n}a", f"cw{n}c"
+        self.tap = f"ct{n}"
+        sh("ip", "netns", "add", self.app)
+        sh("ip", "netns", "add", self.cli)
+        sh("ip", "link", "add", self.app_if, "netns", self.app, "type", "veth",
+           "peer", "name", self.cli_if, "netns", self.cli)
+        for ns, cmds in ((self.app, [
+                ["ip", "link", "set", "lo", "up"],
+                ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                 "net.ipv6.conf.default.accept_dad=0"],
+                ["ip", "link", "set", self.app_if, "up"],
+                ["ethtool", "-K", self.app_if, "tx", "off", "rx", "off"]]),
+                (self.cli, [
+                ["ip", "link", "set", "lo", "up"],
+                ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                 "net.ipv6.conf.default.accept_dad=0"],
+                ["ip", "addr", "add", f"{self.CLI_IP4}/24", "dev", self.cli_if],
+                ["ip", "addr", "add", f"{self.CLI_IP6}/64", "dev", self.cli_if, "nodad"],
+                ["ip", "link", "set", self.cli_if, "up"],
+                ["ethtool", "-K", self.cli_if, "tx", "off"]])):
+            for c in cmds:
+                sh("ip", "netns", "exec", ns, *c)
+
+    def in_cli(self, *args, timeout=15):
+        return subprocess.run(["ip", "netns", "exec", self.cli, *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def close(self):
+        sh("ip", "netns", "del", self.app, check=False)
+        sh("ip", "netns", "del", self.cli, check=False)

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""dpdk_test.py -- carouseld --dataplane dpdk on net_af_packet over a veth
+pair into a client namespace: rotated alias answers come from the fast
+path (counters prove it), other names through the net_tap exception path
+to carouseld's sockets, ARP and ND need no static entries, TCP works
+through the kernel, a reload that changes a pool shows on the next query."""
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+from harness import CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, need, need_root_netns, skip
+
+need_root_netns()
+need("dig")
+if os.cpu_count() < 2:
+    skip("needs 2 cores: one for the poll-mode lcore")
+if "dpdk" not in subprocess.run([CAROUSELD, "--version"], capture_output=True, text=True).stdout:
+    skip("carouseld was built without DPDK (libdpdk-dev missing)")
+
+t = Checks("dpdk")
+w = Wire("d")
+tmp = tempfile.mkdtemp(prefix="carousel-dpdk-")
+ctl = os.path.join(tmp, "ctl.sock")
+with open(os.path.join(SRC, "configs", "carousel-dpdk.yaml")) as f:
+    text = f.read()
+text = text.replace("/run/carousel/ctl-dpdk.sock", ctl)
+text = text.replace("iface=car-dp0", f"iface={w.app_if}").replace("iface=cartap0", f"iface={w.tap}")
+text = text.replace("file: zones/", f"file: {SRC}/configs/zones/")
+cfg = os.path.join(tmp, "carousel.yaml")
+with open(cfg, "w") as f:
+    f.write(text)
+log = open(os.path.join(tmp, "carouseld.log"), "w+")
+proc = subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane", "dpdk",
+                         "--", "-l", "0-1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
+                         "--log-level=*:warning"], stdout=log, stderr=log)
+
+
+def dig(*args):
+    return w.in_cli("dig", "+time=2", "+tries=2", *args).stdout
+
+
+def stat(name):
+    out = subprocess.run([CAROUSELCTL, "-s", ctl, "stats"], capture_output=True, text=True).stdout
+    m = re.search(rf"^{re.escape(name)} (\d+)$", out, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def logtext():
+    log.flush()
+    with open(log.name) as f:
+        return f.read()
+
+
+try:
+    up = False
+    for _ in range(100):
+        if proc.poll() is not None:
+            break
+        if "NOERROR" in dig(f"@{w.APP_IP4}", "example.test", "SOA", "+time=1", "+tries=1"):
+            up = True
+            break
+        time.sleep(0.2)
+    if not t.check(up, "carouseld with the DPDK dataplane answers from the client namespace"):
+        print(logtext())
+        raise SystemExit(t.done())
+
+    # ARP resolved by the kernel behind the exception port
+    neigh = w.in_cli("ip", "neigh", "show", w.APP_IP4).stdout
+    t.check("lladdr" in neigh, f"ARP resolved without static entries ({neigh.strip()})")
+
+    before = stat("dpdk.answered")
+    firsts = [dig(f"@{w.APP_IP4}", "www.example.test", "+short").split()[1] for _ in range(3)]
+    t.eq(firsts, ["192.0.2.10", "192.0.2.11", "192.0.2.12"], "fast path rotates the alias's replicas")
+    t.eq(stat("dpdk.answered") - before, 3, "those three were answered by the fast path")
+    out = dig(f"@{w.APP_IP4}", "www.example.test", "+nocookie")
+    t.check("flags: qr aa rd" in out and "ANSWER: 4" in out, "fast-path answer: AA, CNAME + 3 A")
+
+    out = dig(f"@{w.APP_IP6}", "shop.example.test", "AAAA", "+short")
+    t.check("2001:db8::10" in out and "2001:db8::11" in out, "IPv6 query answered (ND works)")
+
+    miss_before, udp_before = stat("dpdk.punted.miss"), stat("queries.udp")
+    out = dig(f"@{w.APP_IP4}", "mail.example.test", "MX", "+short")
+    t.eq(out.strip(), "10 mx.example.test.", "a name only carouseld knows: exception path")
+    t.check(stat("dpdk.punted.miss") > miss_before and stat("queries.udp") > udp_before,
+            "counted as punted (miss) and answered by carouseld's socket")
+
+    out = dig(f"@{w.APP_IP4}", "www.example.test", "+tcp", "+short")
+    t.check("192.0.2.10" in out, "TCP query works through the kernel")
+    out = dig(f"@{w.APP_IP4}", "big.example.test", "TXT")
+    t.check(out.count("\tTXT\t") == 6, "TC then TCP retry through the exception path")
+
+    # a reload that changes a pool is visible on the next query
+    with open(cfg, "w") as f:
+        f.write(text.replace("{address: 192.0.2.10}", "{address: 192.0.2.110}", 1))
+    r = subprocess.run([CAROUSELCTL, "-s", ctl, "reload"], capture_output=True, text=True)
+    t.eq(r.returncode, 0, "carouselctl reload")
+    before = stat("dpdk.answered")
+    out = dig(f"@{w.APP_IP4}", "www.example.test", "+short")
+    t.check("192.0.2.110" in out and "192.0.2.10\n" not in out, "changed pool answered after reload")
+    t.eq(stat("dpdk.answered") - before, 1, "...by the fast path")
+    st = subprocess.run([CAROUSELCTL, "-s", ctl, "status"], capture_output=True, text=True).stdout
+    t.check("dataplane dpdk" in st and "lcore 1 queue 0" in st, "status shows ports and lcores")
+finally:
+    proc.terminate()
+    try:
+        rc = proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    t.eq(rc, 0, "carouseld stops cleanly on SIGTERM")
+    gone = subprocess.run(["ip", "netns", "exec", w.app, "ip", "link", "show", w.tap],
+                          capture_output=True).returncode != 0
+    t.check(gone, "the exception interface is gone after exit")
+    w.close()
+    log.close()
+t.done()
