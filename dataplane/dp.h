@@ -28,6 +28,14 @@ int dp_publish_entry(struct entry *e);
 void dp_reclaim(void);
 void dp_stop(void);
 
+enum dp_mode {
+	DP_MODE_ANSWER,  /* the fast path */
+	DP_MODE_REFLECT, /* benchmark baseline: swap addresses and send back */
+};
+
+/* Benchmarks only: switch what the worker lcores do with each frame. */
+void dp_set_mode(enum dp_mode mode);
+
 size_t dp_stats_text(char *buf, size_t len);
 size_t dp_status_text(char *buf, size_t len);
 
