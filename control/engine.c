@@ -490,7 +490,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	size_t start = q.question_end, end = A.b.len;
 	const struct pool *p = A.rot_pool;
 
-	memset(e, 0, offsetof(struct entry, bytes));
+	memset(e, 0, sizeof(*e));
 	e->qtype = qtype;
 	e->qclass = CLASS_IN;
 	e->name_len = (uint8_t)nlen;

@@ -93,67 +93,117 @@ static inline uint64_t unix_now(void)
 	return dp.unix0 + (rte_get_tsc_cycles() - dp.tsc0) / dp.tsc_hz;
 }
 
-/* One received frame: answered in place (returns 1), punted (0) or
- * dropped (-1, freed). */
-static inline int handle(struct lcore_ctx *lc, struct rte_mbuf *m, uint64_t now)
+struct burst_out {
+	struct rte_mbuf *tx[DP_MAX_BURST], *punt[DP_MAX_BURST];
+	uint16_t ntx, npunt;
+};
+
+static inline void punt_or_drop(struct lcore_ctx *lc, struct rte_mbuf *m, enum frame_verdict v,
+				struct burst_out *o)
 {
-	struct frame_query q;
-	enum frame_verdict v;
-	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	if (v < PUNT_COUNT) {
+		count(&lc->stats.punt[v]);
+		o->punt[o->npunt++] = m;
+	} else {
+		count(&lc->stats.drop[v - PUNT_COUNT]);
+		rte_pktmbuf_free(m);
+	}
+}
 
-	if (m->nb_segs != 1)
-		v = PUNT_IP_OPTIONS; /* jumbo chains: not ours to parse */
-	else
-		v = frame_parse(d, rte_pktmbuf_data_len(m), &dp.addrs, &q);
-	if (v == FRAME_HIT) {
-		struct entry *e;
+/* A hit's table value: answer in place, or punt (miss, expired, too big). */
+static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, const struct frame_query *q,
+			  const struct entry *e, uint64_t now, struct burst_out *o)
+{
+	enum frame_verdict v = PUNT_MISS;
 
-		if (rte_hash_lookup_data(dp.table, &q.digest, (void **)&e) < 0 ||
-		    !entry_matches(e, q.name, q.name_len, q.qtype, q.qclass)) {
-			v = PUNT_MISS;
-		} else if (e->expires && now >= e->expires) {
+	if (e && entry_matches(e, q->name, q->name_len, q->qtype, q->qclass)) {
+		if (e->expires && now >= e->expires) {
 			v = PUNT_EXPIRED;
 		} else {
+			uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 			size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
 			uint32_t *step = &lc->rot[e->rot_id];
-			int len = frame_respond(d, cap, &q, e, *step, now);
+			int len = frame_respond(d, cap, q, e, *step, now);
 
 			if (len > 0) {
 				(*step)++;
 				m->data_len = (uint16_t)len;
 				m->pkt_len = (uint32_t)len;
 				count(&lc->stats.answered);
-				return 1;
+				o->tx[o->ntx++] = m;
+				return;
 			}
 			v = (enum frame_verdict)(-len);
 		}
 	}
-	if (v < PUNT_COUNT) {
-		count(&lc->stats.punt[v]);
-		return 0;
+	punt_or_drop(lc, m, v, o);
+}
+
+/* The fast path, l3fwd-style: parse the burst, look every key up in one
+ * bulk call (the table prefetches), then answer. */
+static void burst_answer(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n, uint64_t now,
+			 struct burst_out *o)
+{
+	struct frame_query q[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	struct rte_mbuf *hit[RTE_HASH_LOOKUP_BULK_MAX];
+
+	for (unsigned base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+		unsigned nk = 0, end = RTE_MIN((unsigned)n, base + RTE_HASH_LOOKUP_BULK_MAX);
+		uint64_t found = 0;
+
+		/* frames arrive cold (written by the NIC or another core): ask
+		 * for all of them before touching the first */
+		for (unsigned i = base; i < end; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(rx[i], void *));
+		for (unsigned i = base; i < end; i++) {
+			struct rte_mbuf *m = rx[i];
+			enum frame_verdict v;
+
+			if (m->nb_segs != 1)
+				v = PUNT_IP_OPTIONS; /* chained jumbo frames: the kernel's */
+			else
+				v = frame_parse(rte_pktmbuf_mtod(m, uint8_t *),
+						rte_pktmbuf_data_len(m), &dp.addrs, &q[nk]);
+			if (v != FRAME_HIT) {
+				punt_or_drop(lc, m, v, o);
+				continue;
+			}
+			keys[nk] = &q[nk].digest;
+			hit[nk++] = m;
+		}
+		if (nk)
+			rte_hash_lookup_bulk_data(dp.table, keys, nk, &found, data);
+		for (unsigned k = 0; k < nk; k++) {
+			if (k + 1 < nk && (found >> (k + 1) & 1))
+				rte_prefetch0(data[k + 1]);
+			answer(lc, hit[k], &q[k], found >> k & 1 ? data[k] : NULL, now, o);
+		}
 	}
-	count(&lc->stats.drop[v - PUNT_COUNT]);
-	rte_pktmbuf_free(m);
-	return -1;
 }
 
 /* The benchmark's baseline: swap MAC, IPv4 and UDP ports at fixed
  * offsets, nothing else. */
-static inline int reflect(struct lcore_ctx *lc, struct rte_mbuf *m, uint64_t now)
+static void burst_reflect(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n, uint64_t now,
+			  struct burst_out *o)
 {
-	struct frame_query q = {.l3_off = 14, .l4_off = 34, .v6 = false};
+	const struct frame_query q = {.l3_off = 14, .l4_off = 34, .v6 = false};
 
 	(void)now;
-	frame_reflect(rte_pktmbuf_mtod(m, uint8_t *), &q);
-	count(&lc->stats.answered);
-	return 1;
+	for (uint16_t i = 0; i < n; i++) {
+		frame_reflect(rte_pktmbuf_mtod(rx[i], uint8_t *), &q);
+		o->tx[o->ntx++] = rx[i];
+	}
+	count_n(&lc->stats.answered, n);
 }
 
-typedef int (*handler_fn)(struct lcore_ctx *lc, struct rte_mbuf *m, uint64_t now);
+typedef void (*burst_fn)(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n, uint64_t now,
+			 struct burst_out *o);
 
-static const handler_fn handlers[] = {
-	[DP_MODE_ANSWER] = handle,
-	[DP_MODE_REFLECT] = reflect,
+static const burst_fn burst_handlers[] = {
+	[DP_MODE_ANSWER] = burst_answer,
+	[DP_MODE_REFLECT] = burst_reflect,
 };
 
 void dp_set_mode(enum dp_mode mode)
@@ -175,7 +225,8 @@ static void send_or_free(uint16_t port, uint16_t q, struct rte_mbuf **m, uint16_
 static int worker_main(void *arg)
 {
 	struct lcore_ctx *lc = arg;
-	struct rte_mbuf *rx[DP_MAX_BURST], *tx[DP_MAX_BURST], *punt[DP_MAX_BURST];
+	struct rte_mbuf *rx[DP_MAX_BURST];
+	struct burst_out o;
 	unsigned idle = 0;
 
 	rte_rcu_qsbr_thread_register(dp.qsv, lc->lcore);
@@ -183,23 +234,15 @@ static int worker_main(void *arg)
 	while (!dp.force_quit) {
 		uint64_t t0 = rte_rdtsc();
 		uint16_t n = rte_eth_rx_burst(dp.port, lc->queue, rx, (uint16_t)dp.burst);
-		uint16_t ntx = 0, npunt = 0;
-		uint64_t now = unix_now();
-		handler_fn fn = handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)];
 
-		count_n(&lc->stats.rx, n);
-		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
-			int r = fn(lc, rx[i], now);
-
-			if (r > 0)
-				tx[ntx++] = rx[i];
-			else if (r == 0)
-				punt[npunt++] = rx[i];
+		o.ntx = o.npunt = 0;
+		if (n) {
+			count_n(&lc->stats.rx, n);
+			burst_handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)](lc, rx, n,
+										   unix_now(), &o);
 		}
-		send_or_free(dp.port, lc->queue, tx, ntx, &lc->stats.tx_wire_fail);
-		send_or_free(dp.tap, lc->queue, punt, npunt, &lc->stats.to_kernel_fail);
+		send_or_free(dp.port, lc->queue, o.tx, o.ntx, &lc->stats.tx_wire_fail);
+		send_or_free(dp.tap, lc->queue, o.punt, o.npunt, &lc->stats.to_kernel_fail);
 		/* the kernel's replies (carouseld's sockets, ARP, ICMP) go out */
 		uint16_t k = rte_eth_rx_burst(dp.tap, lc->queue, rx, (uint16_t)dp.burst);
 

@@ -31,15 +31,36 @@ const char *const frame_verdict_names[DROP_COUNT_END] = {
 	[DROP_BAD_LENGTH] = "bad-length",
 };
 
+/* RFC 1071 2(B): the sum is byte-order independent, so add native 32-bit
+ * words (8 bytes a step), fold, and turn the result to network order. */
 uint32_t frame_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	size_t i = 0;
+	uint64_t s = 0;
+	uint16_t w16;
 
-	for (; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (i < len)
-		sum += (uint32_t)p[i] << 8;
-	return sum;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		s += (w & 0xffffffffu) + (w >> 32);
+	}
+	for (; len >= 2; p += 2, len -= 2) {
+		memcpy(&w16, p, 2);
+		s += w16;
+	}
+	if (len) {
+		uint8_t last[2] = {p[0], 0};
+
+		memcpy(&w16, last, 2);
+		s += w16;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	w16 = (uint16_t)s;
+	uint8_t be[2];
+
+	memcpy(be, &w16, 2); /* native bytes in memory order = network order */
+	return sum + (uint32_t)(be[0] << 8 | be[1]);
 }
 
 uint16_t frame_csum_fold(uint32_t sum)
@@ -61,6 +82,7 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 	    wire_read16(m + 6) != 0 || wire_read16(m + 8) != 0 || wire_read16(m + 10) > 1)
 		return PUNT_DNS_HEADER;
 	size_t pos = WIRE_HDR_LEN, n = 0;
+	uint64_t h = ENTRY_DIGEST_INIT; /* entry_digest, fused with lower-casing */
 
 	for (;;) {
 		if (pos >= len)
@@ -72,10 +94,15 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 		if (n + 1 + l > DNAME_MAXLEN || pos + 1 + l > len)
 			return PUNT_QNAME;
 		q->name[n++] = l;
+		h = entry_digest_byte(h, l);
 		if (l == 0)
 			break;
-		for (unsigned i = 1; i <= l; i++)
-			q->name[n++] = dname_lower_char(m[pos + i]);
+		for (unsigned i = 1; i <= l; i++) {
+			uint8_t c = dname_lower_char(m[pos + i]);
+
+			q->name[n++] = c;
+			h = entry_digest_byte(h, c);
+		}
 		pos += 1 + (size_t)l;
 	}
 	pos++;
@@ -111,7 +138,7 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 	}
 	if (pos != len)
 		return PUNT_DNS_HEADER;
-	q->digest = entry_digest(q->name, n, q->qtype, q->qclass);
+	q->digest = entry_digest_finish(h, q->qtype, q->qclass);
 	return FRAME_HIT;
 }
 

@@ -46,32 +46,41 @@ struct entry {
 	uint16_t answer_count; /* records per answer, 0 = all live ones */
 	uint16_t sched_len;
 	uint16_t nttl;
-	uint16_t sched[ENTRY_MAX_SCHED]; /* member index per step */
-	uint8_t live[ENTRY_MAX_RR];      /* weight > 0 */
-	uint16_t ttl_off[ENTRY_MAX_TTL];
-	uint32_t ttl[ENTRY_MAX_TTL];     /* original TTLs of head and tail records */
-	uint32_t rr_ttl;                 /* original TTL of the rotated records */
+	uint32_t rr_ttl; /* original TTL of the rotated records */
+	/* served on every hit: kept together at the front */
 	uint8_t bytes[ENTRY_MAX_BYTES];
+	uint8_t live[ENTRY_MAX_RR];      /* weight > 0 */
+	uint16_t sched[ENTRY_MAX_SCHED]; /* member index per step */
+	/* only for entries that expire (cached data) */
+	uint16_t ttl_off[ENTRY_MAX_TTL];
+	uint32_t ttl[ENTRY_MAX_TTL]; /* original TTLs of head and tail records */
 };
 
-/* FNV-1a 64 over name, qtype, qclass: simple enough for BPF too. */
+/* FNV-1a 64 over name, qtype, qclass: simple enough for BPF too. The
+ * byte step is exposed so a parser can fold it into its own name loop. */
+#define ENTRY_DIGEST_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t entry_digest_byte(uint64_t h, uint8_t c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
+}
+
+static inline uint64_t entry_digest_finish(uint64_t h, uint16_t qtype, uint16_t qclass)
+{
+	h = entry_digest_byte(h, (uint8_t)(qtype >> 8));
+	h = entry_digest_byte(h, (uint8_t)qtype);
+	h = entry_digest_byte(h, (uint8_t)(qclass >> 8));
+	return entry_digest_byte(h, (uint8_t)qclass);
+}
+
 static inline uint64_t entry_digest(const uint8_t *name, size_t len, uint16_t qtype,
 				    uint16_t qclass)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = ENTRY_DIGEST_INIT;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ULL;
-	}
-	const uint8_t tc[4] = {(uint8_t)(qtype >> 8), (uint8_t)qtype, (uint8_t)(qclass >> 8),
-			       (uint8_t)qclass};
-
-	for (int i = 0; i < 4; i++) {
-		h ^= tc[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	for (size_t i = 0; i < len; i++)
+		h = entry_digest_byte(h, name[i]);
+	return entry_digest_finish(h, qtype, qclass);
 }
 
 /* Rotation: the scheduled member first, then the other live members in
