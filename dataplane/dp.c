@@ -62,6 +62,7 @@ static struct {
 	bool launched;
 	uint16_t port, tap;
 	char tap_iface[IF_NAMESIZE];
+	char wire_iface[IF_NAMESIZE]; /* af_packet's interface, kept from the kernel */
 	struct rte_mempool *pool;
 	struct rte_hash *table;
 	struct rte_rcu_qsbr *qsv;
@@ -306,6 +307,61 @@ static int port_setup(uint16_t port, uint16_t nq, bool rss)
 	return 0;
 }
 
+/* With net_af_packet the kernel still receives every frame of the wire
+ * interface, and since it owns the appliance's addresses (on the
+ * exception interface) it would answer them a second time. Keep its stack
+ * off that interface with per-interface sysctls (no tc or netfilter
+ * modules needed): IPv4 strict reverse-path filtering (the way back to any
+ * client is the exception interface, so every frame fails it), no ARP
+ * replies, no IPv6. Old values are put back on exit. */
+static const char *const wire_sysctls[][2] = {
+	{"/proc/sys/net/ipv4/conf/%s/rp_filter", "1"},
+	{"/proc/sys/net/ipv4/conf/%s/arp_ignore", "8"},
+	{"/proc/sys/net/ipv6/conf/%s/disable_ipv6", "1"},
+};
+
+static char wire_saved[3][16];
+
+static int write_sysctl(const char *fmt, const char *iface, const char *value, char *old,
+			size_t old_len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), fmt, iface);
+	if (old) {
+		f = fopen(path, "r");
+		if (!f || !fgets(old, (int)old_len, f)) {
+			if (f)
+				fclose(f);
+			return -1;
+		}
+		fclose(f);
+		old[strcspn(old, "\n")] = '\0';
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int rc = fputs(value, f) < 0 ? -1 : 0;
+
+	return fclose(f) == 0 ? rc : -1;
+}
+
+static int kernel_off(const char *iface)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (write_sysctl(wire_sysctls[i][0], iface, wire_sysctls[i][1], wire_saved[i],
+				 sizeof(wire_saved[i])) < 0)
+			return -1;
+	return 0;
+}
+
+static void kernel_restore(const char *iface)
+{
+	for (unsigned i = 0; i < 3; i++)
+		write_sysctl(wire_sysctls[i][0], iface, wire_saved[i], NULL, 0);
+}
+
 /* Give the exception interface the appliance's addresses, so the kernel
  * (carouseld's sockets, ARP, ND, ICMP) owns them. */
 static int tap_addresses(const struct dp_config *c)
@@ -420,6 +476,17 @@ int dp_setup(const struct config *cfg)
 		return -1;
 	}
 	rte_eth_promiscuous_enable(dp.port);
+	const char *wif = strstr(c->port, "iface=");
+
+	if (strncmp(c->port, "net_af_packet", 13) == 0 && wif) {
+		wif += 6;
+		snprintf(dp.wire_iface, sizeof(dp.wire_iface), "%.*s", (int)strcspn(wif, ","), wif);
+		if (kernel_off(dp.wire_iface) != 0) {
+			log_error("event=dataplane-init error=\"cannot keep the kernel stack off %s: "
+				  "%s\"", dp.wire_iface, strerror(errno));
+			return -1;
+		}
+	}
 	if (is_tap && tap_addresses(c) != 0) {
 		log_error("event=dataplane-init error=\"cannot address %s: %s\"", dp.tap_iface,
 			  strerror(errno));
@@ -608,6 +675,8 @@ void dp_stop(void)
 	rte_eth_dev_stop(dp.tap);
 	rte_eth_dev_close(dp.port);
 	rte_eth_dev_close(dp.tap);
+	if (dp.wire_iface[0])
+		kernel_restore(dp.wire_iface);
 	dp_reclaim();
 	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0)
 		free(data);

@@ -70,10 +70,11 @@ try:
     neigh = w.in_cli("ip", "neigh", "show", w.APP_IP4).stdout
     t.check("lladdr" in neigh, f"ARP resolved without static entries ({neigh.strip()})")
 
-    before = stat("dpdk.answered")
+    before, sock_before = stat("dpdk.answered"), stat("queries.udp")
     firsts = [dig(f"@{w.APP_IP4}", "www.example.test", "+short").split()[1] for _ in range(3)]
     t.eq(firsts, ["192.0.2.10", "192.0.2.11", "192.0.2.12"], "fast path rotates the alias's replicas")
     t.eq(stat("dpdk.answered") - before, 3, "those three were answered by the fast path")
+    t.eq(stat("queries.udp") - sock_before, 0, "...and not a second time by the kernel")
     out = dig(f"@{w.APP_IP4}", "www.example.test", "+nocookie")
     t.check("flags: qr aa rd" in out and "ANSWER: 4" in out, "fast-path answer: AA, CNAME + 3 A")
 
