@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "wire.h"
@@ -751,6 +752,214 @@ static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 	return 0;
 }
 
+/* "10.0.0.0/8", "::1/128", "192.0.2.7" (a host) */
+static int parse_acl(struct cfg_ctx *c, const yaml_node_t *n, struct acl_entry *a)
+{
+	char host[64];
+	const char *s = scalar(n), *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix = 0;
+	char *end;
+
+	if (hl == 0 || hl >= sizeof(host))
+		return fail(c, n, "'%s' is not an address or ADDRESS/PREFIX", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(a->addr, 0, sizeof(a->addr));
+	if (inet_pton(AF_INET, host, a->addr) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, a->addr) == 1)
+		a->family = AF_INET6;
+	else
+		return fail(c, n, "'%s' is not an IPv4 or IPv6 address", host);
+	unsigned max = a->family == AF_INET ? 32 : 128;
+
+	if (slash) {
+		errno = 0;
+		prefix = strtoul(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || errno || prefix > max)
+			return fail(c, n, "prefix length in '%s' must be 0-%u", s, max);
+	}
+	a->prefix = slash ? (unsigned)prefix : max;
+	return 0;
+}
+
+bool config_rec_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	const uint8_t *addr;
+	int family = sa->sa_family;
+	uint8_t mapped[4];
+
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		addr = a6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			memcpy(mapped, a6->s6_addr + 12, 4);
+			addr = mapped;
+			family = AF_INET;
+		}
+	}
+	for (unsigned i = 0; i < cfg->rec.nallow; i++) {
+		const struct acl_entry *a = &cfg->rec.allow[i];
+		unsigned full = a->prefix / 8, bits = a->prefix % 8;
+
+		if (a->family != family || memcmp(a->addr, addr, full) != 0)
+			continue;
+		if (bits && ((a->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - bits))))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* "64M", "512k", "1G", "1048576" */
+static int get_size(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint64_t *out)
+{
+	char *end;
+
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(scalar(n), &end, 10);
+	uint64_t mult = 1;
+
+	if (end == scalar(n) || scalar(n)[0] == '-' || errno)
+		return fail(c, n, "%s must be a size like 64M, not '%s'", what, scalar(n));
+	if (*end == 'k' || *end == 'K')
+		mult = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'g' || *end == 'G')
+		mult = 1024ULL * 1024 * 1024, end++;
+	if (*end != '\0')
+		return fail(c, n, "%s must be a size like 64M, not '%s'", what, scalar(n));
+	if (v * mult < 1024 * 1024 || v * mult > (64ULL << 30))
+		return fail(c, n, "%s must be between 1M and 64G", what);
+	*out = v * mult;
+	return 0;
+}
+
+static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, const char *what, bool *out)
+{
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	if (strcmp(scalar(n), "true") == 0 || strcmp(scalar(n), "yes") == 0)
+		*out = true;
+	else if (strcmp(scalar(n), "false") == 0 || strcmp(scalar(n), "no") == 0)
+		*out = false;
+	else
+		return fail(c, n, "%s must be true or false, not '%s'", what, scalar(n));
+	return 0;
+}
+
+static int rec_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct rec_config *r = &c->cfg->rec;
+	unsigned long u = 0;
+
+	(void)arg;
+	if (strcmp(key, "enable") == 0)
+		return get_bool(c, v, "recursion.enable", &r->enable);
+	if (strcmp(key, "prefetch") == 0)
+		return get_bool(c, v, "recursion.prefetch", &r->prefetch);
+	if (strcmp(key, "query-loopback") == 0)
+		return get_bool(c, v, "recursion.query-loopback", &r->query_loopback);
+	if (strcmp(key, "cache-size") == 0)
+		return get_size(c, v, "recursion.cache-size", &r->cache_size);
+	if (strcmp(key, "mode") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "recursion.mode") < 0)
+			return -1;
+		if (strcmp(scalar(v), "iterate") == 0)
+			r->forward = false;
+		else if (strcmp(scalar(v), "forward") == 0)
+			r->forward = true;
+		else
+			return fail(c, v, "recursion.mode must be iterate or forward, not '%s'",
+				    scalar(v));
+		return 0;
+	}
+	if (strcmp(key, "root-hints") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "recursion.root-hints") < 0)
+			return -1;
+		if (access(scalar(v), R_OK) != 0)
+			return fail(c, v, "cannot read root hints '%s': %s", scalar(v),
+				    strerror(errno));
+		r->root_hints = arena_strdup(&c->cfg->arena, scalar(v));
+		return 0;
+	}
+	if (strcmp(key, "forwarders") == 0 || strcmp(key, "allow") == 0) {
+		bool fwd = key[0] == 'f';
+
+		if (want(c, v, YAML_SEQUENCE_NODE, fwd ? "recursion.forwarders" : "recursion.allow") < 0)
+			return -1;
+		if (!fwd)
+			r->nallow = 0;
+		for (yaml_node_item_t *i = v->data.sequence.items.start;
+		     i < v->data.sequence.items.top; i++) {
+			yaml_node_t *e = node_at(c, *i);
+
+			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
+				return -1;
+			if (!fwd) {
+				if (r->nallow == REC_MAX_ALLOW)
+					return fail(c, e, "at most %d allow entries", REC_MAX_ALLOW);
+				if (parse_acl(c, e, &r->allow[r->nallow]) < 0)
+					return -1;
+				r->nallow++;
+				continue;
+			}
+			struct listen_addr la;
+
+			if (r->nforwarders == REC_MAX_FORWARDERS)
+				return fail(c, e, "at most %d forwarders", REC_MAX_FORWARDERS);
+			if (parse_listen(c, e, &la) < 0)
+				return -1;
+			r->forwarders[r->nforwarders++] = arena_strdup(&c->cfg->arena, la.text);
+		}
+		return 0;
+	}
+	if (strcmp(key, "serve-stale") == 0) {
+		if (get_duration_ms(c, v, "recursion.serve-stale", &u) < 0)
+			return -1;
+		r->serve_stale = (unsigned)(u / 1000);
+		return 0;
+	}
+	if (strcmp(key, "min-ttl") == 0 || strcmp(key, "max-ttl") == 0) {
+		if (get_duration_ms(c, v, key, &u) < 0)
+			return -1;
+		*(key[1] == 'i' ? &r->min_ttl : &r->max_ttl) = (uint32_t)(u / 1000);
+		return 0;
+	}
+	/* promote-qps */
+	if (get_uint(c, v, "recursion.promote-qps", 0, 100000000, &u) < 0)
+		return -1;
+	r->promote_qps = (uint32_t)u;
+	return 0;
+}
+
+static int parse_recursion(struct cfg_ctx *c, yaml_node_t *v)
+{
+	static const char *const keys[] = {"enable",	  "mode",	  "root-hints",
+					   "forwarders",  "allow",	  "cache-size",
+					   "prefetch",	  "serve-stale",  "query-loopback",
+					   "min-ttl",	  "max-ttl",	  "promote-qps", NULL};
+	struct rec_config *r = &c->cfg->rec;
+
+	if (walk_map(c, v, "recursion", keys, rec_key, NULL) < 0)
+		return -1;
+	if (r->forward && r->nforwarders == 0)
+		return fail(c, v, "recursion.mode forward needs forwarders");
+	if (!r->forward && r->enable && access(r->root_hints, R_OK) != 0)
+		return fail(c, v, "cannot read root hints '%s' (set recursion.root-hints)",
+			    r->root_hints);
+	if (r->min_ttl > r->max_ttl)
+		return fail(c, v, "recursion.min-ttl is above max-ttl");
+	return 0;
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -764,13 +973,16 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_zones(c, v);
 	if (strcmp(key, "dataplane") == 0)
 		return parse_dataplane(c, v);
+	if (strcmp(key, "recursion") == 0)
+		return parse_recursion(c, v);
 	*pools = v;
 	return 0;
 }
 
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server", "zones", "pools", "dataplane", NULL};
+	static const char *const keys[] = {"server", "zones", "pools", "dataplane", "recursion",
+					   NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -790,6 +1002,14 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	cfg->tcp_max_clients = 1024;
 	cfg->control_socket = "/run/carousel/ctl.sock";
 	cfg->generation = ++generation;
+	cfg->rec.root_hints = "/usr/share/dns/root.hints";
+	cfg->rec.cache_size = 64ULL << 20;
+	cfg->rec.prefetch = true;
+	cfg->rec.max_ttl = 86400;
+	cfg->rec.promote_qps = 100;
+	cfg->rec.nallow = 2; /* loopback only: never an open resolver */
+	cfg->rec.allow[0] = (struct acl_entry){.family = AF_INET, .addr = {127}, .prefix = 8};
+	cfg->rec.allow[1] = (struct acl_entry){.family = AF_INET6, .addr = {[15] = 1}, .prefix = 128};
 	const char *slash = strrchr(path, '/');
 
 	if (slash)

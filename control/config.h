@@ -67,6 +67,32 @@ struct dp_config {
 	unsigned ip4_prefix, ip6_prefix;
 };
 
+/* The `recursion:` section (docs/configuration.md). */
+#define REC_MAX_ALLOW 64
+#define REC_MAX_FORWARDERS 8
+
+struct acl_entry {
+	int family;
+	uint8_t addr[16];
+	unsigned prefix;
+};
+
+struct rec_config {
+	bool enable;
+	bool forward; /* mode: forward; else iterate from the root hints */
+	const char *root_hints;
+	unsigned nforwarders;
+	const char *forwarders[REC_MAX_FORWARDERS]; /* "ADDR@PORT" as libunbound takes */
+	unsigned nallow;
+	struct acl_entry allow[REC_MAX_ALLOW];
+	uint64_t cache_size; /* bytes, ours; libunbound gets its own of the same size */
+	bool prefetch;
+	unsigned serve_stale; /* seconds; 0 = off */
+	bool query_loopback;
+	uint32_t min_ttl, max_ttl;
+	uint32_t promote_qps; /* cache hits per second that make a fast-path entry */
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -85,6 +111,7 @@ struct config {
 	unsigned npools;
 	struct pool *pools;
 	struct dp_config dp;
+	struct rec_config rec;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 
@@ -95,6 +122,9 @@ void config_free(struct config *cfg);
 
 /* The zone that is authoritative for name (deepest apex), or NULL. */
 struct zone *config_find_zone(const struct config *cfg, const uint8_t *name);
+
+/* Is addr (AF_INET / AF_INET6 sockaddr) allowed by the recursion ACL? */
+bool config_rec_allowed(const struct config *cfg, const struct sockaddr *addr);
 
 static inline int family_index(int family)
 {

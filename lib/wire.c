@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
+static int name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out, size_t min_target)
 {
 	size_t p = *pos, end = 0, n = 0;
 	size_t floor = p; /* a pointer must land before the chunk it ends */
@@ -22,7 +22,7 @@ int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
 
 			if (end == 0)
 				end = p + 2;
-			if (target < WIRE_HDR_LEN || target >= floor)
+			if (target < min_target || target >= floor)
 				return CAR_EMALF;
 			if (++hops > WIRE_PTR_HOPS)
 				return CAR_ELIMIT;
@@ -45,6 +45,16 @@ int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
 	}
 	*pos = end;
 	return (int)n;
+}
+
+int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
+{
+	return name_read(pkt, len, pos, out, WIRE_HDR_LEN);
+}
+
+int wire_name_read_any(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
+{
+	return name_read(pkt, len, pos, out, 0);
 }
 
 /* RFC 6891 6.1.2: OPT RDATA is a sequence of {code, length, data}. */
@@ -312,4 +322,132 @@ void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok)
 	wire_put_u16(b, 0);
 	if (!b->err)
 		wire_write16(b->wire + 10, (uint16_t)(wire_read16(b->wire + 10) + 1));
+}
+
+/* --- resource records of whole messages --- */
+
+#define TYPE_DNAME 39
+
+/* RDATA layouts with names: NS/CNAME/PTR/DNAME one name; MX 2 bytes + name;
+ * SRV 6 bytes + name; SOA two names + 20 bytes. Others are copied. */
+int wire_rr_read(const uint8_t *msg, size_t len, size_t *pos, struct wire_rr *rr)
+{
+	int n = wire_name_read_any(msg, len, pos, rr->owner);
+
+	if (n < 0)
+		return n;
+	if (*pos + 10 > len)
+		return CAR_EMALF;
+	rr->type = wire_read16(msg + *pos);
+	rr->rclass = wire_read16(msg + *pos + 2);
+	rr->ttl = wire_read32(msg + *pos + 4);
+	size_t rdlen = wire_read16(msg + *pos + 8), start = *pos + 10, end = start + rdlen;
+
+	if (end > len)
+		return CAR_EMALF;
+	size_t fixed = 0, names = 0, tail = 0;
+
+	switch (rr->type) {
+	case TYPE_NS:
+	case TYPE_CNAME:
+	case TYPE_PTR:
+	case TYPE_DNAME:
+		names = 1;
+		break;
+	case TYPE_MX:
+		fixed = 2;
+		names = 1;
+		break;
+	case TYPE_SRV:
+		fixed = 6;
+		names = 1;
+		break;
+	case TYPE_SOA:
+		names = 2;
+		tail = 20;
+		break;
+	default:
+		memcpy(rr->rdata, msg + start, rdlen);
+		rr->rdlen = (uint16_t)rdlen;
+		*pos = end;
+		return CAR_EOK;
+	}
+	size_t p = start, out = 0;
+
+	if (p + fixed > end)
+		return CAR_EMALF;
+	memcpy(rr->rdata, msg + p, fixed);
+	p += fixed;
+	out = fixed;
+	for (size_t i = 0; i < names; i++) {
+		int nl = wire_name_read_any(msg, end, &p, rr->rdata + out);
+
+		if (nl < 0)
+			return nl;
+		out += (size_t)nl;
+	}
+	if (p + tail != end)
+		return CAR_EMALF;
+	memcpy(rr->rdata + out, msg + p, tail);
+	rr->rdlen = (uint16_t)(out + tail);
+	*pos = end;
+	return CAR_EOK;
+}
+
+int wire_skip_question(const uint8_t *msg, size_t len, size_t *pos, unsigned qdcount)
+{
+	uint8_t name[DNAME_MAXLEN];
+
+	for (unsigned i = 0; i < qdcount; i++) {
+		int n = wire_name_read_any(msg, len, pos, name);
+
+		if (n < 0)
+			return n;
+		if (*pos + 4 > len)
+			return CAR_EMALF;
+		*pos += 4;
+	}
+	return CAR_EOK;
+}
+
+void wire_put_rr(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
+		 uint32_t ttl, const uint8_t *rd, uint16_t rdlen)
+{
+	wire_put_name(b, owner, true);
+	wire_put_u16(b, type);
+	wire_put_u16(b, rclass);
+	wire_put_u32(b, ttl);
+	size_t at = b->len;
+
+	wire_put_u16(b, 0);
+	switch (type) {
+	case TYPE_NS:
+	case TYPE_CNAME:
+	case TYPE_PTR:
+		wire_put_name(b, rd, true);
+		break;
+	case TYPE_MX:
+		wire_put_bytes(b, rd, 2);
+		wire_put_name(b, rd + 2, true);
+		break;
+	case TYPE_SOA: {
+		size_t l1 = dname_len(rd), l2 = dname_len(rd + l1);
+
+		wire_put_name(b, rd, true);
+		wire_put_name(b, rd + l1, true);
+		wire_put_bytes(b, rd + l1 + l2, 20);
+		break;
+	}
+	case TYPE_SRV:
+		wire_put_bytes(b, rd, 6);
+		wire_put_name(b, rd + 6, false); /* RFC 2782: never compressed */
+		break;
+	case TYPE_DNAME:
+		wire_put_name(b, rd, false); /* RFC 6672 2.5 */
+		break;
+	default:
+		wire_put_bytes(b, rd, rdlen);
+	}
+	if (!b->err)
+		wire_write16(b->wire + at, (uint16_t)(b->len - at - 2));
 }

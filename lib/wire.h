@@ -127,6 +127,9 @@ enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_q
  * at most WIRE_PTR_HOPS are followed. *pos moves past the name as it appears
  * at that place. Returns the name's length or CAR_EMALF / CAR_ELIMIT. */
 int wire_name_read(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out);
+/* The same for names in responses, where a pointer may also target the
+ * header region's neighbourhood: only "strictly backwards" is required. */
+int wire_name_read_any(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out);
 
 /* Response builder. Writers set a sticky error; check b->err once. */
 #define WIRE_COMP_MAX 64
@@ -177,3 +180,26 @@ void wire_set_rcode(uint8_t *wire, unsigned rcode);
 void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok);
 
 #endif
+
+/* One resource record of a message, names decompressed (owner, and the
+ * names inside RDATA of the types RFC 3597 4 lets be compressed, plus SRV
+ * and DNAME), ready to be written again with our compression. */
+struct wire_rr {
+	uint8_t owner[DNAME_MAXLEN];
+	uint16_t type, rclass;
+	uint32_t ttl;
+	uint16_t rdlen;
+	uint8_t rdata[WIRE_TCP_MAX]; /* decompressed: may be longer than on the wire */
+};
+
+/* Read the RR at *pos of a message (any message: responses too; pointers
+ * may point anywhere before themselves). Returns CAR_EOK, CAR_EMALF or
+ * CAR_ELIMIT. */
+int wire_rr_read(const uint8_t *msg, size_t len, size_t *pos, struct wire_rr *rr);
+
+/* Skip the question section (qdcount entries) at *pos. */
+int wire_skip_question(const uint8_t *msg, size_t len, size_t *pos, unsigned qdcount);
+
+/* Write an RR: owner and RDATA names compressed where RFC 3597 allows. */
+void wire_put_rr(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
+		 uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
