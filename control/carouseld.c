@@ -14,13 +14,35 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "cache.h"
 #include "log.h"
+#include "resolver.h"
 #include "server.h"
 #ifdef HAVE_DPDK
 #include "dp.h"
 #endif
 
 static bool dataplane_dpdk;
+static struct server *the_server;
+
+static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
+{
+	if (strncmp(cmd, "cache", 5) != 0 || (cmd[5] != ' ' && cmd[5] != '\0'))
+		return (size_t)-1;
+	if (!the_server->resolver) {
+		*ok = false;
+		return (size_t)snprintf(buf, len, "error: recursion is not enabled\n");
+	}
+	return resolver_ctl(the_server->resolver, cmd[5] ? cmd + 6 : "stats", buf, len, ok);
+}
+
+#ifdef HAVE_DPDK
+static void publish_hot(struct entry *e)
+{
+	if (dp_publish_entry(e) < 0)
+		free(e);
+}
+#endif
 
 static void usage(FILE *f)
 {
@@ -71,6 +93,12 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 		cfg->workers = cur->workers;
 		cfg->control_socket = arena_strdup(&cfg->arena, cur->control_socket);
 	}
+	if (cfg->rec.enable != cur->rec.enable || cfg->rec.forward != cur->rec.forward ||
+	    cfg->rec.cache_size != cur->rec.cache_size)
+		log_warn("event=reload note=\"recursion enable, mode and cache-size changes take "
+			 "effect on restart\"");
+	if (srv->resolver)
+		resolver_update(srv->resolver, cfg);
 	server_swap(srv, cfg);
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk)
@@ -108,7 +136,7 @@ int main(int argc, char **argv)
 		{"dataplane", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
-	static struct ctl_ops ops = {.reload = do_reload};
+	static struct ctl_ops ops = {.reload = do_reload, .command = extra_command};
 	const char *path = NULL;
 	char err[CFG_ERR_LEN];
 	struct server srv = {0};
@@ -186,7 +214,22 @@ int main(int argc, char **argv)
 		ops.status_extra = dp_status_text;
 	}
 #endif
-	if (server_open(&srv, cfg) < 0 || server_start(&srv) < 0)
+	the_server = &srv;
+	if (server_open(&srv, cfg) < 0)
+		return 1;
+	if (cfg->rec.enable) {
+		srv.cache = cache_create(cfg->rec.cache_size, &srv, srv.nworkers);
+		srv.resolver = resolver_start(cfg, &srv, srv.cache, err, sizeof(err));
+		if (!srv.resolver) {
+			log_error("event=recursion error=\"%s\"", err);
+			return 1;
+		}
+#ifdef HAVE_DPDK
+		if (dataplane_dpdk)
+			resolver_set_publisher(srv.resolver, publish_hot, dp_withdraw);
+#endif
+	}
+	if (server_start(&srv) < 0)
 		return 1;
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk) {
@@ -208,8 +251,11 @@ int main(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 4, dataplane_dpdk ? 100 : -1);
 
 #ifdef HAVE_DPDK
-		if (dataplane_dpdk)
+		if (dataplane_dpdk) {
+			if (srv.resolver)
+				resolver_drain_promotions(srv.resolver);
 			dp_reclaim();
+		}
 #endif
 
 		for (int i = 0; i < n; i++) {
@@ -231,6 +277,8 @@ int main(int argc, char **argv)
 		}
 	}
 	server_stop(&srv);
+	resolver_stop(srv.resolver);
+	cache_destroy(srv.cache);
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk)
 		dp_stop();

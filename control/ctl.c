@@ -181,7 +181,17 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		else
 			say(o, "error: %s\n", err);
 	} else {
-		say(o, "error: unknown command '%.64s' (try status, stats, reload)\n", cmd);
+		static char tmp[8192]; /* the control thread is the only caller */
+		bool ok = true;
+		size_t n = ops->command ? ops->command(cmd, tmp, sizeof(tmp), &ok) : (size_t)-1;
+
+		if (n == (size_t)-1)
+			say(o, "error: unknown command '%.64s' (try status, stats, reload, cache)\n",
+			    cmd);
+		else if (ok)
+			say(o, "ok\n%.*s", (int)n, tmp);
+		else
+			say(o, "%.*s", (int)n, tmp); /* "error: ..." */
 	}
 	for (size_t off = 0; off < o->len;) {
 		ssize_t k = send(fd, o->buf + off, o->len - off, MSG_NOSIGNAL);

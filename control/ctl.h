@@ -4,6 +4,8 @@
 #ifndef CAROUSEL_CTL_H
 #define CAROUSEL_CTL_H
 
+#include <stdbool.h>
+
 #include "server.h"
 
 struct ctl_ops {
@@ -12,6 +14,10 @@ struct ctl_ops {
 	/* Optional: more lines for `stats` and `status` (the fast path). */
 	size_t (*stats_extra)(char *buf, size_t len);
 	size_t (*status_extra)(char *buf, size_t len);
+	/* Optional: commands the control module does not know ("cache ...").
+	 * Returns bytes written; *ok false makes it an error reply. Returns
+	 * (size_t)-1 when the command is unknown there too. */
+	size_t (*command)(const char *cmd, char *buf, size_t len, bool *ok);
 };
 
 int ctl_open(const char *path);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "cache.h"
 #include "wire.h"
 
 #define TYPE_DS 43
@@ -19,7 +20,9 @@ struct answer {
 	uint16_t qtype;
 	uint16_t count[3]; /* answer, authority, additional */
 	unsigned rcode;
-	bool aa, tc;
+	bool aa, tc, ra;
+	uint16_t ede; /* RFC 8914, 0xffff = none */
+	const char *ede_text;
 	unsigned nextra;
 	const uint8_t *extra[EXTRA_MAX]; /* names wanting addresses in additional */
 	/* Entry mode (engine_build_entry): every member of a pool is written
@@ -332,6 +335,37 @@ static void answer_zone(struct answer *A, const struct zone *z, const uint8_t *q
 	}
 }
 
+/* A cached answer: every TTL counts down to the entry's expiry. */
+static void answer_cached(struct answer *A, const struct centry *e, uint64_t now)
+{
+	uint32_t left = e->expires > now ? (uint32_t)(e->expires - now) : 0;
+	const uint8_t *p = e->blob, *end = e->blob + e->blob_len;
+
+	A->rcode = e->rcode;
+	if (e->ede != 0xffff) {
+		A->ede = e->ede;
+		A->ede_text = e->ede_text;
+	}
+	while (p < end && !A->tc) {
+		enum section sec = p[0] ? SEC_NS : SEC_AN;
+		const uint8_t *owner = p + 2;
+		const uint8_t *f = owner + p[1];
+		uint32_t ttl = wire_read32(f + 4);
+		uint16_t rdlen = wire_read16(f + 8);
+		struct wire_mark m = wire_buf_mark(&A->b);
+
+		wire_put_rr(&A->b, owner, wire_read16(f), wire_read16(f + 2), ttl < left ? ttl : left,
+			    f + 10, rdlen);
+		if (A->b.err) {
+			wire_buf_rollback(&A->b, m);
+			A->tc = true;
+			break;
+		}
+		A->count[sec]++;
+		p = f + 10 + rdlen;
+	}
+}
+
 static uint16_t limit_for(const struct wire_query *q, bool tcp)
 {
 	if (tcp)
@@ -352,20 +386,26 @@ static size_t finish(struct answer *A, const struct wire_query *q, size_t limit)
 		flags |= WIRE_AA;
 	if (A->tc)
 		flags |= WIRE_TC;
+	if (A->ra)
+		flags |= WIRE_RA;
 	wire_write16(w + 2, flags);
 	wire_write16(w + 6, A->count[SEC_AN]);
 	wire_write16(w + 8, A->count[SEC_NS]);
 	wire_write16(w + 10, A->count[SEC_AR]);
 	wire_set_rcode(w, A->rcode);
 	if (q->has_edns) {
-		A->b.max = limit; /* the room kept for OPT */
+		A->b.max = limit; /* the room kept for OPT (and an EDE) */
 		wire_put_opt(&A->b, A->rcode, q->edns_flags & WIRE_EDNS_DO);
+		if (A->ede != 0xffff)
+			wire_opt_add_ede(&A->b, A->b.len - WIRE_OPT_RR_LEN, A->ede, A->ede_text);
 	}
 	return A->b.err ? 0 : A->b.len;
 }
 
-size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *query, size_t qlen,
-		     uint8_t *out, size_t out_max, bool tcp, struct engine_result *res)
+#define EDE_RESERVE 72 /* EDE option: 4 + 2 + up to 63 bytes of text */
+
+size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_max, bool tcp, struct engine_result *res)
 {
 	struct wire_query q;
 	struct answer A;
@@ -381,7 +421,10 @@ size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *q
 	if (limit > out_max)
 		limit = out_max;
 	A.cfg = cfg;
-	A.worker = worker;
+	A.worker = ctx->worker;
+	A.ra = false;
+	A.ede = 0xffff;
+	A.ede_text = NULL;
 	A.qtype = q.question_ok ? q.qtype : 0;
 	A.count[0] = A.count[1] = A.count[2] = 0;
 	A.rcode = RCODE_NOERROR;
@@ -389,7 +432,7 @@ size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *q
 	A.nextra = 0;
 	A.entry_mode = A.entry_bad = false;
 	A.rot_pool = NULL;
-	wire_buf_init(&A.b, out, limit - (q.has_edns ? WIRE_OPT_RR_LEN : 0));
+	wire_buf_init(&A.b, out, limit - (q.has_edns ? WIRE_OPT_RR_LEN + EDE_RESERVE : 0));
 	wire_reply_begin(&A.b, query, &q);
 	if (A.b.err) { /* the question alone does not fit: cannot happen for >= 512 */
 		res->dropped = true;
@@ -420,9 +463,38 @@ size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *q
 		goto done;
 	}
 	const struct zone *z = q.qclass == CLASS_IN ? config_find_zone(cfg, q.qname) : NULL;
+	bool recurse = cfg->rec.enable && ctx->cache && q.qclass == CLASS_IN &&
+		       (!ctx->client || config_rec_allowed(cfg, ctx->client));
 
-	if (!z || q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
-		A.rcode = RCODE_REFUSED; /* not ours (recursion is not offered) */
+	A.ra = recurse;
+	if (q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
+		A.rcode = RCODE_REFUSED; /* no zone transfers */
+		goto done;
+	}
+	if (!z && recurse) {
+		/* names in our zones never go upstream; the rest cross the
+		 * seam to the resolver once, when the cache has nothing */
+		const struct centry *e = ctx->answer;
+
+		if (!e)
+			e = cache_lookup(ctx->cache, ctx->worker, q.qname, q.qname_len, q.qtype,
+					 q.qclass, ctx->now);
+		if (!e) {
+			res->resolve = true;
+			return 0;
+		}
+		res->cache_hit = !ctx->answer;
+		/* RFC 8767-style refresh ahead: the last tenth of the TTL */
+		if (!ctx->answer && cfg->rec.prefetch && e->ttl >= 10 &&
+		    e->expires - ctx->now <= e->ttl / 10 &&
+		    !atomic_exchange_explicit(&((struct centry *)e)->prefetching, 1,
+					      memory_order_relaxed))
+			res->prefetch = true;
+		answer_cached(&A, e, ctx->now);
+		goto done;
+	}
+	if (!z) {
+		A.rcode = RCODE_REFUSED; /* not ours, and no recursion for this client */
 		goto done;
 	}
 	A.aa = true;
@@ -479,6 +551,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	A.qtype = qtype;
 	A.entry_mode = true;
 	A.aa = true;
+	A.ede = 0xffff;
 	wire_buf_init(&A.b, out, sizeof(out));
 	wire_reply_begin(&A.b, query, &q);
 	answer_zone(&A, z, q.qname);
@@ -545,5 +618,62 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	if (collect_ttls(out, end, start, rot_start, start, e) < 0 ||
 	    collect_ttls(out, end, rot_end, end, start, e) < 0)
 		return -1;
+	return 0;
+}
+
+int engine_build_cached_entry(const struct centry *ce, uint64_t mono_now, uint64_t unix_now,
+			      struct entry *e)
+{
+	uint8_t query[DNAME_MAXLEN + 16], out[WIRE_HDR_LEN + DNAME_MAXLEN + 4 + ENTRY_MAX_BYTES];
+	size_t qlen = WIRE_HDR_LEN + ce->name_len + 4;
+	struct wire_query q;
+	struct answer A;
+
+	if (ce->expires <= mono_now + 1 || ce->ede != 0xffff)
+		return -1;
+	memset(query, 0, WIRE_HDR_LEN);
+	query[5] = 1;
+	memcpy(query + WIRE_HDR_LEN, ce->name, ce->name_len);
+	wire_write16(query + WIRE_HDR_LEN + ce->name_len, ce->qtype);
+	wire_write16(query + WIRE_HDR_LEN + ce->name_len + 2, ce->qclass);
+	if (wire_query_parse(query, qlen, &q) != WIRE_ANSWER)
+		return -1;
+	memset(&A, 0, sizeof(A));
+	A.ede = 0xffff;
+	wire_buf_init(&A.b, out, sizeof(out));
+	wire_reply_begin(&A.b, query, &q);
+	answer_cached(&A, ce, mono_now);
+	if (A.tc || A.b.err)
+		return -1;
+	size_t start = q.question_end, end = A.b.len;
+
+	memset(e, 0, sizeof(*e));
+	e->qtype = ce->qtype;
+	e->qclass = ce->qclass;
+	e->name_len = ce->name_len;
+	memcpy(e->name, ce->name, ce->name_len);
+	e->digest = ce->digest;
+	e->hdr_flags = WIRE_RA;
+	e->rcode = ce->rcode;
+	e->expires = unix_now + (ce->expires - mono_now);
+	/* answer records are the head, authority records the tail */
+	size_t mid = start;
+	uint8_t tmp[DNAME_MAXLEN];
+
+	for (unsigned i = 0; i < A.count[SEC_AN]; i++) {
+		if (wire_name_read_any(out, end, &mid, tmp) < 0)
+			return -1;
+		mid += 10 + wire_read16(out + mid + 8);
+	}
+	e->head_len = (uint16_t)(mid - start);
+	e->head_an = A.count[SEC_AN];
+	e->tail_len = (uint16_t)(end - mid);
+	e->tail_ns = A.count[SEC_NS];
+	memcpy(e->bytes, out + start, end - start);
+	if (collect_ttls(out, end, start, end, start, e) < 0)
+		return -1;
+	/* the original TTLs: what the entry would show with all its life left */
+	for (unsigned i = 0; i < e->nttl; i++)
+		e->ttl[i] = ce->ttl;
 	return 0;
 }

@@ -12,18 +12,33 @@
 
 #define ENGINE_CHAIN_MAX 16 /* CNAMEs followed inside our data */
 
+struct centry;
+struct cache;
+
+/* Who asks, and what the caller brings. */
+struct engine_ctx {
+	unsigned worker;              /* selects rotation counters; owned by the caller */
+	struct cache *cache;          /* NULL: no recursion here */
+	const struct sockaddr *client; /* for the recursion ACL; NULL: trusted */
+	const struct centry *answer;  /* a fresh upstream answer for this query */
+	uint64_t now;                 /* monotonic seconds (cache TTLs) */
+};
+
 struct engine_result {
 	bool dropped;   /* no reply at all */
+	bool resolve;   /* not answered: the question must go upstream */
+	bool prefetch;  /* answered from a cache entry that is about to expire */
+	bool cache_hit;
 	unsigned rcode; /* 0..15, or RCODE_BADVERS */
 	uint16_t qtype; /* 0 when the question was unreadable */
 	bool truncated;
 };
 
 /* Answer query (qlen bytes) into out (out_max >= WIRE_TCP_MAX for TCP).
- * Returns the response length, 0 when the query is dropped. `worker`
- * selects the rotation counters: it must be owned by the caller's thread. */
-size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *query, size_t qlen,
-		     uint8_t *out, size_t out_max, bool tcp, struct engine_result *res);
+ * Returns the response length, 0 when the query is dropped or must be
+ * resolved first (res->resolve). */
+size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_max, bool tcp, struct engine_result *res);
 
 /* Prebuild the fast-path entry for (name, qtype) from cfg: the same bytes
  * the socket path would send, with the pool's records laid out for
@@ -31,5 +46,11 @@ size_t engine_answer(const struct config *cfg, unsigned worker, const uint8_t *q
  * entry (too big, rotated records not uniform, more than ENTRY_MAX_RR). */
 int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
 		       struct entry *e);
+
+/* The fast-path entry for a cached (recursed) answer: no rotation, TTLs
+ * counted down to its expiry (unix seconds derived from the monotonic
+ * clock). Returns 0 or -1 when it does not fit an entry. */
+int engine_build_cached_entry(const struct centry *ce, uint64_t mono_now, uint64_t unix_now,
+			      struct entry *e);
 
 #endif

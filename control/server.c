@@ -9,8 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
+
+#include "cache.h"
 #include "engine.h"
 #include "log.h"
+#include "resolver.h"
 #include "wire.h"
 
 #define UDP_BATCH 32
@@ -18,7 +22,7 @@
 #define UDP_RCVBUF (4 << 20)
 #define TCP_OUT_HIGH (4 * (WIRE_TCP_MAX + 2)) /* stop reading past this backlog */
 
-enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN };
+enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN, P_DONE };
 
 struct pollable {
 	enum pollable_kind kind;
@@ -28,6 +32,7 @@ struct pollable {
 
 struct conn {
 	struct pollable p;
+	uint64_t id; /* resolver completions find their connection by id */
 	struct conn *prev, *next;
 	time_t last;
 	size_t in_len;
@@ -124,6 +129,14 @@ int server_open(struct server *srv, struct config *cfg)
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (w->epfd < 0)
 			return -1;
+		pthread_mutex_init(&w->done_lock, NULL);
+		w->done_ev = calloc(1, sizeof(*w->done_ev));
+		if (!w->done_ev)
+			abort();
+		w->done_ev->kind = P_DONE;
+		w->done_ev->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->done_ev->fd < 0 || watch(w, w->done_ev, EPOLLIN) < 0)
+			return -1;
 		for (unsigned j = 0; j < cfg->nlisten; j++) {
 			const struct listen_addr *l = &cfg->listen[j];
 
@@ -177,6 +190,59 @@ static void stats_answer(struct stats *st, const struct engine_result *r)
 		STATS_INC(st->truncated);
 }
 
+static struct engine_ctx ctx_for(struct worker *w, const struct sockaddr *client)
+{
+	return (struct engine_ctx){.worker = w->id, .cache = w->srv->cache, .client = client,
+				   .now = w->srv->cache ? cache_now() : 0};
+}
+
+/* A query that must go upstream (or a refresh ahead of expiry when
+ * prefetch is set: then nobody waits for it). */
+static struct rreq *rreq_new(struct worker *w, const uint8_t *query, size_t len, bool prefetch)
+{
+	struct wire_query q;
+	struct rreq *r;
+
+	if (wire_query_parse(query, len, &q) != WIRE_ANSWER)
+		return NULL;
+	r = calloc(1, sizeof(*r) + len);
+	if (!r)
+		return NULL;
+	r->worker = w->id;
+	r->prefetch = prefetch;
+	memcpy(r->qname, q.qname, q.qname_len);
+	r->qname_len = q.qname_len;
+	r->qtype = q.qtype;
+	r->qclass = q.qclass;
+	r->len = (uint16_t)len;
+	memcpy(r->query, query, len);
+	return r;
+}
+
+static void after_answer(struct worker *w, const struct engine_result *res, const uint8_t *query,
+			 size_t len)
+{
+	if (res->prefetch && w->srv->resolver) {
+		struct rreq *r = rreq_new(w, query, len, true);
+
+		if (r)
+			resolver_submit(w->srv->resolver, r);
+	}
+}
+
+void server_complete(struct server *srv, struct rreq *q)
+{
+	struct worker *w = &srv->workers[q->worker];
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->done_lock);
+	q->next = w->done;
+	w->done = q;
+	pthread_mutex_unlock(&w->done_lock);
+	if (write(w->done_ev->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("event=eventfd-write error=\"%s\"", strerror(errno));
+}
+
 /* Echo the destination address of a query to a wildcard socket. */
 static size_t reply_pktinfo(struct msghdr *rx, uint8_t *ctl, size_t ctl_size)
 {
@@ -224,12 +290,29 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			size_t len = 0;
 
 			STATS_INC(w->stats.udp);
+			struct engine_ctx ctx = ctx_for(w, (struct sockaddr *)&s->addr[i]);
+
 			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC)
 				r = (struct engine_result){.dropped = true};
 			else
-				len = engine_answer(cfg, w->id, s->rxbuf[i], s->rx[i].msg_len,
+				len = engine_answer(cfg, &ctx, s->rxbuf[i], s->rx[i].msg_len,
 						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
+			if (r.resolve) {
+				struct rreq *q = rreq_new(w, s->rxbuf[i], s->rx[i].msg_len, false);
+
+				if (q) {
+					q->fd = p->fd;
+					q->peer = s->addr[i];
+					q->peer_len = s->rx[i].msg_hdr.msg_namelen;
+					if (p->pktinfo)
+						q->ctl_len = reply_pktinfo(&s->rx[i].msg_hdr, q->ctl,
+									   sizeof(q->ctl));
+					resolver_submit(w->srv->resolver, q);
+				}
+				continue;
+			}
 			stats_answer(&w->stats, &r);
+			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
 			if (len == 0)
 				continue;
 			s->txv[out] = (struct iovec){s->txbuf[out], len};
@@ -305,6 +388,7 @@ static void handle_accept(struct worker *w, struct pollable *p, const struct con
 			continue;
 		}
 		memset(c, 0, offsetof(struct conn, in));
+		c->id = ++w->next_conn_id;
 		c->p.kind = P_TCP_CONN;
 		c->p.fd = fd;
 		c->last = now_sec();
@@ -366,10 +450,28 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 		if (c->in_len - off < 2 + mlen)
 			break;
 		STATS_INC(w->stats.tcp);
-		size_t len = engine_answer(cfg, w->id, c->in + off + 2, mlen, s->tcpbuf,
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		bool known = getpeername(c->p.fd, (struct sockaddr *)&peer, &plen) == 0;
+		struct engine_ctx ctx = ctx_for(w, known ? (struct sockaddr *)&peer : NULL);
+		size_t len = engine_answer(cfg, &ctx, c->in + off + 2, mlen, s->tcpbuf,
 					   sizeof(s->tcpbuf), true, &r);
 
+		if (!known && r.resolve)
+			r = (struct engine_result){.dropped = true};
+		if (r.resolve) {
+			struct rreq *q = rreq_new(w, c->in + off + 2, mlen, false);
+
+			if (q) {
+				q->tcp = true;
+				q->conn_id = c->id;
+				resolver_submit(w->srv->resolver, q);
+			}
+			off += 2 + mlen;
+			continue;
+		}
 		stats_answer(&w->stats, &r);
+		after_answer(w, &r, c->in + off + 2, mlen);
 		off += 2 + mlen;
 		if (len == 0)
 			continue;
@@ -454,6 +556,55 @@ static void sweep_idle(struct worker *w, const struct config *cfg)
 	}
 }
 
+/* Queries back from the resolver: answer them from the upstream answer
+ * they carry, on the socket or connection they came from. */
+static void handle_done(struct worker *w, const struct config *cfg, struct udp_scratch *s)
+{
+	uint64_t v;
+
+	if (read(w->done_ev->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&w->done_lock);
+	struct rreq *q = w->done;
+
+	w->done = NULL;
+	pthread_mutex_unlock(&w->done_lock);
+	while (q) {
+		struct rreq *next = q->next;
+		struct engine_result r;
+		struct engine_ctx ctx = ctx_for(w, NULL);
+
+		ctx.answer = q->answer;
+		size_t len = engine_answer(cfg, &ctx, q->query, q->len, s->tcpbuf,
+					   q->tcp ? sizeof(s->tcpbuf) : WIRE_EDNS_UDP, q->tcp, &r);
+
+		stats_answer(&w->stats, &r);
+		if (len > 0 && !q->tcp) {
+			struct iovec iov = {s->tcpbuf, len};
+			struct msghdr mh = {.msg_name = &q->peer, .msg_namelen = q->peer_len,
+					    .msg_iov = &iov, .msg_iovlen = 1,
+					    .msg_control = q->ctl_len ? q->ctl : NULL,
+					    .msg_controllen = q->ctl_len};
+
+			sendmsg(q->fd, &mh, MSG_DONTWAIT);
+		} else if (len > 0) {
+			struct conn *c = w->conns;
+
+			while (c && c->id != q->conn_id)
+				c = c->next;
+			if (c && conn_queue(c, s->tcpbuf, len)) {
+				if (conn_flush(c))
+					conn_events(w, c);
+				else
+					conn_close(w, c);
+			}
+		}
+		free(q->answer);
+		free(q);
+		q = next;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -482,6 +633,9 @@ static void *worker_main(void *arg)
 				break;
 			case P_TCP_CONN:
 				handle_conn(w, (struct conn *)p, evs[i].events, cfg, s);
+				break;
+			case P_DONE:
+				handle_done(w, cfg, s);
 				break;
 			}
 		}
@@ -512,6 +666,16 @@ void server_stop(struct server *srv)
 		struct worker *w = &srv->workers[i];
 
 		pthread_join(w->thread, NULL);
+		close(w->done_ev->fd);
+		free(w->done_ev);
+		while (w->done) {
+			struct rreq *next = w->done->next;
+
+			free(w->done->answer);
+			free(w->done);
+			w->done = next;
+		}
+		pthread_mutex_destroy(&w->done_lock);
 		for (unsigned j = 0; j < w->nlisteners; j++) {
 			close(w->listeners[j]->fd);
 			free(w->listeners[j]);

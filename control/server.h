@@ -14,6 +14,9 @@
 
 struct conn;
 struct pollable;
+struct cache;
+struct resolver;
+struct rreq;
 
 struct worker {
 	struct server *srv;
@@ -27,6 +30,11 @@ struct worker {
 	struct stats stats;
 	struct conn *conns; /* open TCP connections, for the idle sweep */
 	unsigned nconns;
+	uint64_t next_conn_id;
+	/* queries back from the resolver, answered by this worker */
+	pthread_mutex_t done_lock;
+	struct rreq *done;
+	struct pollable *done_ev;
 };
 
 struct server {
@@ -36,6 +44,8 @@ struct server {
 	struct worker *workers;
 	time_t started;
 	uint64_t reloads_ok, reloads_failed;
+	struct cache *cache;       /* recursion: set before server_start */
+	struct resolver *resolver;
 	char last_error[CFG_ERR_LEN];
 };
 
@@ -44,6 +54,8 @@ int server_open(struct server *srv, struct config *cfg);
 int server_start(struct server *srv);
 /* Stop the workers, close every socket, free the workers. */
 void server_stop(struct server *srv);
+/* Resolver side: give a resolved query back to its worker. */
+void server_complete(struct server *srv, struct rreq *q);
 /* Swap in a new config and retire the old one after every worker has
  * passed a quiescent point. */
 void server_swap(struct server *srv, struct config *cfg);

@@ -594,6 +594,18 @@ int dp_publish_entry(struct entry *e)
 	return 0;
 }
 
+void dp_withdraw(uint64_t digest)
+{
+	struct entry *e = NULL;
+
+	if (rte_hash_lookup_data(dp.table, &digest, (void **)&e) < 0)
+		return;
+	int32_t pos = rte_hash_del_key(dp.table, &digest);
+
+	if (pos >= 0 && e)
+		retire(e, pos);
+}
+
 static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t qtype)
 {
 	struct entry *e = aligned_alloc(64, sizeof(*e));
@@ -635,7 +647,10 @@ void dp_publish(const struct config *cfg)
 		}
 	}
 	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0) {
-		if (((struct entry *)data)->version == cfg->generation)
+		const struct entry *e = data;
+
+		/* hot cached names are the resolver's, not the config's */
+		if (e->version == cfg->generation || e->expires)
 			continue;
 		if (nstale == cap) {
 			cap = cap ? cap * 2 : 64;

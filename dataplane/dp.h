@@ -24,6 +24,8 @@ void dp_publish(const struct config *cfg);
  * swapped for the entry with the same key, which is freed after the grace
  * period. Returns -1 (caller keeps e) on a digest collision or full table. */
 int dp_publish_entry(struct entry *e);
+/* Remove the entry with this key (freed after the grace period). */
+void dp_withdraw(uint64_t digest);
 /* Free entries whose RCU grace period has ended (call periodically). */
 void dp_reclaim(void);
 void dp_stop(void);

@@ -451,3 +451,16 @@ void wire_put_rr(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint16
 	if (!b->err)
 		wire_write16(b->wire + at, (uint16_t)(b->len - at - 2));
 }
+
+void wire_opt_add_ede(struct wire_buf *b, size_t opt_off, uint16_t info, const char *text)
+{
+	size_t tl = text ? strnlen(text, 63) : 0;
+
+	wire_put_u16(b, 15); /* EDE */
+	wire_put_u16(b, (uint16_t)(2 + tl));
+	wire_put_u16(b, info);
+	wire_put_bytes(b, text, tl);
+	if (!b->err)
+		wire_write16(b->wire + opt_off + 9,
+			     (uint16_t)(wire_read16(b->wire + opt_off + 9) + 6 + tl));
+}

@@ -178,6 +178,9 @@ void wire_set_rcode(uint8_t *wire, unsigned rcode);
 /* Append our OPT RR (RFC 6891 6.1.2): UDP size WIRE_EDNS_UDP, version 0, the
  * upper bits of rcode, DO when the query had it, no options. */
 void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok);
+/* Append an Extended DNS Error (RFC 8914) to the OPT RR written at opt_off;
+ * text is cut at 63 bytes. */
+void wire_opt_add_ede(struct wire_buf *b, size_t opt_off, uint16_t info, const char *text);
 
 #endif
 

@@ -69,7 +69,7 @@ static void test_answers_match_socket(void **state)
 		size_t dl = fu_dns_query(dns, (uint16_t)(77 + i), "Shop.example.test", TYPE_A,
 					 i % 3 ? 1232 : 0, false);
 		size_t fl = fu_frame(f, v6, dns, dl, (uint16_t)(30000 + i));
-		size_t sl = engine_answer(ref, 0, dns, dl, sock, sizeof(sock), false, &r);
+		size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dl, sock, sizeof(sock), false, &r);
 
 		assert_int_equal(rte_ring_enqueue(wire_rx, mbuf_of(f, fl)), 0);
 		struct rte_mbuf *m = take(wire_tx);

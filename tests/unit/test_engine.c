@@ -122,7 +122,7 @@ static size_t ask(const char *name, uint16_t qtype, int edns, bool tcp, uint8_t 
 	uint8_t q[512];
 	struct engine_result r;
 	size_t qlen = query(q, name, qtype, edns);
-	size_t len = engine_answer(cfg, worker, q, qlen, out, WIRE_TCP_MAX, tcp, &r);
+	size_t len = engine_answer(cfg, &(struct engine_ctx){.worker = worker}, q, qlen, out, WIRE_TCP_MAX, tcp, &r);
 
 	assert_true(len > 0);
 	assert_int_equal(wire_read16(out), 0xabcd);
@@ -265,7 +265,7 @@ static void test_errors(void **state)
 	/* BADVERS: extended rcode 1 in OPT, low bits 0 in the header */
 	qlen = query(q, "example.test", TYPE_SOA, 1232);
 	q[qlen - 5] = 1;
-	len = engine_answer(cfg, 0, q, qlen, out, sizeof(out), false, &r);
+	len = engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, qlen, out, sizeof(out), false, &r);
 	view(out, len, &m);
 	assert_int_equal(r.rcode, RCODE_BADVERS);
 	assert_int_equal(rcode_of(out), 0);
@@ -274,18 +274,18 @@ static void test_errors(void **state)
 	/* NOTIMP for opcode STATUS */
 	qlen = query(q, "example.test", TYPE_SOA, 0);
 	q[2] |= 2 << 3;
-	len = engine_answer(cfg, 0, q, qlen, out, sizeof(out), false, &r);
+	len = engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, qlen, out, sizeof(out), false, &r);
 	assert_int_equal(rcode_of(out), RCODE_NOTIMP);
 	assert_int_equal(out[2] & 0x78, 2 << 3);
 	/* garbage: FORMERR without a question */
 	memset(q, 0xff, 40);
 	q[2] = 0x01;
-	len = engine_answer(cfg, 0, q, 40, out, sizeof(out), false, &r);
+	len = engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, 40, out, sizeof(out), false, &r);
 	assert_int_equal(len, 12);
 	assert_int_equal(rcode_of(out), RCODE_FORMERR);
 	/* a response is never answered */
 	q[2] = 0x81;
-	assert_int_equal(engine_answer(cfg, 0, q, 40, out, sizeof(out), false, &r), 0);
+	assert_int_equal(engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, 40, out, sizeof(out), false, &r), 0);
 	assert_true(r.dropped);
 }
 

@@ -54,7 +54,7 @@ static void same_as_socket(const char *name, const char *asked, uint16_t qtype, 
 		struct engine_result r;
 		size_t dlen = fu_dns_query(dns, (uint16_t)(0x100 + step), asked, qtype, edns, step & 1);
 		size_t flen = fu_frame(frame, v6, dns, dlen, 40000);
-		size_t slen = engine_answer(ref, 0, dns, dlen, sock, sizeof(sock), false, &r);
+		size_t slen = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dlen, sock, sizeof(sock), false, &r);
 
 		assert_int_equal(frame_parse(frame, flen, &addrs, &q), FRAME_HIT);
 		assert_int_equal(q.digest, e->digest);
