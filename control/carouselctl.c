@@ -10,12 +10,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: carouselctl [-s SOCKET] COMMAND\n"
+	fprintf(f, "Usage: carouselctl [-s SOCKET] COMMAND [ARGS]\n"
 		   "\n"
 		   "Commands:\n"
-		   "  status   version, uptime, listeners, zones, pools, reload history\n"
-		   "  stats    queries by transport, rcode and qtype; drops; TCP counters\n"
-		   "  reload   re-read the config; a bad file keeps the old one serving\n"
+		   "  status             version, uptime, listeners, zones, pools, reloads,\n"
+		   "                     the dataplane's ports and lcores\n"
+		   "  stats              queries by transport, rcode and qtype; drops; TCP and\n"
+		   "                     fast-path counters\n"
+		   "  reload             re-read the config; a bad file keeps the old one\n"
+		   "  cache stats        hits, misses, entries, memory, evictions, prefetches\n"
+		   "  cache top          the hottest cached names and whether the fast path\n"
+		   "                     serves them\n"
+		   "  cache flush [NAME] drop cached answers (for NAME, or all)\n"
 		   "\n"
 		   "Options:\n"
 		   "  -s, --socket PATH  control socket (default /run/carousel/ctl.sock)\n"
@@ -33,7 +39,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = "/run/carousel/ctl.sock";
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char buf[4096], cmd[128];
+	char buf[4096], cmd[256];
 	int c, fd;
 	size_t total = 0;
 	bool first = true, failed = false;
@@ -51,12 +57,28 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
-	if (strlen(path) >= sizeof(sun.sun_path) || strlen(argv[optind]) > 64) {
-		fprintf(stderr, "carouselctl: socket path or command too long\n");
+	size_t cl = 0;
+
+	cmd[0] = '\0';
+	for (int i = optind; i < argc; i++) {
+		size_t al = strlen(argv[i]);
+
+		if (cl + al + 2 >= sizeof(cmd) - 1) {
+			fprintf(stderr, "carouselctl: command too long\n");
+			return 2;
+		}
+		if (i > optind)
+			cmd[cl++] = ' ';
+		memcpy(cmd + cl, argv[i], al);
+		cl += al;
+		cmd[cl] = '\0';
+	}
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "carouselctl: socket path too long\n");
 		return 2;
 	}
 	strcpy(sun.sun_path, path);
@@ -66,9 +88,8 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 2;
 	}
-	int n = snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);
-
-	if (write(fd, cmd, (size_t)n) != n) {
+	cmd[cl++] = '\n';
+	if (write(fd, cmd, cl) != (ssize_t)cl) {
 		fprintf(stderr, "carouselctl: write: %s\n", strerror(errno));
 		return 2;
 	}
