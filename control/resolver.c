@@ -59,7 +59,9 @@ struct resolver {
 	resolver_withdraw_fn withdraw;
 	struct promo *promos;
 	unsigned npromoted;
-	uint64_t promoted[PROMOTED_MAX];
+	struct {
+		uint64_t digest, expires; /* the cached answer it was built from */
+	} promoted[PROMOTED_MAX];
 	uint64_t last_scan;
 	struct {
 		char name[DNAME_STRLEN];
@@ -296,7 +298,7 @@ void resolver_submit(struct resolver *r, struct rreq *q)
 static bool is_promoted(struct resolver *r, uint64_t d, unsigned *at)
 {
 	for (unsigned i = 0; i < r->npromoted; i++)
-		if (r->promoted[i] == d) {
+		if (r->promoted[i].digest == d) {
 			if (at)
 				*at = i;
 			return true;
@@ -318,23 +320,27 @@ static void queue_promo(struct resolver *r, struct entry *e, uint64_t digest)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Once a second: hit rates from the workers' sketches; entries above
- * promote-qps become fast-path entries, those under half of it (or gone)
- * are withdrawn. */
+/* Once a second: hit rates from the workers' sketches. A cached answer
+ * hit promote-qps times a second becomes a fast-path entry. Once promoted
+ * its hits go to the fast path and no longer show here, so it stays until
+ * the cached answer it was built from expires or is replaced (the fast
+ * path punts it once expired; the refreshed answer is promoted again if
+ * it is still hot). */
 static void scan_hot(struct resolver *r, uint64_t now)
 {
 	struct cache *c = r->cache;
 	uint64_t nslots = ((uint64_t)c->mask + 1) * CACHE_WAYS, dt = now - r->last_scan;
-	uint64_t seen[PROMOTED_MAX];
-	unsigned nseen = 0;
+	bool keep[PROMOTED_MAX] = {false};
+	__typeof__(r->top) top;
+	unsigned ntop = 0;
 
 	if (dt == 0)
 		return;
 	r->last_scan = now;
-	r->ntop = 0;
 	for (uint64_t i = 0; i < nslots; i++) {
 		/* only this thread frees entries, so they stay valid here */
 		struct centry *e = atomic_load(&c->slots[i]);
+		unsigned at = 0;
 
 		if (!e)
 			continue;
@@ -342,55 +348,59 @@ static void scan_hot(struct resolver *r, uint64_t now)
 
 		e->rate = (uint32_t)((est - (e->hits_seen < est ? e->hits_seen : est)) / dt);
 		e->hits_seen = est;
-		bool hot = r->publish && r->promote_qps && e->rate >= r->promote_qps;
-		bool was = is_promoted(r, e->digest, NULL);
+		bool was = is_promoted(r, e->digest, &at);
+		bool current = was && r->promoted[at].expires == e->expires && now < e->expires;
 
-		if (hot && !was && r->npromoted < PROMOTED_MAX) {
+		if (current) {
+			keep[at] = true;
+		} else if (r->publish && r->promote_qps && e->rate >= r->promote_qps &&
+			   (was || r->npromoted < PROMOTED_MAX)) {
 			struct entry *fe = aligned_alloc(64, sizeof(*fe));
 
 			if (fe && engine_build_cached_entry(e, now, (uint64_t)time(NULL), fe) == 0) {
 				fe->version = (uint32_t)now;
-				queue_promo(r, fe, fe->digest);
-				r->promoted[r->npromoted++] = e->digest;
+				queue_promo(r, fe, fe->digest); /* replaces an older one */
+				if (!was)
+					at = r->npromoted++;
+				r->promoted[at].digest = e->digest;
+				r->promoted[at].expires = e->expires;
+				keep[at] = current = true;
 				r->promotions++;
-				was = true;
 			} else {
 				free(fe);
 			}
 		}
-		if (was && e->rate * 2 >= r->promote_qps && nseen < PROMOTED_MAX)
-			seen[nseen++] = e->digest;
-		/* keep the ten hottest for `cache top` */
-		if (e->rate > 0) {
-			unsigned k = r->ntop < 10 ? r->ntop++ : 9;
+		/* the ten hottest (promoted ones count as hot) for `cache top` */
+		if (e->rate > 0 || current) {
+			bool full = ntop == 10;
+			unsigned k = full ? 9 : ntop++;
 
-			if (k == 9 && r->top[9].rate >= e->rate)
+			if (full && top[9].rate >= e->rate)
 				continue;
-			dname_to_str(e->name, r->top[k].name, sizeof(r->top[k].name));
-			r->top[k].qtype = e->qtype;
-			r->top[k].rate = e->rate;
-			r->top[k].promoted = was;
-			for (; k > 0 && r->top[k].rate > r->top[k - 1].rate; k--) {
-				__typeof__(r->top[0]) t = r->top[k];
+			dname_to_str(e->name, top[k].name, sizeof(top[k].name));
+			top[k].qtype = e->qtype;
+			top[k].rate = e->rate;
+			top[k].promoted = current;
+			for (; k > 0 && top[k].rate > top[k - 1].rate; k--) {
+				__typeof__(top[0]) tmp = top[k];
 
-				r->top[k] = r->top[k - 1];
-				r->top[k - 1] = t;
+				top[k] = top[k - 1];
+				top[k - 1] = tmp;
 			}
 		}
 	}
-	/* withdraw what cooled down or left the cache */
-	for (unsigned i = 0; i < r->npromoted;) {
-		bool keep = false;
-
-		for (unsigned j = 0; j < nseen && !keep; j++)
-			keep = seen[j] == r->promoted[i];
-		if (keep) {
-			i++;
+	pthread_mutex_lock(&r->lock); /* `cache top` reads it from the control thread */
+	memcpy(r->top, top, sizeof(top));
+	r->ntop = ntop;
+	pthread_mutex_unlock(&r->lock);
+	/* withdraw what expired or left the cache */
+	for (unsigned i = r->npromoted; i-- > 0;) {
+		if (keep[i])
 			continue;
-		}
-		queue_promo(r, NULL, r->promoted[i]);
+		queue_promo(r, NULL, r->promoted[i].digest);
 		r->withdrawals++;
 		r->promoted[i] = r->promoted[--r->npromoted];
+		keep[i] = keep[r->npromoted];
 	}
 }
 
@@ -621,10 +631,12 @@ size_t resolver_ctl(struct resolver *r, const char *args, char *buf, size_t len,
 		pthread_mutex_unlock(&c->writer);
 	} else if (strcmp(args, "top") == 0) {
 		n = snprintf(buf, len, "%-40s %-6s %10s %s\n", "name", "type", "hits/s", "fast-path");
+		pthread_mutex_lock(&r->lock);
 		for (unsigned i = 0; i < r->ntop && n > 0 && (size_t)n < len; i++)
 			n += snprintf(buf + n, len - (size_t)n, "%-40s %-6u %10u %s\n",
 				      r->top[i].name, r->top[i].qtype, r->top[i].rate,
 				      r->top[i].promoted ? "yes" : "no");
+		pthread_mutex_unlock(&r->lock);
 	} else if (strncmp(args, "flush", 5) == 0 && (args[5] == '\0' || args[5] == ' ')) {
 		uint8_t name[DNAME_MAXLEN];
 		const char *arg = args[5] ? args + 6 : NULL;

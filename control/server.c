@@ -79,6 +79,9 @@ static int open_socket(const struct listen_addr *l, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (l->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* bind even while the address is not (yet) usable: e.g. IPv6 still in
+	 * duplicate address detection on the dataplane's exception interface */
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	if (type == SOCK_DGRAM) {
 		/* Bursts must queue, not drop: ask for a deep receive queue
 		 * (FORCE as root, else what rmem_max allows). */

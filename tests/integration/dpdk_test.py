@@ -11,6 +11,7 @@ import tempfile
 import time
 
 from harness import CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, need, need_root_netns, skip
+from hierarchy import Hierarchy
 
 need_root_netns()
 need("dig")
@@ -21,6 +22,7 @@ if "dpdk" not in subprocess.run([CAROUSELD, "--version"], capture_output=True, t
 
 t = Checks("dpdk")
 w = Wire("d")
+hier = Hierarchy(netns=w.app).start()  # for recursion and hot-name promotion
 tmp = tempfile.mkdtemp(prefix="carousel-dpdk-")
 ctl = os.path.join(tmp, "ctl.sock")
 with open(os.path.join(SRC, "configs", "carousel-dpdk.yaml")) as f:
@@ -28,6 +30,14 @@ with open(os.path.join(SRC, "configs", "carousel-dpdk.yaml")) as f:
 text = text.replace("/run/carousel/ctl-dpdk.sock", ctl)
 text = text.replace("iface=car-dp0", f"iface={w.app_if}").replace("iface=cartap0", f"iface={w.tap}")
 text = text.replace("file: zones/", f"file: {SRC}/configs/zones/")
+text += f"""
+recursion:
+  enable: true
+  root-hints: {hier.hints}
+  query-loopback: true
+  allow: [198.51.100.0/24]
+  promote-qps: 20
+"""
 cfg = os.path.join(tmp, "carousel.yaml")
 with open(cfg, "w") as f:
     f.write(text)
@@ -103,6 +113,28 @@ try:
     t.eq(stat("dpdk.answered") - before, 1, "...by the fast path")
     st = subprocess.run([CAROUSELCTL, "-s", ctl, "status"], capture_output=True, text=True).stdout
     t.check("dataplane dpdk" in st and "lcore 1 queue 0" in st, "status shows ports and lcores")
+
+    # a hot recursed name is promoted to the fast path
+    out = dig(f"@{w.APP_IP4}", "www.example.org", "+short")
+    t.eq(out.strip(), "192.0.2.80", "a recursed name, through the exception path")
+    w.in_cli("/usr/bin/python3", "-c", f"""
+import time, dns.message, dns.query
+end = time.monotonic() + 3.5
+while time.monotonic() < end:
+    dns.query.udp(dns.message.make_query("www.example.org.", "A"), "{w.APP_IP4}", timeout=1)
+    time.sleep(0.005)
+""", timeout=30)
+    time.sleep(1.2)
+    top = subprocess.run([CAROUSELCTL, "-s", ctl, "cache", "top"], capture_output=True,
+                         text=True).stdout
+    t.check(re.search(r"www\.example\.org\.\s+1\s+\d+\s+yes", top) is not None,
+            "cache top shows the hot name promoted")
+    time.sleep(0.3)
+    before, sock_before = stat("dpdk.answered"), stat("queries.udp")
+    out = dig(f"@{w.APP_IP4}", "www.example.org")
+    t.check("192.0.2.80" in out and "flags: qr rd ra" in out, "promoted answer: RA, the address")
+    t.eq(stat("dpdk.answered") - before, 1, "...answered by the fast path")
+    t.eq(stat("queries.udp") - sock_before, 0, "...not by the socket path")
 finally:
     proc.terminate()
     try:
@@ -114,6 +146,7 @@ finally:
     gone = subprocess.run(["ip", "netns", "exec", w.app, "ip", "link", "show", w.tap],
                           capture_output=True).returncode != 0
     t.check(gone, "the exception interface is gone after exit")
+    hier.close()
     w.close()
     log.close()
 t.done()

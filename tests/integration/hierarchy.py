@@ -45,9 +45,10 @@ class Hierarchy:
     other.net., nog.net., nog.org. (.5). Lame delegations point at .5,
     which answers REFUSED for lame.org. and dead.org."""
 
-    def __init__(self):
+    def __init__(self, netns=None):
         self.dir = tempfile.mkdtemp(prefix="carousel-hier-")
-        self.net = pick_net()
+        self.netns = netns  # run the servers inside this namespace
+        self.net = "127.53.0." if netns else pick_net()
         n = self.net
         self.ip = {k: n + str(v) for k, v in
                    dict(root=1, org=2, nettld=3, auth1=4, auth2=5, lame=9).items()}
@@ -154,8 +155,22 @@ template:
     global-module: mod-stats/count
 zone:
 {zconf}""")
-        return subprocess.Popen(["knotd", "-c", os.path.join(d, "knot.conf")],
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return subprocess.Popen(prefix + ["knotd", "-c", os.path.join(d, "knot.conf")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _up(self, server, apex):
+        if self.netns:
+            out = subprocess.run(["ip", "netns", "exec", self.netns, "kdig", "+short",
+                                  "+time=1", f"@{self.ip[server]}", apex, "SOA"],
+                                 capture_output=True, text=True).stdout
+            return bool(out.strip())
+        try:
+            r = dns.query.udp(dns.message.make_query(apex, "SOA"), self.ip[server],
+                              timeout=0.3)
+            return bool(r.answer)
+        except Exception:
+            return False
 
     def start(self, only=None):
         for server in self.zones:
@@ -165,14 +180,7 @@ zone:
         deadline = time.monotonic() + 15
         for server in self.procs:
             apex = next(iter(self.zones[server]))
-            while True:
-                try:
-                    r = dns.query.udp(dns.message.make_query(apex, "SOA"), self.ip[server],
-                                      timeout=0.3)
-                    if r.answer:
-                        break
-                except Exception:
-                    pass
+            while not self._up(server, apex):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"knotd {server} did not come up")
                 time.sleep(0.05)
