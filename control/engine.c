@@ -484,9 +484,9 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 			return 0;
 		}
 		res->cache_hit = !ctx->answer;
-		/* RFC 8767-style refresh ahead: the last tenth of the TTL */
+		/* refresh ahead: in the last tenth of the TTL (at least 2 s) */
 		if (!ctx->answer && cfg->rec.prefetch && e->ttl >= 10 &&
-		    e->expires - ctx->now <= (e->ttl / 10 > 1 ? e->ttl / 10 : 1) &&
+		    e->expires - ctx->now <= (e->ttl / 10 > 2 ? e->ttl / 10 : 2) &&
 		    !atomic_exchange_explicit(&((struct centry *)e)->prefetching, 1,
 					      memory_order_relaxed))
 			res->prefetch = true;

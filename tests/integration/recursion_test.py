@@ -130,7 +130,7 @@ try:
 
         # 6. prefetch: max-ttl 10s, the last tenth of the TTL refreshes ahead
         ask(d, "www.other.net.")
-        time.sleep(9.2)
+        time.sleep(8.5)
         ask(d, "www.other.net.")
         time.sleep(0.5)
         t.check(stat(d, "resolver.prefetches") >= 1, "prefetch refreshed a name before expiry")
