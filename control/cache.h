@@ -32,6 +32,7 @@ struct centry {
 	uint64_t inserted;     /* monotonic seconds */
 	uint64_t expires;      /* monotonic seconds: inserted + lowest TTL */
 	uint32_t ttl;          /* lowest TTL (after min-ttl/max-ttl) */
+	uint32_t upstream_ttl; /* lowest TTL as it came from upstream */
 	uint32_t bytes;        /* what it costs the budget */
 	_Atomic uint8_t referenced;
 	_Atomic uint8_t prefetching;

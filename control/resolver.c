@@ -23,6 +23,8 @@
 #define EDE_DNSSEC_BOGUS 6
 #define EDE_NO_REACHABLE_AUTHORITY 22
 #define PROMOTED_MAX 4096
+#define STALE_REPLY_TTL 30 /* RFC 8767 4: what libunbound gives stale answers */
+#define STALE_REPLY_TTL_TEXT "30"
 
 struct flight {
 	bool used;
@@ -53,7 +55,8 @@ struct resolver {
 	struct flight flights[FLIGHTS];
 	struct wire_rr rr; /* scratch: 64 KiB RDATA */
 	uint8_t blob[65536];
-	uint64_t resolutions, failures, prefetches, merged, promotions, withdrawals;
+	uint64_t resolutions, failures, prefetches, merged, promotions, withdrawals, stale;
+	bool serve_stale;
 	/* hot names */
 	resolver_publish_fn publish;
 	resolver_withdraw_fn withdraw;
@@ -123,7 +126,7 @@ static struct centry *from_packet(struct resolver *r, const struct flight *f, co
 				  size_t len, bool *cacheable)
 {
 	size_t pos = WIRE_HDR_LEN, blen = 0;
-	uint32_t ttl = UINT32_MAX;
+	uint32_t ttl = UINT32_MAX, raw = UINT32_MAX;
 	uint16_t count[2] = {0, 0};
 
 	*cacheable = false;
@@ -149,6 +152,8 @@ static struct centry *from_packet(struct resolver *r, const struct flight *f, co
 
 			t = t < minimum ? t : minimum; /* RFC 2308 5 */
 		}
+		if (t < raw)
+			raw = t;
 		t = clamp_ttl(r, t);
 		size_t ol = dname_len(r->rr.owner);
 
@@ -177,14 +182,37 @@ static struct centry *from_packet(struct resolver *r, const struct flight *f, co
 	e->count[0] = count[0];
 	e->count[1] = count[1];
 	e->ttl = ttl == UINT32_MAX ? 0 : ttl;
+	e->upstream_ttl = raw == UINT32_MAX ? 0 : raw;
 	e->inserted = cache_now();
 	e->expires = e->inserted + e->ttl;
 	*cacheable = e->ttl > 0;
 	return e;
 }
 
+/* libunbound does not say when it served expired data; it does give such
+ * answers the TTL STALE_REPLY_TTL. An answer with only that TTL, for a
+ * name whose cached answer had expired, is counted as stale. */
+static bool looks_stale(struct resolver *r, const struct centry *e)
+{
+	struct cache *c = r->cache;
+	_Atomic(struct centry *) *b = &c->slots[(e->digest & c->mask) * CACHE_WAYS];
+	bool expired = false;
+
+	if (!r->serve_stale || e->upstream_ttl != STALE_REPLY_TTL || e->count[0] == 0)
+		return false;
+	for (unsigned w = 0; w < CACHE_WAYS; w++) {
+		struct centry *o = atomic_load(&b[w]); /* freed only by this thread */
+
+		if (o && o->digest == e->digest && o->qtype == e->qtype)
+			expired |= o->expires <= cache_now();
+	}
+	return expired;
+}
+
 static void complete(struct resolver *r, struct flight *f, struct centry *e, bool cacheable)
 {
+	if (looks_stale(r, e))
+		r->stale++;
 	struct rreq *w = f->waiters;
 
 	while (w) {
@@ -492,6 +520,7 @@ struct resolver *resolver_start(const struct config *cfg, struct server *srv, st
 		abort();
 	r->srv = srv;
 	r->cache = cache;
+	r->serve_stale = rc->serve_stale > 0;
 	pthread_mutex_init(&r->lock, NULL);
 	resolver_update(r, cfg);
 	r->ub = ub_ctx_create();
@@ -513,6 +542,7 @@ struct resolver *resolver_start(const struct config *cfg, struct server *srv, st
 	if (rc->serve_stale &&
 	    (set(r->ub, "serve-expired:", "yes", err, err_len) ||
 	     set(r->ub, "serve-expired-ttl:", stale, err, err_len) ||
+	     set(r->ub, "serve-expired-reply-ttl:", STALE_REPLY_TTL_TEXT, err, err_len) ||
 	     set(r->ub, "serve-expired-client-timeout:", "1500", err, err_len)))
 		goto fail;
 	if (rc->forward) {
@@ -618,6 +648,7 @@ size_t resolver_ctl(struct resolver *r, const char *args, char *buf, size_t len,
 			     "cache.evictions %llu\ncache.inserts %llu\n"
 			     "resolver.resolutions %llu\nresolver.merged %llu\n"
 			     "resolver.failures %llu\nresolver.prefetches %llu\n"
+			     "resolver.stale-answers %llu\n"
 			     "fastpath.promotions %llu\nfastpath.withdrawals %llu\n"
 			     "fastpath.promoted %u\n",
 			     (unsigned long long)hits, (unsigned long long)misses,
@@ -626,6 +657,7 @@ size_t resolver_ctl(struct resolver *r, const char *args, char *buf, size_t len,
 			     (unsigned long long)c->evictions, (unsigned long long)c->inserts,
 			     (unsigned long long)r->resolutions, (unsigned long long)r->merged,
 			     (unsigned long long)r->failures, (unsigned long long)r->prefetches,
+			     (unsigned long long)r->stale,
 			     (unsigned long long)r->promotions, (unsigned long long)r->withdrawals,
 			     r->npromoted);
 		pthread_mutex_unlock(&c->writer);

@@ -164,6 +164,7 @@ try:
         r2 = ask(d, "short.example.org.")
         t.check(r1.answer and r2.rcode() == 0 and rrsets(r2) == rrsets(r1),
                 "serve-stale: answer served from stale data with the authoritative stopped")
+        t.check(stat(d, "resolver.stale-answers") >= 1, "counted as a stale answer")
     t.eq(d.exit_code, 0, "clean exit (serve-stale)")
 finally:
     ref.close()
