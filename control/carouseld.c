@@ -21,8 +21,11 @@
 #ifdef HAVE_DPDK
 #include "dp.h"
 #endif
+#ifdef HAVE_XDP
+#include "xdp.h"
+#endif
 
-static bool dataplane_dpdk;
+static bool dataplane_dpdk, dataplane_xdp;
 static struct server *the_server;
 
 static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
@@ -43,11 +46,18 @@ static void publish_hot(struct entry *e)
 		free(e);
 }
 #endif
+#ifdef HAVE_XDP
+static void publish_hot_xdp(struct entry *e)
+{
+	xdp_publish_entry(e); /* the map holds a copy */
+	free(e);
+}
+#endif
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: carouseld -c FILE [--dataplane dpdk -- EAL-ARGS]\n"
+		"Usage: carouseld -c FILE [--dataplane dpdk -- EAL-ARGS | --dataplane xdp]\n"
 		"                                run in the foreground, logging to stderr\n"
 		"       carouseld --check FILE validate a config and exit (0 valid, 1 not)\n"
 		"\n"
@@ -60,6 +70,7 @@ static void usage(FILE *f)
 		"  -d, --dataplane dpdk  also run the DPDK fast path on the config's\n"
 		"                      dataplane: section; EAL arguments follow \"--\"\n"
 		"                      (e.g. -- -l 0-1 --no-huge --no-pci -m 256)\n"
+		"  -d, --dataplane xdp   also run the XDP fast path on dataplane.interface\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
@@ -104,6 +115,10 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 	if (dataplane_dpdk)
 		dp_publish(atomic_load(&srv->cfg));
 #endif
+#ifdef HAVE_XDP
+	if (dataplane_xdp)
+		xdp_publish(atomic_load(&srv->cfg));
+#endif
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
 	log_info("event=reload result=ok zones=%u pools=%u", cfg->nzones, cfg->npools);
@@ -146,8 +161,17 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+c:k:hVd:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
+			if (strcmp(optarg, "xdp") == 0) {
+#ifndef HAVE_XDP
+				fprintf(stderr, "carouseld: built without XDP (libbpf-dev, clang, "
+						"bpftool)\n");
+				return 2;
+#endif
+				dataplane_xdp = true;
+				break;
+			}
 			if (strcmp(optarg, "dpdk") != 0) {
-				fprintf(stderr, "carouseld: --dataplane takes 'dpdk'\n");
+				fprintf(stderr, "carouseld: --dataplane takes dpdk or xdp\n");
 				return 2;
 			}
 #ifndef HAVE_DPDK
@@ -165,18 +189,25 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
+			printf("carouseld %s (dataplanes:%s%s)\n", CAROUSEL_VERSION,
 #ifdef HAVE_DPDK
-			printf("carouseld %s (dataplanes: dpdk)\n", CAROUSEL_VERSION);
+			       " dpdk",
 #else
-			printf("carouseld %s (dataplanes: none)\n", CAROUSEL_VERSION);
+			       "",
 #endif
+#ifdef HAVE_XDP
+			       " xdp"
+#else
+			       ""
+#endif
+			);
 			return 0;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!path || (optind != argc && !dataplane_dpdk)) {
+	if (!path || (optind != argc && !dataplane_dpdk) || (dataplane_dpdk && dataplane_xdp)) {
 		usage(stderr);
 		return 2;
 	}
@@ -202,8 +233,8 @@ int main(int argc, char **argv)
 	}
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk) {
-		if (!cfg->dp.present) {
-			fprintf(stderr, "%s: --dataplane dpdk needs a dataplane: section\n", path);
+		if (!cfg->dp.present || !cfg->dp.port) {
+			fprintf(stderr, "%s: --dataplane dpdk needs dataplane.port\n", path);
 			return 1;
 		}
 		/* before the sockets: the exception interface carries the
@@ -215,6 +246,18 @@ int main(int argc, char **argv)
 	}
 #endif
 	the_server = &srv;
+#ifdef HAVE_XDP
+	if (dataplane_xdp) {
+		if (!cfg->dp.present || !cfg->dp.interface) {
+			fprintf(stderr, "%s: --dataplane xdp needs dataplane.interface\n", path);
+			return 1;
+		}
+		if (xdp_init(cfg, true) < 0)
+			return 1;
+		ops.stats_extra = xdp_stats_text;
+		ops.status_extra = xdp_status_text;
+	}
+#endif
 	if (server_open(&srv, cfg) < 0)
 		return 1;
 	if (cfg->rec.enable) {
@@ -228,6 +271,10 @@ int main(int argc, char **argv)
 		if (dataplane_dpdk)
 			resolver_set_publisher(srv.resolver, publish_hot, dp_withdraw);
 #endif
+#ifdef HAVE_XDP
+		if (dataplane_xdp)
+			resolver_set_publisher(srv.resolver, publish_hot_xdp, xdp_withdraw);
+#endif
 	}
 	if (server_start(&srv) < 0)
 		return 1;
@@ -237,6 +284,10 @@ int main(int argc, char **argv)
 		if (dp_launch() < 0)
 			return 1;
 	}
+#endif
+#ifdef HAVE_XDP
+	if (dataplane_xdp)
+		xdp_publish(cfg);
 #endif
 	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
 		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
@@ -248,8 +299,12 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
 	for (bool run = true; run;) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, dataplane_dpdk ? 100 : -1);
+		int n = epoll_wait(ep, evs, 4, dataplane_dpdk || dataplane_xdp ? 100 : -1);
 
+#ifdef HAVE_XDP
+		if (dataplane_xdp && srv.resolver)
+			resolver_drain_promotions(srv.resolver);
+#endif
 #ifdef HAVE_DPDK
 		if (dataplane_dpdk) {
 			if (srv.resolver)
@@ -277,6 +332,10 @@ int main(int argc, char **argv)
 		}
 	}
 	server_stop(&srv);
+#ifdef HAVE_XDP
+	if (dataplane_xdp)
+		xdp_stop(); /* detach before anything else goes */
+#endif
 	resolver_stop(srv.resolver);
 	cache_destroy(srv.cache);
 #ifdef HAVE_DPDK

@@ -694,6 +694,27 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 									       scalar(v));
 		return 0;
 	}
+	if (strcmp(key, "interface") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "dataplane.interface") < 0)
+			return -1;
+		if (scalar(v)[0] == '\0' || strlen(scalar(v)) >= 16)
+			return fail(c, v, "dataplane.interface must be an interface name");
+		dp->interface = arena_strdup(&c->cfg->arena, scalar(v));
+		return 0;
+	}
+	if (strcmp(key, "xdp-mode") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "dataplane.xdp-mode") < 0)
+			return -1;
+		if (strcmp(scalar(v), "auto") == 0)
+			dp->xdp_mode = XDP_MODE_AUTO;
+		else if (strcmp(scalar(v), "native") == 0)
+			dp->xdp_mode = XDP_MODE_NATIVE;
+		else if (strcmp(scalar(v), "generic") == 0)
+			dp->xdp_mode = XDP_MODE_GENERIC;
+		else
+			return fail(c, v, "dataplane.xdp-mode must be auto, native or generic");
+		return 0;
+	}
 	if (strcmp(key, "address") == 0) {
 		if (v->type == YAML_SCALAR_NODE)
 			return dp_address(c, v, dp);
@@ -733,8 +754,9 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 
 static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 {
-	static const char *const keys[] = {"port",  "exception", "address",    "burst",
-					   "mbufs", "dns-port",  "idle-sleep", NULL};
+	static const char *const keys[] = {"port",	"exception",  "address",  "burst",
+					   "mbufs",	"dns-port",   "idle-sleep", "interface",
+					   "xdp-mode", NULL};
 	struct dp_config *dp = &c->cfg->dp;
 
 	dp->present = true;
@@ -745,8 +767,9 @@ static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 	dp->idle_sleep_us = 1000;
 	if (walk_map(c, v, "dataplane", keys, dp_key, NULL) < 0)
 		return -1;
-	if (!dp->port)
-		return fail(c, v, "dataplane.port is required (e.g. net_af_packet0,iface=eth1)");
+	if (!dp->port && !dp->interface)
+		return fail(c, v, "dataplane needs port (DPDK, e.g. net_af_packet0,iface=eth1) or "
+			    "interface (XDP)");
 	if (!dp->has_ip4 && !dp->has_ip6)
 		return fail(c, v, "dataplane.address is required: the appliance's address");
 	return 0;

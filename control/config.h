@@ -54,9 +54,13 @@ struct pool {
 };
 
 /* The `dataplane:` section: where the fast path runs (docs/configuration.md). */
+enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
+
 struct dp_config {
 	bool present;
-	const char *port;      /* devargs of the wire port: a vdev or a PCI address */
+	const char *port;      /* DPDK: devargs of the wire port (a vdev or a PCI address) */
+	const char *interface; /* XDP: the kernel interface to attach to */
+	enum xdp_mode xdp_mode;
 	const char *exception; /* devargs of the kernel exception port (net_tap) */
 	unsigned burst;
 	unsigned mbufs;

@@ -1,0 +1,65 @@
+/* carousel_xdp.h -- the one header the XDP program and its loader share:
+ * map key/value layouts and the counter indexes (never copied elsewhere). */
+#ifndef CAROUSEL_XDP_H
+#define CAROUSEL_XDP_H
+
+#include <linux/types.h>
+
+#define XDP_NAME_MAX 256
+#define XDP_BYTES_MAX 1200 /* = ENTRY_MAX_BYTES */
+#define XDP_RR_MAX 64      /* = ENTRY_MAX_RR */
+#define XDP_RR_LEN_MAX 28  /* a rotated AAAA: pointer, fixed fields, 16 bytes */
+#define XDP_SCHED_MAX 1024 /* = ENTRY_MAX_SCHED, a power of two */
+#define XDP_TTL_MAX 80     /* = ENTRY_MAX_TTL */
+#define XDP_ROT_SLOTS 65536
+#define XDP_ENTRIES_MAX 65536
+
+/* A fast-path entry as the XDP program reads it: lib/entry.h's struct
+ * entry, with the expiry turned into bpf_ktime_get_ns() time. The map is a
+ * BPF_F_NO_PREALLOC hash: an update links a new element and frees the old
+ * one after an RCU grace period, so a reader sees the old or the new value
+ * whole, never a mix. */
+struct xdp_entry {
+	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 = never */
+	__u32 rot_id;
+	__u32 rr_ttl;
+	__u16 qtype, qclass;
+	__u16 hdr_flags;
+	__u8 rcode;
+	__u8 name_len;
+	__u16 head_an, tail_an, tail_ns, tail_ar;
+	__u16 head_len, tail_len;
+	__u16 rr_len, rr_ttl_off, rr_count, answer_count;
+	__u16 sched_len, nttl;
+	/* RFC 1071 sums (folded, for a piece starting at an even offset) of the
+	 * answer's pieces, so the program fixes the UDP checksum without a
+	 * pass over the packet */
+	__u16 head_sum, tail_sum;
+	__u16 rr_sum[XDP_RR_MAX];
+	__u8 name[XDP_NAME_MAX];
+	__u8 live[XDP_RR_MAX];
+	__u16 sched[XDP_SCHED_MAX];
+	__u16 ttl_off[XDP_TTL_MAX];
+	__u32 ttl[XDP_TTL_MAX];
+	__u8 bytes[XDP_BYTES_MAX];
+	/* slack: the verifier checks offset and length bounds separately, so
+	 * any offset <= XDP_BYTES_MAX plus any length <= XDP_BYTES_MAX must
+	 * stay inside the value */
+	__u8 slack[XDP_BYTES_MAX];
+};
+
+/* Per-CPU counters: what came in, what was answered, and why the rest was
+ * passed to the kernel (or dropped). */
+#define XDP_COUNTERS(X)                                                                    \
+	X(RX, "rx") X(ANSWERED, "answered") X(PASS_NOT_IP, "passed.not-ip")                  \
+	X(PASS_NOT_UDP, "passed.not-udp") X(PASS_NOT_OURS, "passed.not-ours")                \
+	X(PASS_IP_OPTIONS, "passed.ip-options") X(PASS_FRAGMENT, "passed.fragment")          \
+	X(PASS_DNS_HEADER, "passed.dns-header") X(PASS_QNAME, "passed.qname")                \
+	X(PASS_EDNS, "passed.edns") X(PASS_MISS, "passed.miss")                              \
+	X(PASS_EXPIRED, "passed.expired") X(PASS_TOO_BIG, "passed.too-big")                  \
+	X(DROP_BAD_LENGTH, "dropped.bad-length")
+
+#define XDP_COUNTER_ENUM(id, name) XC_##id,
+enum xdp_counter { XDP_COUNTERS(XDP_COUNTER_ENUM) XC_COUNT };
+
+#endif

@@ -1,0 +1,315 @@
+/* xdp.c -- XDP loader: skeleton open -> rodata -> load -> attach (native,
+ * else generic with a warning), map sync, counters, clean detach. */
+#include "xdp.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carousel.skel.h"
+#include "carousel_xdp.h"
+#include "engine.h"
+#include "log.h"
+#include "wire.h"
+
+#define XDP_COUNTER_NAME(id, name) name,
+static const char *const counter_names[XC_COUNT] = {XDP_COUNTERS(XDP_COUNTER_NAME)};
+
+static struct {
+	struct carousel_bpf *skel;
+	int ifindex;
+	__u32 attach_flags;
+	char ifname[IF_NAMESIZE];
+	const char *mode;
+	uint32_t generation;
+	uint64_t published, skipped;
+} x;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int xdp_init(const struct config *cfg, bool attach)
+{
+	const struct dp_config *c = &cfg->dp;
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	x.skel = carousel_bpf__open();
+	if (!x.skel) {
+		log_error("event=xdp-init error=\"cannot open the XDP program: %s\"", strerror(errno));
+		return -1;
+	}
+	if (c->has_ip4)
+		memcpy((void *)&x.skel->rodata->our_ip4, c->ip4, 4);
+	if (c->has_ip6) {
+		memcpy((void *)x.skel->rodata->our_ip6, c->ip6, 16);
+		x.skel->rodata->has_ip6 = 1;
+	}
+	x.skel->rodata->our_port = c->dns_port;
+	err = carousel_bpf__load(x.skel);
+	if (err) {
+		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "
+			  "BPF, bounded loops, bpf_xdp_store_bytes: Linux 5.18 or later)\"",
+			  strerror(-err));
+		goto cleanup;
+	}
+	if (!attach)
+		return 0;
+	snprintf(x.ifname, sizeof(x.ifname), "%s", c->interface);
+	x.ifindex = (int)if_nametoindex(c->interface);
+	if (x.ifindex == 0) {
+		log_error("event=xdp-init error=\"no interface %s\"", c->interface);
+		goto cleanup;
+	}
+	int fd = bpf_program__fd(x.skel->progs.carousel_xdp);
+
+	x.attach_flags = XDP_FLAGS_DRV_MODE;
+	x.mode = "native";
+	if (c->xdp_mode != XDP_MODE_GENERIC) {
+		err = bpf_xdp_attach(x.ifindex, fd, x.attach_flags, NULL);
+		if (err && c->xdp_mode == XDP_MODE_NATIVE) {
+			log_error("event=xdp-init error=\"%s cannot run XDP in native mode: %s\"",
+				  c->interface, strerror(-err));
+			goto cleanup;
+		}
+	} else {
+		err = -1;
+	}
+	if (err) {
+		if (c->xdp_mode == XDP_MODE_AUTO)
+			log_warn("event=xdp-init note=\"native XDP unavailable on %s (%s); using "
+				 "generic mode, which is slower\"",
+				 c->interface, strerror(-err));
+		x.attach_flags = XDP_FLAGS_SKB_MODE;
+		x.mode = "generic";
+		err = bpf_xdp_attach(x.ifindex, fd, x.attach_flags, NULL);
+		if (err) {
+			log_error("event=xdp-init error=\"cannot attach XDP to %s: %s\"", c->interface,
+				  strerror(-err));
+			goto cleanup;
+		}
+	}
+	log_info("event=xdp-init interface=%s mode=%s", c->interface, x.mode);
+	return 0;
+cleanup:
+	carousel_bpf__destroy(x.skel);
+	x.skel = NULL;
+	x.ifindex = 0;
+	return -1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Folded one's-complement sum of bytes placed at an even offset. */
+static uint16_t piece_sum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | (i + 1 < len ? p[i + 1] : 0));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void convert(const struct entry *e, struct xdp_entry *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (e->expires) {
+		int64_t left = (int64_t)e->expires - (int64_t)time(NULL);
+
+		v->expires_ns = mono_ns() + (uint64_t)(left > 0 ? left : 0) * 1000000000ULL;
+	}
+	v->rot_id = e->rot_id;
+	v->rr_ttl = e->rr_ttl;
+	v->qtype = e->qtype;
+	v->qclass = e->qclass;
+	v->hdr_flags = e->hdr_flags;
+	v->rcode = e->rcode;
+	v->name_len = e->name_len;
+	v->head_an = e->head_an;
+	v->tail_an = e->tail_an;
+	v->tail_ns = e->tail_ns;
+	v->tail_ar = e->tail_ar;
+	v->head_len = e->head_len;
+	v->tail_len = e->tail_len;
+	v->rr_len = e->rr_len;
+	v->rr_ttl_off = e->rr_ttl_off;
+	v->rr_count = e->rr_count;
+	v->answer_count = e->answer_count;
+	v->sched_len = e->sched_len;
+	v->nttl = e->nttl;
+	memcpy(v->name, e->name, e->name_len);
+	memcpy(v->live, e->live, sizeof(v->live));
+	memcpy(v->sched, e->sched, sizeof(v->sched));
+	memcpy(v->ttl_off, e->ttl_off, sizeof(v->ttl_off));
+	memcpy(v->ttl, e->ttl, sizeof(v->ttl));
+	memcpy(v->bytes, e->bytes, sizeof(v->bytes));
+	v->head_sum = piece_sum(e->bytes, e->head_len);
+	for (unsigned i = 0; i < e->rr_count && i < XDP_RR_MAX; i++)
+		v->rr_sum[i] = piece_sum(e->bytes + e->head_len + i * e->rr_len, e->rr_len);
+	v->tail_sum = piece_sum(e->bytes + e->head_len + (size_t)e->rr_count * e->rr_len,
+				e->tail_len);
+}
+
+int xdp_publish_entry(const struct entry *e)
+{
+	struct xdp_entry *v = malloc(sizeof(*v));
+	int rc;
+
+	if (!v || !x.skel)
+		return -1;
+	convert(e, v);
+	/* one map update: the kernel links the new element, then frees the
+	 * old one after a grace period (BPF_F_NO_PREALLOC) */
+	rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
+	free(v);
+	return rc == 0 ? 0 : -1;
+}
+
+void xdp_withdraw(uint64_t digest)
+{
+	if (x.skel)
+		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &digest);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t p = *(const uint64_t *)a, q = *(const uint64_t *)b;
+
+	return p < q ? -1 : p > q;
+}
+
+void xdp_publish(const struct config *cfg)
+{
+	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
+	size_t cap = 64, n = 0;
+	uint64_t *keep = malloc(cap * sizeof(*keep));
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+	struct xdp_entry *v = malloc(sizeof(*v));
+	unsigned removed = 0;
+
+	if (!keep || !e || !v || !x.skel)
+		goto out;
+	x.published = x.skipped = 0;
+	x.generation = cfg->generation;
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		const struct pool *p = &cfg->pools[i];
+
+		for (unsigned j = 0; j <= p->naliases; j++)
+			for (int t = 0; t < 2; t++) {
+				const uint8_t *name = j == 0 ? p->name : p->aliases[j - 1];
+
+				if (engine_build_entry(cfg, name, types[t], e) < 0 ||
+				    xdp_publish_entry(e) < 0) {
+					x.skipped++;
+					continue;
+				}
+				x.published++;
+				if (n == cap) {
+					cap *= 2;
+					keep = realloc(keep, cap * sizeof(*keep));
+					if (!keep)
+						abort();
+				}
+				keep[n++] = e->digest;
+			}
+	}
+	qsort(keep, n, sizeof(*keep), cmp_u64);
+	/* config entries that are gone: delete (cached ones carry an expiry) */
+	int fd = bpf_map__fd(x.skel->maps.entries);
+	uint64_t key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bsearch(&key, keep, n, sizeof(*keep), cmp_u64))
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, v) == 0 && v->expires_ns == 0 &&
+		    bpf_map_delete_elem(fd, &key) == 0) {
+			removed++;
+			prev = NULL; /* the walk restarts: deletion moves keys */
+		}
+	}
+	log_info("event=xdp-publish generation=%u entries=%llu skipped=%llu removed=%u",
+		 cfg->generation, (unsigned long long)x.published, (unsigned long long)x.skipped,
+		 removed);
+out:
+	free(keep);
+	free(e);
+	free(v);
+}
+
+void xdp_stop(void)
+{
+	if (!x.skel)
+		return;
+	if (x.ifindex)
+		bpf_xdp_detach(x.ifindex, x.attach_flags, NULL);
+	carousel_bpf__destroy(x.skel);
+	x.skel = NULL;
+	x.ifindex = 0;
+}
+
+int xdp_prog_fd(void)
+{
+	return x.skel ? bpf_program__fd(x.skel->progs.carousel_xdp) : -1;
+}
+
+static uint64_t counter(unsigned idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v, sum = 0;
+	__u32 key = idx;
+
+	if (ncpu <= 0 || !x.skel)
+		return 0;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (v && bpf_map_lookup_elem(bpf_map__fd(x.skel->maps.counters), &key, v) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+uint64_t xdp_counter(const char *name)
+{
+	for (unsigned i = 0; i < XC_COUNT; i++)
+		if (strcmp(counter_names[i], name) == 0)
+			return counter(i);
+	return 0;
+}
+
+size_t xdp_stats_text(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < XC_COUNT && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "xdp.%s %llu\n", counter_names[i],
+				      (unsigned long long)counter(i));
+	return n < len ? n : len;
+}
+
+size_t xdp_status_text(char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "dataplane xdp\ninterface %s mode %s\nentries-published %llu\n",
+			 x.ifname, x.mode ? x.mode : "none", (unsigned long long)x.published);
+
+	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
+}

@@ -1,0 +1,236 @@
+/* test_xdp.c -- the XDP program run by the kernel on crafted frames
+ * (bpf_prog_test_run_opts): answers equal carouseld's socket answers byte
+ * for byte at every rotation step (IPv4 and IPv6, with and without OPT),
+ * every pass reason leaves the frame untouched, malformed frames are passed
+ * or dropped, never answered. Needs root (BPF); exits 77 otherwise. */
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "engine.h"
+#include "frame_util.h"
+#include "xdp.h"
+
+static struct config *pub;
+
+static struct config *load(void)
+{
+	char path[512], err[CFG_ERR_LEN];
+	const char *src = getenv("CAROUSEL_SOURCE");
+
+	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
+/* Run the program once; out gets the resulting frame. */
+static int run(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	uint8_t buf[2048];
+
+	memcpy(buf, in, len);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = 2048, .repeat = 1);
+	int rc = bpf_prog_test_run_opts(xdp_prog_fd(), &opts);
+
+	assert_int_equal(rc, 0);
+	*out_len = opts.data_size_out;
+	return (int)opts.retval;
+}
+
+static void same_as_socket(const char *asked, uint16_t qtype, bool v6, int edns, int steps)
+{
+	struct config *ref = load();
+
+	for (int step = 0; step < steps; step++) {
+		uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
+		struct engine_result r;
+		size_t dl = fu_dns_query(dns, (uint16_t)(0x200 + step), asked, qtype, edns, step & 1);
+		size_t fl = fu_frame(frame, v6, dns, dl, 41000), ol;
+		size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dl, sock,
+					  sizeof(sock), false, &r);
+		size_t dns_off = 14 + (v6 ? 40 : 20) + 8;
+
+		assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
+		assert_int_equal(ol, dns_off + sl);
+		assert_memory_equal(out + dns_off, sock, sl);
+		assert_true(fu_checksums_ok(out, ol));
+		assert_memory_equal(out, fu_client_mac, 6);
+		assert_int_equal(wire_read16(out + dns_off - 6), 41000); /* dest port */
+	}
+	config_free(ref);
+}
+
+static void test_hits(void **state)
+{
+	(void)state;
+	/* each helper call starts from a fresh reference config (counters at
+	 * 0): run them on a fresh program state too, by name: www, shop, web
+	 * share the web pool's counter, so use one name per family here */
+	same_as_socket("WwW.Example.test", TYPE_A, false, 0, 6);
+}
+
+static void test_hits_v6_edns(void **state)
+{
+	(void)state;
+	same_as_socket("shop.example.test", TYPE_AAAA, true, 1232, 4);
+}
+
+static void test_weighted(void **state)
+{
+	(void)state;
+	same_as_socket("app.example.test", TYPE_A, false, 0, 14);
+}
+
+static void expect(const uint8_t *f, size_t len, int action, const char *what)
+{
+	uint8_t out[2048];
+	size_t ol;
+	int a = run(f, len, out, &ol);
+
+	if (a != action)
+		fail_msg("%s: action %d, want %d", what, a, action);
+	if (action == XDP_PASS && (ol != len || memcmp(out, f, len) != 0))
+		fail_msg("%s: a passed frame was changed", what);
+}
+
+static void test_pass_reasons(void **state)
+{
+	uint8_t dns[600], f[2048];
+	size_t dl, fl;
+	uint64_t miss = xdp_counter("passed.miss");
+
+	(void)state;
+	dl = fu_dns_query(dns, 1, "static.example.test", TYPE_A, 0, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	expect(f, fl, XDP_PASS, "a name only carouseld knows");
+	assert_int_equal(xdp_counter("passed.miss"), miss + 1);
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 12, 0x0806);
+	expect(f, fl, XDP_PASS, "ARP");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14 + 9] = 6;
+	expect(f, fl, XDP_PASS, "TCP");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14 + 19] = 9;
+	expect(f, fl, XDP_PASS, "another destination");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 34 + 2, 5353);
+	expect(f, fl, XDP_PASS, "another port");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 14 + 6, 0x2000);
+	expect(f, fl, XDP_PASS, "a fragment");
+	fl = fu_frame(f, true, dns, dl, 1234);
+	f[14 + 6] = 44;
+	expect(f, fl, XDP_PASS, "an IPv6 fragment");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	f[14] = 0x46;
+	expect(f, fl, XDP_PASS, "IPv4 options");
+	dns[2] |= 0x80;
+	fl = fu_frame(f, false, dns, dl, 1234);
+	expect(f, fl, XDP_PASS, "QR=1");
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 1232, false);
+	dns[dl - 5] = 1;
+	fl = fu_frame(f, false, dns, dl, 1234);
+	expect(f, fl, XDP_PASS, "EDNS version 1");
+	static const uint8_t ptr_q[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1};
+	fl = fu_frame(f, false, ptr_q, sizeof(ptr_q), 1234);
+	expect(f, fl, XDP_PASS, "a label pointer");
+	/* a name of 256 bytes */
+	memset(dns, 0, 12);
+	dns[5] = 1;
+	size_t pos = 12;
+
+	for (int i = 0; i < 4; i++) {
+		dns[pos] = 63;
+		memset(dns + pos + 1, 'x', 63);
+		pos += 64;
+	}
+	dns[pos++] = 0;
+	memcpy(dns + pos, "\0\1\0\1", 4);
+	fl = fu_frame(f, false, dns, pos + 4, 1234);
+	expect(f, fl, XDP_PASS, "qname > 255");
+	/* lengths that lie and short frames: dropped, never answered */
+	dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 14 + 2, 1400);
+	expect(f, fl, XDP_DROP, "IPv4 length beyond the frame");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	expect(f, 20, XDP_DROP, "a truncated frame");
+	fl = fu_frame(f, false, dns, dl, 1234);
+	wire_write16(f + 34 + 4, 3);
+	expect(f, fl, XDP_DROP, "UDP length below its header");
+}
+
+static void test_withdraw(void **state)
+{
+	uint8_t dns[512], f[2048];
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+	uint8_t n[DNAME_MAXLEN];
+
+	(void)state;
+	dname_from_str("www.example.test", n, sizeof(n));
+	assert_int_equal(engine_build_entry(pub, n, TYPE_A, e), 0);
+	xdp_withdraw(e->digest);
+	size_t dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	size_t fl = fu_frame(f, false, dns, dl, 1234);
+
+	expect(f, fl, XDP_PASS, "a withdrawn entry");
+	assert_int_equal(xdp_publish_entry(e), 0);
+	free(e);
+}
+
+int main(void)
+{
+	cpu_set_t one;
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root to load BPF programs\n");
+		return 77;
+	}
+	/* the rotation counters are per CPU: stay on one */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	pub = load();
+	if (!pub)
+		return 1;
+	pub->dp.present = true;
+	pub->dp.has_ip4 = pub->dp.has_ip6 = true;
+	memcpy(pub->dp.ip4, fu_our_ip4, 4);
+	memcpy(pub->dp.ip6, fu_our_ip6, 16);
+	pub->dp.dns_port = 53;
+	if (xdp_init(pub, false) < 0) {
+		printf("FAIL: the XDP program did not load (verifier log above)\n");
+		return 1;
+	}
+	xdp_publish(pub);
+
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hits),
+		cmocka_unit_test(test_hits_v6_edns),
+		cmocka_unit_test(test_weighted),
+		cmocka_unit_test(test_pass_reasons),
+		cmocka_unit_test(test_withdraw),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	xdp_stop();
+	config_free(pub);
+	return rc;
+}
