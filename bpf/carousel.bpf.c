@@ -47,8 +47,11 @@ struct {
 	__type(value, __u32);
 } rot SEC(".maps");
 
+#define HEAD_MOVE_MAX 384 /* headers + DNS header + question, moved to grow */
+
 struct scratch {
 	__u8 raw[XDP_NAME_MAX + 8]; /* the question as it came: name, type, class */
+	__u8 front[HEAD_MOVE_MAX];
 	__u8 name[XDP_NAME_MAX];
 	__u8 opt[OPT_LEN + 1];
 	__u8 ttl[4];
@@ -528,8 +531,24 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	int delta = (int)(q->dns + dns_len) - (int)(end - data);
 
-	if (bpf_xdp_adjust_tail(ctx, delta) != 0)
-		return pass(XC_PASS_TOO_BIG);
+	if (bpf_xdp_adjust_tail(ctx, delta) != 0) {
+		/* No tailroom (veth hands over the sender's skb as it is):
+		 * grow at the front instead, where XDP guarantees headroom, and
+		 * move headers and question there. Offsets stay as they were. */
+		__u32 keep = q->dns + q->qend;
+
+		if (delta <= 0 || delta > 256 || keep > HEAD_MOVE_MAX || keep == 0)
+			return pass(XC_PASS_TOO_BIG);
+		fence(keep);
+		keep &= 511;
+		if (keep == 0 || keep > HEAD_MOVE_MAX)
+			return pass(XC_PASS_TOO_BIG);
+		if (bpf_xdp_load_bytes(ctx, 0, s->front, keep) != 0 ||
+		    bpf_xdp_adjust_head(ctx, -delta) != 0)
+			return pass(XC_PASS_TOO_BIG);
+		if (bpf_xdp_store_bytes(ctx, 0, s->front, keep) != 0)
+			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	}
 	/* from here on the frame is ours to finish: never pass it on */
 	__u32 base = q->dns + q->qend, at = base, left = 0, sum = fold32(q->qsum);
 
