@@ -51,6 +51,20 @@ def start_socket(tmp, w):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def start_xdp(tmp, w):
+    text = base_config(tmp, w)
+    text = text[:text.index("dataplane:")] + f"""dataplane:
+  interface: {w.app_if}
+  address: [{w.APP_IP4}/24]
+""" + text[text.index("\nzones:") + 1:]
+    text = text.replace(', "2001:db8:100::1@53"', "")
+    cfg = os.path.join(tmp, "xdp.yaml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    return subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane",
+                             "xdp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def start_knot(tmp, w):
     zones = flatten_pools(os.path.join(SRC, "configs", "carousel.yaml"),
                           os.path.join(SRC, "configs", "zones"), tmp)
@@ -94,9 +108,12 @@ def gun(w, qfile, rate):
 
 def main():
     rows = []
-    for name, starter, addr_on_wire in (("carouseld DPDK (af_packet)", start_dpdk, False),
-                                        ("carouseld sockets", start_socket, True),
-                                        ("Knot DNS XDP", start_knot, True)):
+    targets = os.environ.get("BENCH_TARGETS", "dpdk,socket,knot").split(",")
+    paths = {"dpdk": ("carouseld DPDK (af_packet)", start_dpdk, False),
+             "xdp": ("carouseld XDP", start_xdp, True),
+             "socket": ("carouseld sockets", start_socket, True),
+             "knot": ("Knot DNS XDP", start_knot, True)}
+    for name, starter, addr_on_wire in (paths[t] for t in targets):
         w = Wire("b")
         tmp = tempfile.mkdtemp(prefix="carousel-e2e-")
         qfile = os.path.join(tmp, "queries")
@@ -133,10 +150,14 @@ def main():
     with open(dat, "w") as f:
         for rate in RATES:
             f.write(f"{rate} " + " ".join(f"{r[2]:.0f}" for r in rows if r[1] == rate) + "\n")
-    png = os.environ.get("BENCH_PLOT", os.path.join(SRC, "docs", "img", "e2e.png"))
+    titles = [paths[t][0].replace("_", "\\\\_") for t in targets]
+    png = os.environ.get("BENCH_PLOT", os.path.join(SRC, "docs", "img",
+                                                    "e2e-" + "-".join(targets) + ".png"))
     gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plot_e2e.gp")
     if subprocess.run(["sh", "-c", "command -v gnuplot"], capture_output=True).returncode == 0:
-        subprocess.run(["gnuplot", "-e", f"infile='{dat}'; outfile='{png}'", gp], check=False)
+        subprocess.run(["gnuplot", "-e", f"infile='{dat}'; outfile='{png}'; "
+                        f"t1='{titles[0]}'; t2='{titles[1 % len(titles)]}'; "
+                        f"t3='{titles[2 % len(titles)]}'", gp], check=False)
         print(f"plot: {png}")
     print("\n| path | offered q/s | replies/s | answered |")
     print("|---|---|---|---|")
