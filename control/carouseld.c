@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	static struct ctl_ops ops = {.reload = do_reload, .command = extra_command};
 	const char *path = NULL;
 	char err[CFG_ERR_LEN];
-	struct server srv = {0};
+	struct server srv = {.nworkers = 0};
 	int c, ctl_fd, sig_fd, ep;
 	sigset_t mask;
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test.sh -- install what is missing, build twice (plain, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer) and run the whole test
-# suite in both. Ends with one line: "N passed, N failed, N skipped".
+# suite in both, then run every libFuzzer target for a short, bounded time.
+# Ends with one line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
@@ -23,7 +24,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug ||
 	status=1
 
-/usr/bin/python3 - build build-asan <<'PY'
+# libFuzzer targets (clang), each for FUZZ_SECONDS on its checked-in corpus
+CC=clang run_suite build-fuzz -Dfuzz=true -Ddpdk=disabled -Dxdp=disabled \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz_seconds="${FUZZ_SECONDS:-20}" ||
+	status=1
+
+/usr/bin/python3 - build build-asan build-fuzz <<'PY'
 import json, os, sys
 p = f = s = 0
 for d in sys.argv[1:]:

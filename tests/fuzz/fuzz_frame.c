@@ -1,0 +1,62 @@
+/* fuzz_frame.c -- any bytes as a frame on the wire: the fast-path parser,
+ * then, on a hit for a published entry, the in-place reply, which must
+ * fit the buffer and carry valid checksums. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/frame_util.h"
+#include "engine.h"
+
+static struct entry *entries[64];
+static unsigned nentries;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char err[CFG_ERR_LEN], path[512];
+
+	(void)argc;
+	(void)argv;
+	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", getenv("CAROUSEL_SOURCE") ?: ".");
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		abort();
+	for (unsigned i = 0; i < cfg->npools; i++)
+		for (unsigned j = 0; j <= cfg->pools[i].naliases; j++)
+			for (int t = 0; t < 2 && nentries < 64; t++) {
+				struct entry *e = aligned_alloc(64, sizeof(*e));
+				const uint8_t *n = j ? cfg->pools[i].aliases[j - 1] : cfg->pools[i].name;
+
+				if (engine_build_entry(cfg, n, t ? TYPE_AAAA : TYPE_A, e) == 0)
+					entries[nentries++] = e;
+				else
+					free(e);
+			}
+	config_free(cfg);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	static uint8_t f[2048];
+	struct frame_addrs a = fu_addrs();
+	struct frame_query q;
+
+	if (len > 1500)
+		return 0;
+	memcpy(f, data, len);
+	if (frame_parse(f, len, &a, &q) != FRAME_HIT)
+		return 0;
+	for (unsigned i = 0; i < nentries; i++) {
+		if (entries[i]->digest != q.digest ||
+		    !entry_matches(entries[i], q.name, q.name_len, q.qtype, q.qclass))
+			continue;
+		int n = frame_respond(f, sizeof(f), &q, entries[i], len, 0);
+
+		if (n > (int)sizeof(f) || (n > 0 && !fu_checksums_ok(f, (size_t)n)))
+			abort();
+	}
+	return 0;
+}
