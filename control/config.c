@@ -247,6 +247,12 @@ static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 		cfg->tcp_idle_timeout = (unsigned)(u / 1000);
 		return 0;
 	}
+	if (strcmp(key, "tcp-max-per-client") == 0) {
+		if (get_uint(c, v, "server.tcp-max-per-client", 1, 65536, &u) < 0)
+			return -1;
+		cfg->tcp_max_per_client = (unsigned)u;
+		return 0;
+	}
 	/* tcp-max-clients */
 	if (get_uint(c, v, "server.tcp-max-clients", 1, 65536, &u) < 0)
 		return -1;
@@ -987,7 +993,7 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
 						  "control-socket", "tcp-idle-timeout",
-						  "tcp-max-clients", NULL};
+						  "tcp-max-clients", "tcp-max-per-client", NULL};
 	yaml_node_t **pools = arg;
 
 	if (strcmp(key, "server") == 0)
@@ -1023,6 +1029,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	cfg->workers = 1;
 	cfg->tcp_idle_timeout = 10;
 	cfg->tcp_max_clients = 1024;
+	cfg->tcp_max_per_client = 32;
 	cfg->control_socket = "/run/carousel/ctl.sock";
 	cfg->generation = ++generation;
 	cfg->rec.root_hints = "/usr/share/dns/root.hints";

@@ -107,6 +107,7 @@ struct config {
 	const char *control_socket;
 	unsigned tcp_idle_timeout; /* seconds */
 	unsigned tcp_max_clients;  /* per worker */
+	unsigned tcp_max_per_client; /* per worker, per client address */
 	/* data: */
 	unsigned nzones;
 	struct zone **zones;

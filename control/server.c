@@ -33,6 +33,7 @@ struct pollable {
 struct conn {
 	struct pollable p;
 	uint64_t id; /* resolver completions find their connection by id */
+	struct sockaddr_storage peer;
 	struct conn *prev, *next;
 	time_t last;
 	size_t in_len;
@@ -372,14 +373,38 @@ static void conn_events(struct worker *w, struct conn *c)
 	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->p.fd, &ev);
 }
 
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static unsigned conns_from(const struct worker *w, const struct sockaddr_storage *peer)
+{
+	unsigned n = 0;
+
+	for (const struct conn *c = w->conns; c; c = c->next)
+		n += same_host(&c->peer, peer);
+	return n;
+}
+
 static void handle_accept(struct worker *w, struct pollable *p, const struct config *cfg)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(p->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (w->nconns >= cfg->tcp_max_clients) {
+		/* a global and a per-client cap, so one host cannot hold them all */
+		if (w->nconns >= cfg->tcp_max_clients ||
+		    conns_from(w, &peer) >= cfg->tcp_max_per_client) {
 			STATS_INC(w->stats.tcp_refused);
 			close(fd);
 			continue;
@@ -391,6 +416,7 @@ static void handle_accept(struct worker *w, struct pollable *p, const struct con
 			continue;
 		}
 		memset(c, 0, offsetof(struct conn, in));
+		c->peer = peer;
 		c->id = ++w->next_conn_id;
 		c->p.kind = P_TCP_CONN;
 		c->p.fd = fd;
