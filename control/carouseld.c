@@ -102,6 +102,7 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 		cfg->nlisten = cur->nlisten;
 		memcpy(cfg->listen, cur->listen, sizeof(cfg->listen));
 		cfg->workers = cur->workers;
+		config_set_workers(cfg, cfg->workers);
 		cfg->control_socket = arena_strdup(&cfg->arena, cur->control_socket);
 	}
 	if (cfg->rec.enable != cur->rec.enable || cfg->rec.forward != cur->rec.forward ||

@@ -47,7 +47,8 @@ struct pool {
 	uint16_t nfam[2];
 	uint16_t *fam_member[2];
 	struct rot_sched sched[2];
-	struct rot_state *state; /* [ROT_MAX_WORKERS] */
+	struct rot_state *state; /* [state_workers] */
+	unsigned state_workers;
 	unsigned naliases;
 	const uint8_t **aliases;
 	int line; /* where it was configured, for later messages */
@@ -124,6 +125,8 @@ struct config {
  * "file:line:col: message" into err. */
 struct config *config_load(const char *path, char *err, size_t err_len);
 void config_free(struct config *cfg);
+/* Size the per-worker rotation state for this many workers. */
+void config_set_workers(struct config *cfg, unsigned workers);
 
 /* The zone that is authoritative for name (deepest apex), or NULL. */
 struct zone *config_find_zone(const struct config *cfg, const uint8_t *name);

@@ -28,7 +28,8 @@ struct rrset {
 struct node {
 	struct node *hash_next;
 	struct rrset *rrsets;
-	struct pool *pool; /* A/AAAA here come from this pool, rotated */
+	struct pool *pool;     /* A/AAAA here come from this pool, rotated */
+	struct pool *alias_of; /* this name is an alias (CNAME) of that pool */
 	uint32_t hash;
 	uint8_t name_len;
 	uint8_t name[];
