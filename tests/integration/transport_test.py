@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """transport_test.py -- IPv6, several SO_REUSEPORT workers, TCP idle
-timeout and connection limit, and 40 reloads (good and bad alternating)
-while queries flow: none may go unanswered or be answered wrongly."""
+timeout and connection limit, 100 reloads (good and bad alternating, by
+SIGHUP and carouselctl) while queries flow: none may go unanswered or be
+answered wrongly; and kill -9 then restart: serving again within a second."""
 import os
 import signal
 import socket
@@ -91,22 +92,30 @@ with Dual(workers=2) as d:
 
     th = threading.Thread(target=load)
     th.start()
-    for i in range(40):
+    for i in range(100):
         with open(d.config, "w") as f:
             f.write(bad if i % 2 else good)
         if i % 4 < 2:
             os.kill(d.proc.pid, signal.SIGHUP)
         else:
             d.ctl_cmd("reload")
-        time.sleep(0.05)
+        time.sleep(0.02)
     stop.set()
     th.join()
     with open(d.config, "w") as f:
         f.write(good)
-    t.check(results["sent"] > 100, f"{results['sent']} queries during 40 reloads")
+    t.check(results["sent"] > 100, f"{results['sent']} queries during 100 reloads")
     t.eq(results["lost"], 0, "no query lost during reloads")
     t.eq(results["wrong"], 0, "no wrong answer during reloads")
     st = d.ctl_cmd("status").stdout
-    t.check("reloads-ok 20" in st and "reloads-failed 20" in st, "20 good and 20 bad reloads")
+    t.check("reloads-ok 50" in st and "reloads-failed 50" in st, "50 good and 50 bad reloads")
+
+    # kill -9, then start again on the same config and sockets
+    d.proc.kill()
+    d.proc.wait()
+    t0 = time.monotonic()
+    d.start()
+    t.check(time.monotonic() - t0 < 1.0,
+            f"serving again {time.monotonic() - t0:.2f} s after a restart from kill -9")
 t.eq(d.exit_code, 0, "clean exit")
 t.done()
