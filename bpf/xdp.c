@@ -209,7 +209,8 @@ void xdp_publish(const struct config *cfg)
 		goto out;
 	x.published = x.skipped = 0;
 	x.generation = cfg->generation;
-	for (unsigned i = 0; i < cfg->npools; i++) {
+	/* with RRL on, every query goes through the socket path's limiter */
+	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++) {
 		const struct pool *p = &cfg->pools[i];
 
 		for (unsigned j = 0; j <= p->naliases; j++)

@@ -39,17 +39,24 @@ static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 	return resolver_ctl(the_server->resolver, cmd[5] ? cmd + 6 : "stats", buf, len, ok);
 }
 
+/* Hot cached names go to the fast path, unless RRL needs to see them. */
+static bool rrl_on(void)
+{
+	return atomic_load(&the_server->cfg)->rrl.enable; /* main thread: no swap races */
+}
+
 #ifdef HAVE_DPDK
 static void publish_hot(struct entry *e)
 {
-	if (dp_publish_entry(e) < 0)
+	if (rrl_on() || dp_publish_entry(e) < 0)
 		free(e);
 }
 #endif
 #ifdef HAVE_XDP
 static void publish_hot_xdp(struct entry *e)
 {
-	xdp_publish_entry(e); /* the map holds a copy */
+	if (!rrl_on())
+		xdp_publish_entry(e); /* the map holds a copy */
 	free(e);
 }
 #endif

@@ -976,6 +976,38 @@ static int parse_recursion(struct cfg_ctx *c, yaml_node_t *v)
 	return 0;
 }
 
+static int rrl_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct rrl_config *r = &c->cfg->rrl;
+	unsigned long u = 0;
+
+	(void)arg;
+	if (strcmp(key, "enable") == 0)
+		return get_bool(c, v, "rrl.enable", &r->enable);
+	if (strcmp(key, "rate-limit") == 0) {
+		if (get_uint(c, v, "rrl.rate-limit", 1, 60000, &u) < 0)
+			return -1;
+		r->rate = (unsigned)u;
+	} else if (strcmp(key, "slip") == 0) {
+		if (get_uint(c, v, "rrl.slip", 0, 100, &u) < 0)
+			return -1;
+		r->slip = (unsigned)u;
+	} else if (strcmp(key, "ipv4-prefix") == 0) {
+		if (get_uint(c, v, "rrl.ipv4-prefix", 8, 32, &u) < 0)
+			return -1;
+		r->v4_prefix = (unsigned)u;
+	} else if (strcmp(key, "ipv6-prefix") == 0) {
+		if (get_uint(c, v, "rrl.ipv6-prefix", 16, 128, &u) < 0)
+			return -1;
+		r->v6_prefix = (unsigned)u;
+	} else { /* table-size */
+		if (get_uint(c, v, "rrl.table-size", 1024, 16777216, &u) < 0)
+			return -1;
+		r->table_size = (unsigned)u;
+	}
+	return 0;
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -991,14 +1023,22 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_dataplane(c, v);
 	if (strcmp(key, "recursion") == 0)
 		return parse_recursion(c, v);
+	if (strcmp(key, "rrl") == 0) {
+		static const char *const rkeys[] = {"enable",	   "rate-limit",  "slip",
+						    "ipv4-prefix", "ipv6-prefix", "table-size",
+						    NULL};
+
+		c->cfg->rrl.enable = true; /* a section turns it on unless it says enable: false */
+		return walk_map(c, v, "rrl", rkeys, rrl_key, NULL);
+	}
 	*pools = v;
 	return 0;
 }
 
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server", "zones", "pools", "dataplane", "recursion",
-					   NULL};
+	static const char *const keys[] = {"server",	"zones", "pools", "dataplane",
+					   "recursion", "rrl",	 NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -1019,6 +1059,8 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	cfg->tcp_max_per_client = 32;
 	cfg->control_socket = "/run/carousel/ctl.sock";
 	cfg->generation = ++generation;
+	cfg->rrl = (struct rrl_config){.rate = 50, .slip = 1, .v4_prefix = 24, .v6_prefix = 56,
+				       .table_size = 65536}; /* Knot's mod-rrl defaults */
 	cfg->rec.root_hints = "/usr/share/dns/root.hints";
 	cfg->rec.cache_size = 64ULL << 20;
 	cfg->rec.prefetch = true;

@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "dname.h"
 #include "rot.h"
+#include "rrl.h"
 #include "zone.h"
 
 #define CFG_MAX_LISTEN 16
@@ -118,6 +119,7 @@ struct config {
 	struct pool *pools;
 	struct dp_config dp;
 	struct rec_config rec;
+	struct rrl_config rrl;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 

@@ -142,6 +142,10 @@ static void cmd_stats(struct server *srv, struct out *o)
 	say(o, "tcp.accepted %llu\ntcp.refused %llu\ntcp.idle-closed %llu\n",
 	    (unsigned long long)t.tcp_accepted, (unsigned long long)t.tcp_refused,
 	    (unsigned long long)t.tcp_timeouts);
+	if (srv->rrl)
+		say(o, "rrl.slipped %llu\nrrl.dropped %llu\n",
+		    (unsigned long long)atomic_load(&srv->rrl->slipped),
+		    (unsigned long long)atomic_load(&srv->rrl->dropped));
 }
 
 void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)

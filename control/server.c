@@ -125,6 +125,7 @@ int server_open(struct server *srv, struct config *cfg)
 	memset(srv->workers, 0, cfg->workers * sizeof(*srv->workers));
 	atomic_store(&srv->cfg, cfg);
 	srv->started = time(NULL);
+	srv->rrl = rrl_create(cfg->rrl.table_size);
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		struct worker *w = &srv->workers[i];
 
@@ -247,6 +248,21 @@ void server_complete(struct server *srv, struct rreq *q)
 		log_warn("event=eventfd-write error=\"%s\"", strerror(errno));
 }
 
+/* RRL slip: the header and question only, TC set, so a real client
+ * retries over TCP (where no limit applies). Never larger than the query. */
+static size_t truncate_reply(uint8_t *msg, size_t len)
+{
+	size_t pos = WIRE_HDR_LEN;
+
+	if (wire_read16(msg + 4) == 1 && wire_skip_question(msg, len, &pos, 1) != CAR_EOK)
+		pos = WIRE_HDR_LEN;
+	if (wire_read16(msg + 4) != 1)
+		pos = WIRE_HDR_LEN;
+	msg[2] |= WIRE_TC >> 8;
+	memset(msg + 6, 0, 6);
+	return pos;
+}
+
 /* Echo the destination address of a query to a wildcard socket. */
 static size_t reply_pktinfo(struct msghdr *rx, uint8_t *ctl, size_t ctl_size)
 {
@@ -319,6 +335,15 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
 			if (len == 0)
 				continue;
+			if (cfg->rrl.enable) {
+				enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl,
+							       (struct sockaddr *)&s->addr[i], now_sec());
+
+				if (v == RRL_DROP)
+					continue;
+				if (v == RRL_SLIP)
+					len = truncate_reply(s->txbuf[out], len);
+			}
 			s->txv[out] = (struct iovec){s->txbuf[out], len};
 			s->tx[out].msg_hdr = (struct msghdr){
 				.msg_name = &s->addr[i],
@@ -713,6 +738,8 @@ void server_stop(struct server *srv)
 	}
 	free(srv->workers);
 	srv->workers = NULL;
+	rrl_destroy(srv->rrl);
+	srv->rrl = NULL;
 }
 
 void server_swap(struct server *srv, struct config *cfg)

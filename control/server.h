@@ -45,6 +45,7 @@ struct server {
 	time_t started;
 	uint64_t reloads_ok, reloads_failed;
 	struct cache *cache;       /* recursion: set before server_start */
+	struct rrl *rrl;           /* response rate limiting table (always there) */
 	struct resolver *resolver;
 	char last_error[CFG_ERR_LEN];
 };
