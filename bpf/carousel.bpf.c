@@ -24,6 +24,7 @@ const volatile __u32 our_ip4 = 0; /* network order; 0: none */
 const volatile __u8 our_ip6[16] = {};
 const volatile __u8 has_ip6 = 0;
 const volatile __u16 our_port = 53;
+const volatile __u8 punt_cookies = 0; /* DNS Cookies on: COOKIE queries go to carouseld */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -289,6 +290,8 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 			__u8 *op = data + (pos & 0x3fff);
 
 			if ((void *)(op + 4) > end)
+				return pass(XC_PASS_EDNS);
+			if (punt_cookies && op[0] == 0 && op[1] == 10)
 				return pass(XC_PASS_EDNS);
 			pos += 4 + (__u32)(op[2] << 8 | op[3]);
 		}

@@ -56,6 +56,7 @@ int xdp_init(const struct config *cfg, bool attach)
 		x.skel->rodata->has_ip6 = 1;
 	}
 	x.skel->rodata->our_port = c->dns_port;
+	x.skel->rodata->punt_cookies = cfg->cookies.enable;
 	err = carousel_bpf__load(x.skel);
 	if (err) {
 		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "

@@ -116,6 +116,18 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 	    cfg->rec.cache_size != cur->rec.cache_size)
 		log_warn("event=reload note=\"recursion enable, mode and cache-size changes take "
 			 "effect on restart\"");
+	/* cookies: a random secret lives as long as the process; a configured
+	 * one that changed makes the old one `previous`, so clients holding
+	 * cookies made with it are not turned away (no BADCOOKIE storm) */
+	if (!cfg->cookies.configured) {
+		memcpy(cfg->cookies.secret, cur->cookies.secret, 16);
+		cfg->cookies.has_previous = cur->cookies.has_previous;
+		memcpy(cfg->cookies.previous, cur->cookies.previous, 16);
+	} else if (memcmp(cfg->cookies.secret, cur->cookies.secret, 16) != 0 &&
+		   !cfg->cookies.has_previous) {
+		memcpy(cfg->cookies.previous, cur->cookies.secret, 16);
+		cfg->cookies.has_previous = true;
+	}
 	if (srv->resolver)
 		resolver_update(srv->resolver, cfg);
 	server_swap(srv, cfg);

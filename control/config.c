@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -1008,6 +1009,40 @@ static int rrl_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 	return 0;
 }
 
+static int get_secret(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint8_t out[16])
+{
+	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	const char *s = scalar(n);
+
+	if (strlen(s) != 32)
+		return fail(c, n, "%s must be 32 hex digits (128 bits)", what);
+	for (int i = 0; i < 16; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+			return fail(c, n, "%s must be 32 hex digits (128 bits)", what);
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int cookie_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct cookie_config *k = &c->cfg->cookies;
+
+	(void)arg;
+	if (strcmp(key, "enable") == 0)
+		return get_bool(c, v, "cookies.enable", &k->enable);
+	if (strcmp(key, "secret") == 0) {
+		k->configured = true;
+		return get_secret(c, v, "cookies.secret", k->secret);
+	}
+	k->has_previous = true;
+	return get_secret(c, v, "cookies.previous-secret", k->previous);
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -1023,6 +1058,12 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_dataplane(c, v);
 	if (strcmp(key, "recursion") == 0)
 		return parse_recursion(c, v);
+	if (strcmp(key, "cookies") == 0) {
+		static const char *const ckeys[] = {"enable", "secret", "previous-secret", NULL};
+
+		c->cfg->cookies.enable = true;
+		return walk_map(c, v, "cookies", ckeys, cookie_key, NULL);
+	}
 	if (strcmp(key, "rrl") == 0) {
 		static const char *const rkeys[] = {"enable",	   "rate-limit",  "slip",
 						    "ipv4-prefix", "ipv6-prefix", "table-size",
@@ -1037,8 +1078,8 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server",	"zones", "pools", "dataplane",
-					   "recursion", "rrl",	 NULL};
+	static const char *const keys[] = {"server",	"zones", "pools",   "dataplane",
+					   "recursion", "rrl",	 "cookies", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -1111,6 +1152,10 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
 		goto out;
 	config_set_workers(cfg, cfg->workers);
+	if (!cfg->cookies.configured && getrandom(cfg->cookies.secret, 16, 0) != 16) {
+		fail(&c, root, "no randomness for the cookie secret");
+		goto out;
+	}
 	rc = 0;
 out:
 	yaml_document_delete(&doc);

@@ -99,6 +99,15 @@ struct rec_config {
 	uint32_t promote_qps; /* cache hits per second that make a fast-path entry */
 };
 
+/* The `cookies:` section: DNS Cookies (RFC 7873, RFC 9018 server cookies). */
+struct cookie_config {
+	bool enable;
+	bool configured;        /* secret given in the file (shared by a fleet) */
+	bool has_previous;
+	uint8_t secret[16];     /* the one new cookies are made with */
+	uint8_t previous[16];   /* still accepted: rotation without BADCOOKIE storms */
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -120,6 +129,7 @@ struct config {
 	struct dp_config dp;
 	struct rec_config rec;
 	struct rrl_config rrl;
+	struct cookie_config cookies;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 

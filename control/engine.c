@@ -5,7 +5,11 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <time.h>
+
 #include "cache.h"
+#include "cookie.h"
 #include "wire.h"
 
 #define TYPE_DS 43
@@ -23,6 +27,8 @@ struct answer {
 	bool aa, tc, ra;
 	uint16_t ede; /* RFC 8914, 0xffff = none */
 	const char *ede_text;
+	uint8_t cookie_len; /* the COOKIE option to send back: 0 or 24 bytes */
+	uint8_t cookie[COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN];
 	unsigned nextra;
 	const uint8_t *extra[EXTRA_MAX]; /* names wanting addresses in additional */
 	/* Entry mode (engine_build_entry): every member of a pool is written
@@ -396,13 +402,62 @@ static size_t finish(struct answer *A, const struct wire_query *q, size_t limit)
 	if (q->has_edns) {
 		A->b.max = limit; /* the room kept for OPT (and an EDE) */
 		wire_put_opt(&A->b, A->rcode, q->edns_flags & WIRE_EDNS_DO);
+		size_t opt_off = A->b.len - WIRE_OPT_RR_LEN;
+
+		if (A->cookie_len)
+			wire_opt_add(&A->b, opt_off, COOKIE_OPTION, A->cookie, A->cookie_len);
 		if (A->ede != 0xffff)
-			wire_opt_add_ede(&A->b, A->b.len - WIRE_OPT_RR_LEN, A->ede, A->ede_text);
+			wire_opt_add_ede(&A->b, opt_off, A->ede, A->ede_text);
 	}
 	return A->b.err ? 0 : A->b.len;
 }
 
-#define EDE_RESERVE 72 /* EDE option: 4 + 2 + up to 63 bytes of text */
+#define EDE_RESERVE 72    /* EDE option: 4 + 2 + up to 63 bytes of text */
+#define COOKIE_RESERVE 28 /* COOKIE option: 4 + 8 + 16 */
+
+/* RFC 7873 5.2 with RFC 9018 server cookies: a client cookie alone gets a
+ * fresh server cookie; a valid one is echoed (renewed after half an hour);
+ * a bad one is answered as if absent, with a new cookie. Returns false for
+ * a malformed option (FORMERR). */
+static bool do_cookie(struct answer *A, const struct config *cfg, const struct engine_ctx *ctx,
+		      const uint8_t *query, const struct wire_query *q, struct engine_result *res)
+{
+	const struct cookie_config *k = &cfg->cookies;
+	const uint8_t *ip;
+	size_t ip_len;
+
+	if (!k->enable || !q->cookie_len || !ctx->client)
+		return true;
+	if (q->cookie_len != COOKIE_CLIENT_LEN &&
+	    (q->cookie_len < COOKIE_CLIENT_LEN + 8 || q->cookie_len > COOKIE_CLIENT_LEN + 32))
+		return false;
+	if (ctx->client->sa_family == AF_INET) {
+		ip = (const uint8_t *)&((const struct sockaddr_in *)ctx->client)->sin_addr;
+		ip_len = 4;
+	} else {
+		ip = ((const struct sockaddr_in6 *)ctx->client)->sin6_addr.s6_addr;
+		ip_len = 16;
+	}
+	const uint8_t *client = query + q->cookie_off, *server = client + COOKIE_CLIENT_LEN;
+	size_t slen = q->cookie_len - COOKIE_CLIENT_LEN;
+	uint32_t now = (uint32_t)time(NULL);
+	enum cookie_state st = COOKIE_INVALID;
+
+	if (slen) {
+		st = cookie_check(k->secret, client, server, slen, ip, ip_len, now);
+		if (st == COOKIE_INVALID && k->has_previous &&
+		    cookie_check(k->previous, client, server, slen, ip, ip_len, now) != COOKIE_INVALID)
+			st = COOKIE_WORN; /* valid under the old secret: renew */
+	}
+	res->cookie_valid = st != COOKIE_INVALID;
+	memcpy(A->cookie, client, COOKIE_CLIENT_LEN);
+	if (st == COOKIE_VALID)
+		memcpy(A->cookie + COOKIE_CLIENT_LEN, server, COOKIE_SERVER_LEN);
+	else
+		cookie_make(k->secret, client, ip, ip_len, now, A->cookie + COOKIE_CLIENT_LEN);
+	A->cookie_len = COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
+	return true;
+}
 
 size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, const uint8_t *query,
 		     size_t qlen, uint8_t *out, size_t out_max, bool tcp, struct engine_result *res)
@@ -425,6 +480,7 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	A.ra = false;
 	A.ede = 0xffff;
 	A.ede_text = NULL;
+	A.cookie_len = 0;
 	A.qtype = q.question_ok ? q.qtype : 0;
 	A.count[0] = A.count[1] = A.count[2] = 0;
 	A.rcode = RCODE_NOERROR;
@@ -432,7 +488,8 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	A.nextra = 0;
 	A.entry_mode = A.entry_bad = false;
 	A.rot_pool = NULL;
-	wire_buf_init(&A.b, out, limit - (q.has_edns ? WIRE_OPT_RR_LEN + EDE_RESERVE : 0));
+	wire_buf_init(&A.b, out,
+		      limit - (q.has_edns ? WIRE_OPT_RR_LEN + EDE_RESERVE + COOKIE_RESERVE : 0));
 	wire_reply_begin(&A.b, query, &q);
 	if (A.b.err) { /* the question alone does not fit: cannot happen for >= 512 */
 		res->dropped = true;
@@ -454,6 +511,10 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	}
 	if (v != WIRE_ANSWER)
 		goto done;
+	if (!do_cookie(&A, cfg, ctx, query, &q, res)) {
+		A.rcode = RCODE_FORMERR;
+		goto done;
+	}
 	if (q.qtype == TYPE_OPT || q.qtype == TYPE_TKEY || q.qtype == TYPE_TSIG) {
 		A.rcode = RCODE_FORMERR; /* meta types are not questions (RFC 6895 3.1) */
 		goto done;

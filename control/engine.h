@@ -29,6 +29,7 @@ struct engine_result {
 	bool resolve;   /* not answered: the question must go upstream */
 	bool prefetch;  /* answered from a cache entry that is about to expire */
 	bool cache_hit;
+	bool cookie_valid; /* a server cookie of ours came back (RRL lets it pass) */
 	unsigned rcode; /* 0..15, or RCODE_BADVERS */
 	uint16_t qtype; /* 0 when the question was unreadable */
 	bool truncated;

@@ -335,7 +335,7 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
 			if (len == 0)
 				continue;
-			if (cfg->rrl.enable) {
+			if (cfg->rrl.enable && !r.cookie_valid) {
 				enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl,
 							       (struct sockaddr *)&s->addr[i], now_sec());
 
@@ -626,7 +626,13 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 	while (q) {
 		struct rreq *next = q->next;
 		struct engine_result r;
-		struct engine_ctx ctx = ctx_for(w, NULL);
+		struct conn *c = NULL;
+
+		if (q->tcp)
+			for (c = w->conns; c && c->id != q->conn_id;)
+				c = c->next;
+		struct engine_ctx ctx = ctx_for(w, q->tcp ? (c ? (struct sockaddr *)&c->peer : NULL)
+							  : (struct sockaddr *)&q->peer);
 
 		ctx.answer = q->answer;
 		size_t len = engine_answer(cfg, &ctx, q->query, q->len, s->tcpbuf,
@@ -642,10 +648,6 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 
 			sendmsg(q->fd, &mh, MSG_DONTWAIT);
 		} else if (len > 0) {
-			struct conn *c = w->conns;
-
-			while (c && c->id != q->conn_id)
-				c = c->next;
 			if (c && conn_queue(c, s->tcpbuf, len)) {
 				if (conn_flush(c))
 					conn_events(w, c);

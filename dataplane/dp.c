@@ -498,6 +498,7 @@ int dp_setup(const struct config *cfg)
 	memcpy(dp.addrs.ip6, c->ip6, 16);
 	dp.addrs.has_ip6 = c->has_ip6;
 	dp.addrs.port = c->dns_port;
+	dp.addrs.punt_cookies = cfg->cookies.enable;
 	dp.burst = c->burst < DP_MAX_BURST ? c->burst : DP_MAX_BURST;
 	dp.idle_sleep_us = c->idle_sleep_us;
 

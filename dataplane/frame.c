@@ -72,7 +72,8 @@ uint16_t frame_csum_fold(uint32_t sum)
 
 /* The DNS part: one question, uncompressed name, at most one OPT without
  * options. Everything else is carouseld's to judge. */
-static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_query *q)
+static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct frame_addrs *ours,
+				    struct frame_query *q)
 {
 	if (len < WIRE_HDR_LEN)
 		return PUNT_DNS_HEADER;
@@ -129,6 +130,8 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 		while (o < len) {
 			if (len - o < 4 || len - o - 4 < wire_read16(m + o + 2))
 				return PUNT_EDNS;
+			if (ours->punt_cookies && wire_read16(m + o) == 10)
+				return PUNT_EDNS; /* the cookie answer is carouseld's */
 			o += 4 + (size_t)wire_read16(m + o + 2);
 		}
 		q->edns = true;
@@ -215,7 +218,7 @@ enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct fram
 		return PUNT_NOT_OURS;
 	q->dns_off = (uint16_t)(off + UDP_HLEN);
 	q->dns_len = (uint16_t)(ulen - UDP_HLEN);
-	return parse_dns(pkt + q->dns_off, q->dns_len, q);
+	return parse_dns(pkt + q->dns_off, q->dns_len, ours, q);
 }
 
 static void swap(uint8_t *a, uint8_t *b, size_t n)

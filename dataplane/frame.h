@@ -40,6 +40,7 @@ struct frame_addrs {
 	uint8_t ip6[16];
 	bool has_ip6;
 	uint16_t port; /* host order */
+	bool punt_cookies; /* DNS Cookies on: queries with a COOKIE go to carouseld */
 };
 
 struct frame_query {

@@ -58,11 +58,12 @@ int wire_name_read_any(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out
 }
 
 /* RFC 6891 6.1.2: OPT RDATA is a sequence of {code, length, data}. */
-static int parse_opt_rdata(const uint8_t *rd, size_t rdlen, uint16_t *count)
+static int parse_opt_rdata(const uint8_t *pkt, size_t rd_off, size_t rdlen, struct wire_query *q)
 {
+	const uint8_t *rd = pkt + rd_off;
 	size_t p = 0;
 
-	*count = 0;
+	q->edns_options = 0;
 	while (p < rdlen) {
 		if (p + 4 > rdlen)
 			return CAR_EMALF;
@@ -70,8 +71,14 @@ static int parse_opt_rdata(const uint8_t *rd, size_t rdlen, uint16_t *count)
 
 		if (p + 4 + olen > rdlen)
 			return CAR_EMALF;
+		if (wire_read16(rd + p) == 10) { /* COOKIE: one, or FORMERR (RFC 7873 5.2.2) */
+			if (q->cookie_off)
+				return CAR_EMALF;
+			q->cookie_off = (uint16_t)(rd_off + p + 4);
+			q->cookie_len = (uint16_t)olen;
+		}
 		p += 4 + olen;
-		(*count)++;
+		q->edns_options++;
 	}
 	return CAR_EOK;
 }
@@ -100,7 +107,7 @@ static int parse_additional(const uint8_t *pkt, size_t len, size_t *pos, struct 
 		q->edns_udp = wire_read16(rr + 2);
 		q->edns_version = (uint8_t)(ttl >> 16);
 		q->edns_flags = (uint16_t)ttl;
-		if (parse_opt_rdata(rr + 10, rdlen, &q->edns_options) < 0)
+		if (parse_opt_rdata(pkt, *pos + 10, rdlen, q) < 0)
 			return CAR_EMALF;
 	}
 	*pos += 10 + (size_t)rdlen;
@@ -115,6 +122,7 @@ enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_q
 	q->edns_udp = 0;
 	q->edns_flags = 0;
 	q->edns_options = 0;
+	q->cookie_off = q->cookie_len = 0;
 	if (len < WIRE_HDR_LEN)
 		return WIRE_DROP;
 	q->id = wire_read16(pkt);
@@ -450,6 +458,17 @@ void wire_put_rr(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint16
 	}
 	if (!b->err)
 		wire_write16(b->wire + at, (uint16_t)(b->len - at - 2));
+}
+
+void wire_opt_add(struct wire_buf *b, size_t opt_off, uint16_t code, const void *data,
+		  uint16_t len)
+{
+	wire_put_u16(b, code);
+	wire_put_u16(b, len);
+	wire_put_bytes(b, data, len);
+	if (!b->err)
+		wire_write16(b->wire + opt_off + 9,
+			     (uint16_t)(wire_read16(b->wire + opt_off + 9) + 4 + len));
 }
 
 void wire_opt_add_ede(struct wire_buf *b, size_t opt_off, uint16_t info, const char *text)

@@ -117,6 +117,8 @@ struct wire_query {
 	uint16_t edns_udp;     /* client's advertised payload size */
 	uint16_t edns_flags;   /* only DO is ever echoed */
 	uint16_t edns_options; /* how many options the OPT carried */
+	uint16_t cookie_off;   /* COOKIE option data (RFC 7873), offset in the query */
+	uint16_t cookie_len;   /* 0: none */
 };
 
 /* Parse a query. Every byte read is checked against len. */
@@ -178,6 +180,9 @@ void wire_set_rcode(uint8_t *wire, unsigned rcode);
 /* Append our OPT RR (RFC 6891 6.1.2): UDP size WIRE_EDNS_UDP, version 0, the
  * upper bits of rcode, DO when the query had it, no options. */
 void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok);
+/* Append an option to the OPT RR written at opt_off. */
+void wire_opt_add(struct wire_buf *b, size_t opt_off, uint16_t code, const void *data,
+		  uint16_t len);
 /* Append an Extended DNS Error (RFC 8914) to the OPT RR written at opt_off;
  * text is cut at 63 bytes. */
 void wire_opt_add_ede(struct wire_buf *b, size_t opt_off, uint16_t info, const char *text);
