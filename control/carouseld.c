@@ -39,11 +39,13 @@ static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 	return resolver_ctl(the_server->resolver, cmd[5] ? cmd + 6 : "stats", buf, len, ok);
 }
 
+#if defined(HAVE_DPDK) || defined(HAVE_XDP)
 /* Hot cached names go to the fast path, unless RRL needs to see them. */
 static bool rrl_on(void)
 {
 	return atomic_load(&the_server->cfg)->rrl.enable; /* main thread: no swap races */
 }
+#endif
 
 #ifdef HAVE_DPDK
 static void publish_hot(struct entry *e)

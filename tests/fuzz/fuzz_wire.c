@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "engine.h"
 #include "wire.h"
 
@@ -24,6 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}
+	cfg->cookies.enable = true; /* COOKIE options are parsed and answered too */
 	return 0;
 }
 
@@ -32,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static uint8_t out[WIRE_TCP_MAX];
 	struct wire_query q;
 	struct engine_result r;
-	struct engine_ctx ctx = {.worker = 0};
+	struct sockaddr_in client = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	struct engine_ctx ctx = {.worker = 0, .client = (struct sockaddr *)&client};
 
 	wire_query_parse(data, len, &q);
 	for (int tcp = 0; tcp < 2; tcp++) {

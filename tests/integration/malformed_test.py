@@ -56,6 +56,8 @@ CORPUS = [
     ("AXFR over UDP", hdr() + QNAME + b"\x00\xfc\x00\x01", "REFUSED"),
     ("oversize UDP (3000 bytes)", hdr() + Q + b"\x00" * 3000, "FORMERR"),
     ("too many additional records", hdr(ar=200) + Q, "FORMERR"),
+    ("300 empty EDNS options", hdr(ar=1) + Q + OPT[:9] + (1200).to_bytes(2, "big") +
+     b"\x00\x63\x00\x00" * 300, "NOERROR"),
 ]
 
 

@@ -6,6 +6,7 @@ TCP, NXDOMAIN, NODATA), compared with a reference Unbound on the same
 hierarchy; then the cache (no upstream traffic on a hit, TTLs counting
 down, expiry refetch, negative caching, prefetch), SERVFAIL with an EDE,
 the ACL, forward mode, and serve-stale with the authoritatives stopped."""
+import socket
 import time
 
 import dns.edns
@@ -127,6 +128,22 @@ try:
         t.eq(dns.rcode.to_text(r.rcode()), "REFUSED", "recursion refused outside allow")
         r = ask(d, "static.example.test.", source="127.0.0.2")
         t.check(r.rcode() == 0 and r.answer, "authoritative data still served to it")
+        # an ANY flood from outside `allow`: nothing amplified
+        sent = got = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.2", 0))
+            for i in range(200):
+                w = dns.message.make_query(f"q{i}.example.org.", "ANY", use_edns=0,
+                                           payload=4096).to_wire()
+                sent += len(w)
+                s.sendto(w, (d.addr, d.port))
+            s.settimeout(0.5)
+            try:
+                while True:
+                    got += len(s.recv(65535))
+            except socket.timeout:
+                pass
+        t.check(0 < got <= sent, f"ANY flood from outside allow: {got} bytes out for {sent} in")
 
         # 6. prefetch: max-ttl 10s, the last tenth of the TTL refreshes ahead
         ask(d, "www.other.net.")

@@ -4,6 +4,9 @@ timeout and connection limit, 100 reloads (good and bad alternating, by
 SIGHUP and carouselctl) while queries flow: none may go unanswered or be
 answered wrongly; and kill -9 then restart: serving again within a second."""
 import os
+import re
+import shutil
+import subprocess
 import signal
 import socket
 import threading
@@ -92,6 +95,14 @@ with Dual(workers=2) as d:
 
     th = threading.Thread(target=load)
     th.start()
+    perf = None
+    if shutil.which("dnsperf"):
+        qfile = os.path.join(d.dir, "perf-queries")
+        with open(qfile, "w") as f:
+            f.write("www.example.test A\nweb.example.test AAAA\nmail.example.test MX\n")
+        perf = subprocess.Popen(["dnsperf", "-s", d.addr, "-p", str(d.port), "-d", qfile,
+                                 "-l", "4", "-Q", "2000", "-t", "2"], stdout=subprocess.PIPE,
+                                text=True)
     for i in range(100):
         with open(d.config, "w") as f:
             f.write(bad if i % 2 else good)
@@ -102,6 +113,11 @@ with Dual(workers=2) as d:
         time.sleep(0.02)
     stop.set()
     th.join()
+    if perf:
+        out = perf.communicate(timeout=60)[0]
+        lost = re.search(r"Queries lost:\s+(\d+)", out)
+        t.check(lost is not None and int(lost.group(1)) == 0,
+                f"dnsperf at 2000 q/s during the reloads: {lost.group(1) if lost else '?'} lost")
     with open(d.config, "w") as f:
         f.write(good)
     t.check(results["sent"] > 100, f"{results['sent']} queries during 100 reloads")

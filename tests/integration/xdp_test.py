@@ -104,6 +104,22 @@ dataplane:
         out = dig(f"@{w.APP_IP4}", "www.example.test", "+short")
         t.check("192.0.2.110" in out and stat("xdp.answered") == before + 1,
                 f"{mode}: the pool change is served by XDP on the next query")
+        if mode == "generic":
+            # kill -9: the program stays attached; a new carouseld replaces it
+            proc.kill()
+            proc.wait()
+            proc = subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg,
+                                     "--dataplane", "xdp"], stdout=log, stderr=log)
+            t0 = time.monotonic()
+            ok = False
+            while time.monotonic() - t0 < 5 and not ok:
+                ok = "192.0.2.1" in dig(f"@{w.APP_IP4}", "www.example.test", "+short",
+                                        "+time=1", "+tries=1")
+            link = subprocess.run(["ip", "netns", "exec", w.app, "ip", "-d", "link", "show",
+                                   w.app_if], capture_output=True, text=True).stdout
+            t.check(ok and link.count("prog/xdp") == 1,
+                    f"{mode}: after kill -9 a restart serves again with one program attached "
+                    f"({time.monotonic() - t0:.2f} s)")
     finally:
         proc.terminate()
         try:

@@ -118,8 +118,14 @@ static inline size_t fu_frame(uint8_t *f, bool v6, const uint8_t *dns, size_t dl
  * built by the fast path verify. */
 static inline bool fu_checksums_ok(const uint8_t *f, size_t len)
 {
-	bool v6 = wire_read16(f + 12) == 0x86dd;
-	size_t l3 = 14, l4 = l3 + (v6 ? 40 : 20);
+	size_t l3 = 14;
+
+	if (len < 18)
+		return false;
+	if (wire_read16(f + 12) == 0x8100) /* one VLAN tag */
+		l3 = 18;
+	bool v6 = wire_read16(f + l3 - 2) == 0x86dd;
+	size_t l4 = l3 + (v6 ? 40 : 20);
 	uint32_t sum = 0;
 
 	if (len < l4 + 8)
