@@ -42,34 +42,6 @@ struct answer {
 
 enum section { SEC_AN, SEC_NS, SEC_AR };
 
-static void put_rdata(struct wire_buf *b, uint16_t type, const struct rr *r)
-{
-	const uint8_t *d = r->data;
-
-	/* RFC 3597 4: compress only the RFC 1035 types; SRV never (RFC 2782). */
-	switch (type) {
-	case TYPE_NS:
-	case TYPE_CNAME:
-	case TYPE_PTR:
-		wire_put_name(b, d, true);
-		break;
-	case TYPE_MX:
-		wire_put_bytes(b, d, 2);
-		wire_put_name(b, d + 2, true);
-		break;
-	case TYPE_SOA: {
-		size_t l1 = dname_len(d), l2 = dname_len(d + l1);
-
-		wire_put_name(b, d, true);
-		wire_put_name(b, d + l1, true);
-		wire_put_bytes(b, d + l1 + l2, 20);
-		break;
-	}
-	default:
-		wire_put_bytes(b, d, r->len);
-	}
-}
-
 static void put_rr_head(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint32_t ttl)
 {
 	wire_put_name(b, owner, true);
@@ -84,16 +56,8 @@ static bool put_rrset(struct answer *A, enum section sec, const uint8_t *owner,
 {
 	struct wire_mark m = wire_buf_mark(&A->b);
 
-	for (const struct rr *r = s->head; r; r = r->next) {
-		put_rr_head(&A->b, owner, s->type, ttl);
-		size_t rdlen_at = A->b.len;
-
-		wire_put_u16(&A->b, 0);
-		put_rdata(&A->b, s->type, r);
-		if (A->b.err)
-			break;
-		wire_write16(A->b.wire + rdlen_at, (uint16_t)(A->b.len - rdlen_at - 2));
-	}
+	for (const struct rr *r = s->head; r && !A->b.err; r = r->next)
+		wire_put_rr(&A->b, owner, s->type, CLASS_IN, ttl, r->data, r->len);
 	if (A->b.err) {
 		wire_buf_rollback(&A->b, m);
 		return false;
