@@ -57,8 +57,8 @@ def main():
                 if line.startswith("VmRSS"):
                     rss_srv = int(line.split()[1])
         assert res.returncode == 0 and srv_cfg
-    print(f"| names | pools | --check | --check max RSS | reload | config memory | daemon RSS |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| names | pools | --check | --check max RSS | reload | config memory | daemon RSS |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| {POOLS * (ALIASES + 1)} | {POOLS} | {check_s:.2f} s | {rss / 1024:.0f} MiB | "
           f"{reload_s:.2f} s | {int(mem) / 2**20:.0f} MiB | {rss_srv / 1024:.0f} MiB |")
     print(f"bigconfig check_s={check_s:.2f} rss_mb={rss / 1024:.0f} reload_s={reload_s:.2f}")

@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, need, need_root_netns, skip
+from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, ctl_stat, need,
+                     need_root_netns, skip)
 from hierarchy import Hierarchy
 
 need_root_netns()
@@ -48,13 +49,11 @@ proc = subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--
 
 
 def dig(*args):
-    return w.in_cli("dig", "+time=2", "+tries=2", *args).stdout
+    return w.dig(*args)
 
 
 def stat(name):
-    out = subprocess.run([CAROUSELCTL, "-s", ctl, "stats"], capture_output=True, text=True).stdout
-    m = re.search(rf"^{re.escape(name)} (\d+)$", out, re.M)
-    return int(m.group(1)) if m else -1
+    return ctl_stat(ctl, name)
 
 
 def logtext():
@@ -64,15 +63,7 @@ def logtext():
 
 
 try:
-    up = False
-    for _ in range(100):
-        if proc.poll() is not None:
-            break
-        if "NOERROR" in dig(f"@{w.APP_IP4}", "example.test", "SOA", "+time=1", "+tries=1"):
-            up = True
-            break
-        time.sleep(0.2)
-    if not t.check(up, "carouseld with the DPDK dataplane answers from the client namespace"):
+    if not t.check(w.wait_answering(proc), "carouseld with the DPDK dataplane answers from the client namespace"):
         print(logtext())
         raise SystemExit(t.done())
 

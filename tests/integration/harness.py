@@ -274,6 +274,15 @@ def flatten_pools(config_path, zone_dir, out_dir):
     return out
 
 
+def ctl_stat(ctl, name):
+    """One counter of `carouselctl stats`, -1 when absent."""
+    import re
+    out = subprocess.run([CAROUSELCTL, "-s", ctl, "stats"], capture_output=True,
+                         text=True).stdout
+    m = re.search(rf"^{re.escape(name)} (\d+)$", out, re.M)
+    return int(m.group(1)) if m else -1
+
+
 def need_root_netns():
     if os.geteuid() != 0:
         skip("needs root (network namespaces, veth)")
@@ -321,6 +330,21 @@ class Wire:
     def in_cli(self, *args, timeout=15):
         return subprocess.run(["ip", "netns", "exec", self.cli, *args], capture_output=True,
                               text=True, timeout=timeout)
+
+    def dig(self, *args):
+        """dig from the client namespace; its text output."""
+        return self.in_cli("dig", "+time=2", "+tries=2", *args).stdout
+
+    def wait_answering(self, proc, tries=100):
+        """True once the appliance answers SOA queries from the client side."""
+        for _ in range(tries):
+            if proc.poll() is not None:
+                return False
+            if "NOERROR" in self.dig(f"@{self.APP_IP4}", "example.test", "SOA", "+time=1",
+                                     "+tries=1"):
+                return True
+            time.sleep(0.2)
+        return False
 
     def close(self):
         sh("ip", "netns", "del", self.app, check=False)

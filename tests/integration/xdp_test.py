@@ -6,12 +6,12 @@ from the XDP program (its counters prove it), other names reach carouseld
 through the kernel, a pool change shows on the next query, and the program
 is detached on SIGTERM."""
 import os
-import re
 import subprocess
 import tempfile
 import time
 
-from harness import CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, need, need_root_netns, sh, skip
+from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, ctl_stat, need,
+                     need_root_netns, sh, skip)
 
 need_root_netns()
 need("dig")
@@ -52,25 +52,13 @@ dataplane:
     proc = subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane",
                              "xdp"], stdout=log, stderr=log)
 
-    def dig(*args):
-        return w.in_cli("dig", "+time=2", "+tries=2", *args).stdout
+    dig = w.dig
 
     def stat(name):
-        out = subprocess.run([CAROUSELCTL, "-s", ctl, "stats"], capture_output=True,
-                             text=True).stdout
-        m = re.search(rf"^{re.escape(name)} (\d+)$", out, re.M)
-        return int(m.group(1)) if m else -1
+        return ctl_stat(ctl, name)
 
     try:
-        up = False
-        for _ in range(50):
-            if proc.poll() is not None:
-                break
-            if "NOERROR" in dig(f"@{w.APP_IP4}", "example.test", "SOA", "+time=1", "+tries=1"):
-                up = True
-                break
-            time.sleep(0.2)
-        if not t.check(up, f"{mode}: carouseld with XDP answers"):
+        if not t.check(w.wait_answering(proc, 50), f"{mode}: carouseld with XDP answers"):
             log.flush()
             print(open(log.name).read())
             return
