@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
 meson ninja-build pkg-config gcc clang
 libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk libunbound-dev unbound
-libbpf-dev bpftool linux-libc-dev
+libbpf-dev bpftool linux-libc-dev libclang-rt-14-dev
 knot knot-dnsutils dnsutils dnsperf
 python3 python3-dnspython python3-yaml
 iproute2 procps ethtool
@@ -23,5 +23,12 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "install-deps: installing$missing"
 $SUDO apt-get update -qq
-# knot's package would start a system knotd; keep services down here.
-$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The knot and unbound packages would start system daemons (unbound would
+# prime the real root): forbid service starts while installing.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e $policy ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null
+	$SUDO chmod +x $policy
+	trap '$SUDO rm -f $policy' EXIT
+fi
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
