@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +178,32 @@ static void test_pass_reasons(void **state)
 	expect(f, fl, XDP_DROP, "UDP length below its header");
 }
 
+static void test_expired_and_too_big(void **state)
+{
+	uint8_t dns[512], f[2048], n[DNAME_MAXLEN];
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+
+	(void)state;
+	dname_from_str("www.example.test", n, sizeof(n));
+	assert_int_equal(engine_build_entry(pub, n, TYPE_A, e), 0);
+	size_t dl = fu_dns_query(dns, 1, "www.example.test", TYPE_A, 0, false);
+	size_t fl = fu_frame(f, false, dns, dl, 1234);
+	uint64_t expired = xdp_counter("passed.expired"), big = xdp_counter("passed.too-big");
+
+	e->expires = (uint64_t)time(NULL) - 1; /* a cached answer past its TTL */
+	assert_int_equal(xdp_publish_entry(e), 0);
+	expect(f, fl, XDP_PASS, "an expired entry");
+	assert_int_equal(xdp_counter("passed.expired"), expired + 1);
+	e->expires = 0;
+	e->tail_len = 480; /* no longer fits 512 bytes without EDNS */
+	assert_int_equal(xdp_publish_entry(e), 0);
+	expect(f, fl, XDP_PASS, "an answer larger than the client takes");
+	assert_int_equal(xdp_counter("passed.too-big"), big + 1);
+	assert_int_equal(engine_build_entry(pub, n, TYPE_A, e), 0);
+	assert_int_equal(xdp_publish_entry(e), 0); /* put it back */
+	free(e);
+}
+
 static void test_withdraw(void **state)
 {
 	uint8_t dns[512], f[2048];
@@ -226,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_hits_v6_edns),
 		cmocka_unit_test(test_weighted),
 		cmocka_unit_test(test_pass_reasons),
+		cmocka_unit_test(test_expired_and_too_big),
 		cmocka_unit_test(test_withdraw),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
