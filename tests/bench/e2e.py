@@ -40,6 +40,15 @@ def start_dpdk(tmp, w):
                              "dpdk", *EAL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def start_dpdk_afxdp(tmp, w):
+    cfg = os.path.join(tmp, "dpdk-afxdp.yaml")
+    with open(cfg, "w") as f:
+        f.write(base_config(tmp, w).replace(f"net_af_packet0,iface={w.app_if}",
+                                            f"net_af_xdp0,iface={w.app_if}"))
+    return subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane",
+                             "dpdk", *EAL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def start_socket(tmp, w):
     text = base_config(tmp, w)
     text = text[:text.index("dataplane:")] + text[text.index("\nzones:") + 1:]
@@ -110,6 +119,7 @@ def main():
     rows = []
     targets = os.environ.get("BENCH_TARGETS", "dpdk,socket,knot").split(",")
     paths = {"dpdk": ("carouseld DPDK (af_packet)", start_dpdk, False),
+             "dpdk-afxdp": ("carouseld DPDK (af_xdp)", start_dpdk_afxdp, False),
              "xdp": ("carouseld XDP", start_xdp, True),
              "socket": ("carouseld sockets", start_socket, True),
              "knot": ("Knot DNS XDP", start_knot, True)}
