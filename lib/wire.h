@@ -187,7 +187,6 @@ void wire_opt_add(struct wire_buf *b, size_t opt_off, uint16_t code, const void 
  * text is cut at 63 bytes. */
 void wire_opt_add_ede(struct wire_buf *b, size_t opt_off, uint16_t info, const char *text);
 
-#endif
 
 /* One resource record of a message, names decompressed (owner, and the
  * names inside RDATA of the types RFC 3597 4 lets be compressed, plus SRV
@@ -211,3 +210,5 @@ int wire_skip_question(const uint8_t *msg, size_t len, size_t *pos, unsigned qdc
 /* Write an RR: owner and RDATA names compressed where RFC 3597 allows. */
 void wire_put_rr(struct wire_buf *b, const uint8_t *owner, uint16_t type, uint16_t rclass,
 		 uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
+
+#endif
