@@ -14,12 +14,12 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
-#include <rte_eth_ring.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "../unit/frame_util.h"
+#include "../unit/ring_ports.h"
 #include "dp.h"
 
 #define NAMES 10000
@@ -27,7 +27,7 @@
 #define INFLIGHT 2048
 #define BURST 32
 
-static struct rte_ring *wire_rx, *wire_tx, *exc_rx, *exc_tx;
+static struct rte_ring *wire_rx, *wire_tx, *exc_tx;
 static uint8_t frames[FRAMES][128];
 static uint16_t frame_len[FRAMES];
 static uint64_t sent_at[65536];
@@ -206,19 +206,16 @@ int main(int argc, char **argv)
 
 	if (!cfg)
 		return 1;
-	wire_rx = rte_ring_create("wire_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	wire_tx = rte_ring_create("wire_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	exc_rx = rte_ring_create("exc_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	exc_tx = rte_ring_create("exc_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	int wire = rte_eth_from_rings("wire", &wire_rx, 1, &wire_tx, 1, 0);
-	int exc = rte_eth_from_rings("exc", &exc_rx, 1, &exc_tx, 1, 0);
-	static char wn[RTE_ETH_NAME_MAX_LEN], en[RTE_ETH_NAME_MAX_LEN];
+	static struct ring_ports rp;
 
-	rte_eth_dev_get_name_by_port((uint16_t)wire, wn);
-	rte_eth_dev_get_name_by_port((uint16_t)exc, en);
-	cfg->dp = (struct dp_config){.present = true, .port = wn, .exception = en, .burst = BURST,
-				     .mbufs = 16383, .dns_port = 53, .has_ip4 = true};
-	memcpy(cfg->dp.ip4, fu_our_ip4, 4);
+	if (ring_ports_create(&rp, 4096) < 0)
+		return 1;
+	wire_rx = rp.wire_rx;
+	wire_tx = rp.wire_tx;
+	exc_tx = rp.exc_tx;
+	cfg->dp = (struct dp_config){.port = rp.wire, .exception = rp.exc, .burst = BURST,
+				     .mbufs = 16383};
+	fu_dp_addresses(cfg);
 	if (dp_setup(cfg) < 0)
 		return 1;
 	dp_publish(cfg);

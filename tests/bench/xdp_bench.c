@@ -45,8 +45,6 @@ int main(int argc, char **argv)
 {
 	static const char *const names[] = {"www.example.test", "shop.example.test",
 					    "web.example.test", "app.example.test"};
-	char path[512], err[CFG_ERR_LEN];
-	const char *src = getenv("CAROUSEL_SOURCE");
 	const char *reflect_obj = argc > 1 ? argv[1] : "build/xdp_reflect.bpf.o";
 
 	ifindex = argc > 2 ? (int)if_nametoindex(argv[2]) : 0;
@@ -59,14 +57,11 @@ int main(int argc, char **argv)
 		printf("SKIP: needs root\n");
 		return 77;
 	}
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
-	struct config *cfg = config_load(path, err, sizeof(err));
+	struct config *cfg = fu_load_bundled();
 
 	if (!cfg)
 		return 1;
-	cfg->dp.present = cfg->dp.has_ip4 = true;
-	memcpy(cfg->dp.ip4, fu_our_ip4, 4);
-	cfg->dp.dns_port = 53;
+	fu_dp_addresses(cfg);
 	if (xdp_init(cfg, false) < 0)
 		return 1;
 	xdp_publish(cfg);

@@ -14,12 +14,9 @@ static unsigned nentries;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[CFG_ERR_LEN], path[512];
-
 	(void)argc;
 	(void)argv;
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", getenv("CAROUSEL_SOURCE") ?: ".");
-	struct config *cfg = config_load(path, err, sizeof(err));
+	struct config *cfg = fu_load_bundled();
 
 	if (!cfg)
 		abort();

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 
+#include "../unit/frame_util.h"
 #include "engine.h"
 #include "wire.h"
 
@@ -16,16 +17,11 @@ static struct wire_rr rr;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[CFG_ERR_LEN], path[512];
-
 	(void)argc;
 	(void)argv;
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", getenv("CAROUSEL_SOURCE") ?: ".");
-	cfg = config_load(path, err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	cfg = fu_load_bundled();
+	if (!cfg)
 		abort();
-	}
 	cfg->cookies.enable = true; /* COOKIE options are parsed and answered too */
 	return 0;
 }

@@ -6,8 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "dname.h"
 #include "frame.h"
 #include "wire.h"
@@ -18,6 +21,32 @@ static const uint8_t fu_client_ip4[4] = {198, 51, 100, 2};
 static const uint8_t fu_our_ip4[4] = {198, 51, 100, 1};
 static const uint8_t fu_client_ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x64, [15] = 2};
 static const uint8_t fu_our_ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x64, [15] = 1};
+
+/* The bundled demo config ($CAROUSEL_SOURCE/configs/carousel.yaml), which
+ * the tests, fuzzers and benchmarks answer from; NULL (error printed) when
+ * it does not load. */
+static inline struct config *fu_load_bundled(void)
+{
+	char path[512], err[CFG_ERR_LEN];
+	const char *src = getenv("CAROUSEL_SOURCE");
+
+	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
+/* A dataplane section on the addresses the crafted frames are sent to. */
+static inline void fu_dp_addresses(struct config *cfg)
+{
+	cfg->dp.present = true;
+	cfg->dp.has_ip4 = cfg->dp.has_ip6 = true;
+	memcpy(cfg->dp.ip4, fu_our_ip4, 4);
+	memcpy(cfg->dp.ip6, fu_our_ip6, 16);
+	cfg->dp.dns_port = 53;
+}
 
 static inline struct frame_addrs fu_addrs(void)
 {

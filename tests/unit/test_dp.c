@@ -17,7 +17,6 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
-#include <rte_eth_ring.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -25,19 +24,11 @@
 #include "dp.h"
 #include "engine.h"
 #include "frame_util.h"
+#include "ring_ports.h"
 
 static struct config *cfg;
 static struct rte_ring *wire_rx, *wire_tx, *exc_rx, *exc_tx;
 static struct rte_mempool *pool;
-
-static struct config *load(void)
-{
-	char path[512], err[CFG_ERR_LEN];
-	const char *src = getenv("CAROUSEL_SOURCE");
-
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
-	return config_load(path, err, sizeof(err));
-}
 
 static struct rte_mbuf *mbuf_of(const uint8_t *f, size_t len)
 {
@@ -61,7 +52,7 @@ static struct rte_mbuf *take(struct rte_ring *r)
 
 static void test_answers_match_socket(void **state)
 {
-	struct config *ref = load();
+	struct config *ref = fu_load_bundled();
 
 	(void)state;
 	for (int i = 0; i < 6; i++) {
@@ -200,27 +191,20 @@ int main(void)
 		printf("SKIP: needs 2 lcores\n");
 		return 77;
 	}
-	cfg = load();
+	cfg = fu_load_bundled();
 	if (!cfg)
 		return 1;
-	wire_rx = rte_ring_create("wire_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	wire_tx = rte_ring_create("wire_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	exc_rx = rte_ring_create("exc_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	exc_tx = rte_ring_create("exc_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	int wire = rte_eth_from_rings("wire", &wire_rx, 1, &wire_tx, 1, 0);
-	int exc = rte_eth_from_rings("exc", &exc_rx, 1, &exc_tx, 1, 0);
-	static char wire_name[RTE_ETH_NAME_MAX_LEN], exc_name[RTE_ETH_NAME_MAX_LEN];
+	static struct ring_ports rp;
 
-	if (wire < 0 || exc < 0 || rte_eth_dev_get_name_by_port((uint16_t)wire, wire_name) ||
-	    rte_eth_dev_get_name_by_port((uint16_t)exc, exc_name))
+	if (ring_ports_create(&rp, 1024) < 0)
 		return 1;
-	cfg->dp.present = true;
-	cfg->dp.port = wire_name;
-	cfg->dp.exception = exc_name;
-	cfg->dp.has_ip4 = cfg->dp.has_ip6 = true;
-	memcpy(cfg->dp.ip4, fu_our_ip4, 4);
-	memcpy(cfg->dp.ip6, fu_our_ip6, 16);
-	cfg->dp.dns_port = 53;
+	wire_rx = rp.wire_rx;
+	wire_tx = rp.wire_tx;
+	exc_rx = rp.exc_rx;
+	exc_tx = rp.exc_tx;
+	cfg->dp.port = rp.wire;
+	cfg->dp.exception = rp.exc;
+	fu_dp_addresses(cfg);
 	cfg->dp.burst = 32;
 	cfg->dp.mbufs = 8191;
 	cfg->dp.idle_sleep_us = 0;

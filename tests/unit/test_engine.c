@@ -12,22 +12,17 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "frame_util.h"
 #include "wire.h"
 
 static struct config *cfg;
 
 static int setup(void **state)
 {
-	char path[512], err[CFG_ERR_LEN];
-	const char *src = getenv("CAROUSEL_SOURCE");
-
 	(void)state;
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
-	cfg = config_load(path, err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	cfg = fu_load_bundled();
+	if (!cfg)
 		return -1;
-	}
 	config_set_workers(cfg, 4); /* the tests answer as workers 0-2 */
 	return 0;
 }

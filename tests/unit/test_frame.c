@@ -16,19 +16,6 @@
 #include "frame.h"
 #include "frame_util.h"
 
-static struct config *load(void)
-{
-	char path[512], err[CFG_ERR_LEN];
-	const char *src = getenv("CAROUSEL_SOURCE");
-
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
-	struct config *cfg = config_load(path, err, sizeof(err));
-
-	if (!cfg)
-		fail_msg("%s", err);
-	return cfg;
-}
-
 static struct entry *build(const struct config *cfg, const char *name, uint16_t qtype)
 {
 	uint8_t n[DNAME_MAXLEN];
@@ -44,7 +31,7 @@ static struct entry *build(const struct config *cfg, const char *name, uint16_t 
 static void same_as_socket(const char *name, const char *asked, uint16_t qtype, bool v6,
 			   int edns, int steps)
 {
-	struct config *pub = load(), *ref = load();
+	struct config *pub = fu_load_bundled(), *ref = fu_load_bundled();
 	struct entry *e = build(pub, name, qtype);
 	struct frame_addrs addrs = fu_addrs();
 
@@ -114,7 +101,7 @@ static void test_nodata_entry(void **state)
 
 static void test_ttl_left(void **state)
 {
-	struct config *cfg = load();
+	struct config *cfg = fu_load_bundled();
 	struct entry *e = build(cfg, "www.example.test", TYPE_A);
 	uint8_t out[ENTRY_MAX_BYTES];
 	uint16_t counts[3];
@@ -215,7 +202,7 @@ static void test_punt_reasons(void **state)
 
 static void test_too_big(void **state)
 {
-	struct config *cfg = load();
+	struct config *cfg = fu_load_bundled();
 	struct entry *e = build(cfg, "www.example.test", TYPE_A);
 	struct frame_addrs a = fu_addrs();
 	struct frame_query q;

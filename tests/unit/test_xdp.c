@@ -25,19 +25,6 @@
 
 static struct config *pub;
 
-static struct config *load(void)
-{
-	char path[512], err[CFG_ERR_LEN];
-	const char *src = getenv("CAROUSEL_SOURCE");
-
-	snprintf(path, sizeof(path), "%s/configs/carousel.yaml", src ? src : ".");
-	struct config *cfg = config_load(path, err, sizeof(err));
-
-	if (!cfg)
-		fprintf(stderr, "%s\n", err);
-	return cfg;
-}
-
 /* Run the program once; out gets the resulting frame. */
 static int run(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
@@ -55,7 +42,7 @@ static int run(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 
 static void same_as_socket(const char *asked, uint16_t qtype, bool v6, int edns, int steps)
 {
-	struct config *ref = load();
+	struct config *ref = fu_load_bundled();
 
 	for (int step = 0; step < steps; step++) {
 		uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
@@ -234,14 +221,10 @@ int main(void)
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	sched_setaffinity(0, sizeof(one), &one);
-	pub = load();
+	pub = fu_load_bundled();
 	if (!pub)
 		return 1;
-	pub->dp.present = true;
-	pub->dp.has_ip4 = pub->dp.has_ip6 = true;
-	memcpy(pub->dp.ip4, fu_our_ip4, 4);
-	memcpy(pub->dp.ip6, fu_our_ip6, 16);
-	pub->dp.dns_port = 53;
+	fu_dp_addresses(pub);
 	if (xdp_init(pub, false) < 0) {
 		printf("FAIL: the XDP program did not load (verifier log above)\n");
 		return 1;
