@@ -33,6 +33,21 @@ def need(*tools):
             skip(f"{t} is not installed (run scripts/install-deps.sh)")
 
 
+def stop_process(proc, grace=10):
+    """SIGTERM a process this test started, SIGKILL it after `grace`
+    seconds; returns its exit status (None when there was none)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def free_addr():
     """A 127.x address and a port that are free for UDP and TCP."""
     for _ in range(100):
@@ -144,13 +159,7 @@ class Carouseld:
     def stop(self):
         """SIGTERM; returns (and keeps in exit_code) the exit status, so a
         crash or a sanitizer report at shutdown is seen."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.exit_code = self.proc.returncode if self.proc else None
         if self.exit_code:
             print(self.logtext()[-4000:])
@@ -226,13 +235,7 @@ zone:
         raise RuntimeError("knotd did not answer")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -4,7 +4,6 @@ it, and a reference Unbound iterating over it. Everything stays on
 loopback; every server is stopped by pid."""
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ import time
 import dns.message
 import dns.query
 
-from harness import free_addr
+from harness import free_addr, stop_process
 
 SERIAL = "2026112501"
 
@@ -201,13 +200,7 @@ zone:
         for server in list(self.procs):
             if names and server not in names:
                 continue
-            p = self.procs.pop(server)
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop_process(self.procs.pop(server))
 
     def close(self):
         self.stop()
@@ -267,10 +260,5 @@ remote-control:
         return dns.query.udp(q, self.addr, port=self.port, timeout=10)
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
