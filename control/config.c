@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "pool.h"
 #include "wire.h"
 
 struct cfg_ctx {
@@ -347,14 +349,207 @@ static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
 	return 0;
 }
 
+static int parse_acl(struct cfg_ctx *c, const yaml_node_t *n, struct acl_entry *a);
+static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, const char *what, bool *out);
+
+const char *const monitor_type_names[MON_TYPES] = {
+	[MON_NONE] = "none", [MON_TCP] = "tcp",	  [MON_HTTP] = "http",	 [MON_HTTPS] = "https",
+	[MON_POP3] = "pop3", [MON_POP3S] = "pop3s", [MON_IMAP] = "imap",	 [MON_IMAPS] = "imaps",
+	[MON_SMTP] = "smtp", [MON_DNS] = "dns",	  [MON_EXEC] = "exec",
+};
+
+/* A monitor as it is being read: which keys were given, for the checks
+ * that need the whole mapping. */
+struct monitor_item {
+	struct monitor *mon;
+	yaml_node_t *node, *credentials, *command, *query, *timeout;
+	bool have_type;
+};
+
+/* "USER:PASSWORD" on the first line of a file only root (or the daemon's
+ * user) can read: credentials never sit in the YAML. */
+static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m)
+{
+	char path[PATH_MAX], line[512];
+	const char *s = scalar(n);
+	struct stat st;
+
+	int k = s[0] == '/' ? snprintf(path, sizeof(path), "%s", s)
+			    : snprintf(path, sizeof(path), "%s/%s", c->dir, s);
+
+	if (k < 0 || (size_t)k >= sizeof(path))
+		return fail(c, n, "credentials file name is too long");
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return fail(c, n, "credentials file %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return fail(c, n, "credentials file %s is not a regular file", path);
+	}
+	if (st.st_mode & 077) {
+		fclose(f);
+		return fail(c, n, "credentials file %s is readable by others (mode %03o): "
+			    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		fclose(f);
+		return fail(c, n, "credentials file %s must belong to root", path);
+	}
+	bool got = fgets(line, sizeof(line), f) != NULL;
+
+	fclose(f);
+	line[got ? strcspn(line, "\r\n") : 0] = '\0';
+	char *colon = strchr(line, ':');
+
+	if (!colon || colon == line || colon[1] == '\0')
+		return fail(c, n, "credentials file %s: the first line must be USER:PASSWORD", path);
+	*colon = '\0';
+	m->credentials = arena_strdup(&c->cfg->arena, path);
+	m->user = arena_strdup(&c->cfg->arena, line);
+	m->password = arena_strdup(&c->cfg->arena, colon + 1);
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct monitor_item *mi = arg;
+	struct monitor *m = mi->mon;
+	unsigned long u;
+
+	if (strcmp(key, "type") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor type") < 0)
+			return -1;
+		for (int t = MON_TCP; t < MON_TYPES; t++)
+			if (strcmp(scalar(v), monitor_type_names[t]) == 0)
+				m->type = (enum monitor_type)t;
+		if (m->type == MON_NONE || strcmp(scalar(v), monitor_type_names[m->type]) != 0)
+			return fail(c, v, "monitor type must be tcp, http, https, pop3, pop3s, "
+				    "imap, imaps, smtp, dns or exec, not '%s'", scalar(v));
+		mi->have_type = true;
+	} else if (strcmp(key, "port") == 0) {
+		if (get_uint(c, v, "monitor port", 1, 65535, &u) < 0)
+			return -1;
+		m->port = (uint16_t)u;
+	} else if (strcmp(key, "interval") == 0) {
+		if (get_duration_ms(c, v, "monitor interval", &u) < 0)
+			return -1;
+		if (u < 10)
+			return fail(c, v, "monitor interval must be at least 10ms");
+		m->interval_ms = (unsigned)u;
+	} else if (strcmp(key, "timeout") == 0) {
+		if (get_duration_ms(c, v, "monitor timeout", &u) < 0)
+			return -1;
+		if (u < 1)
+			return fail(c, v, "monitor timeout must be at least 1ms");
+		m->timeout_ms = (unsigned)u;
+		mi->timeout = v;
+	} else if (strcmp(key, "rise") == 0 || strcmp(key, "fall") == 0) {
+		if (get_uint(c, v, key[0] == 'r' ? "monitor rise" : "monitor fall", 1, 100, &u) < 0)
+			return -1;
+		*(key[0] == 'r' ? &m->rise : &m->fall) = (unsigned)u;
+	} else if (strcmp(key, "initial") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor initial") < 0)
+			return -1;
+		if (strcmp(scalar(v), "up") != 0 && strcmp(scalar(v), "down") != 0)
+			return fail(c, v, "monitor initial must be up or down, not '%s'", scalar(v));
+		m->initial_up = scalar(v)[0] == 'u';
+	} else if (strcmp(key, "path") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor path") < 0)
+			return -1;
+		if (scalar(v)[0] != '/' || strpbrk(scalar(v), " \r\n"))
+			return fail(c, v, "monitor path must start with / and hold no spaces");
+		m->path = arena_strdup(&c->cfg->arena, scalar(v));
+	} else if (strcmp(key, "host") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor host") < 0)
+			return -1;
+		if (strpbrk(scalar(v), " \r\n") || !scalar(v)[0])
+			return fail(c, v, "monitor host must be one word");
+		m->host = arena_strdup(&c->cfg->arena, scalar(v));
+	} else if (strcmp(key, "body") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor body") < 0)
+			return -1;
+		m->body = arena_strdup(&c->cfg->arena, scalar(v));
+	} else if (strcmp(key, "expect") == 0) {
+		if (get_uint(c, v, "monitor expect", 100, 599, &u) < 0)
+			return -1;
+		m->expect = (unsigned)u;
+	} else if (strcmp(key, "credentials") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor credentials") < 0)
+			return -1;
+		mi->credentials = v;
+	} else if (strcmp(key, "query") == 0) {
+		if (get_dname(c, v, "monitor query", m->qname) < 0)
+			return -1;
+		mi->query = v;
+	} else if (strcmp(key, "qtype") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "monitor qtype") < 0)
+			return -1;
+		static const struct { const char *name; uint16_t type; } types[] = {
+			{"A", TYPE_A}, {"AAAA", TYPE_AAAA}, {"SOA", TYPE_SOA}, {"NS", TYPE_NS},
+			{"MX", TYPE_MX}, {"TXT", TYPE_TXT}, {"SRV", TYPE_SRV}, {"CNAME", TYPE_CNAME}};
+		m->qtype = 0;
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (strcasecmp(scalar(v), types[i].name) == 0)
+				m->qtype = types[i].type;
+		if (!m->qtype)
+			return fail(c, v, "monitor qtype must be A, AAAA, SOA, NS, MX, TXT, SRV "
+				    "or CNAME, not '%s'", scalar(v));
+	} else { /* command */
+		if (want(c, v, YAML_SCALAR_NODE, "monitor command") < 0)
+			return -1;
+		m->command = arena_strdup(&c->cfg->arena, scalar(v));
+		mi->command = v;
+	}
+	return 0;
+}
+
+/* Read a monitor mapping over *m (defaults, or the pool's for a member). */
+static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, bool inherited)
+{
+	static const char *const keys[] = {"type",   "port",	 "interval", "timeout",
+					   "rise",   "fall",	 "initial",  "path",
+					   "host",   "body",	 "expect",   "credentials",
+					   "query",  "qtype",	 "command",  NULL};
+	struct monitor_item mi = {.mon = m, .node = v};
+
+	if (walk_map(c, v, "a monitor", keys, monitor_key, &mi) < 0)
+		return -1;
+	if (!mi.have_type && !inherited)
+		return fail(c, v, "monitor needs a type");
+	if (mi.credentials) {
+		if (m->type != MON_POP3 && m->type != MON_POP3S && m->type != MON_IMAP &&
+		    m->type != MON_IMAPS)
+			return fail(c, mi.credentials, "credentials are for pop3 and imap monitors");
+		if (read_credentials(c, mi.credentials, m) < 0)
+			return -1;
+	}
+	if (m->type == MON_EXEC && !m->command)
+		return fail(c, v, "an exec monitor needs a command");
+	if (m->type == MON_DNS && !m->qname[0] && !mi.query)
+		return fail(c, v, "a dns monitor needs a query (the name to ask)");
+	if (m->timeout_ms > m->interval_ms)
+		return fail(c, mi.timeout ? mi.timeout : v,
+			    "monitor timeout (%ums) must not exceed its interval (%ums)",
+			    m->timeout_ms, m->interval_ms);
+	return 0;
+}
+
+static void monitor_defaults(struct monitor *m)
+{
+	*m = (struct monitor){.interval_ms = 5000, .timeout_ms = 2000, .rise = 2, .fall = 3,
+			      .initial_up = true, .path = "/", .expect = 200, .qtype = TYPE_SOA};
+}
+
 struct pool_item {
 	struct pool *pool;
-	yaml_node_t *name, *members, *aliases, *node;
+	yaml_node_t *name, *members, *aliases, *node, *monitor, *fallback, *method;
 	uint32_t weights[ROT_MAX_MEMBERS];
 };
 
 struct member_item {
-	yaml_node_t *address, *weight;
+	yaml_node_t *address, *weight, *monitor, *group, *clients;
 };
 
 static int member_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
@@ -364,17 +559,80 @@ static int member_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	(void)c;
 	if (strcmp(key, "address") == 0)
 		m->address = v;
-	else
+	else if (strcmp(key, "weight") == 0)
 		m->weight = v;
+	else if (strcmp(key, "monitor") == 0)
+		m->monitor = v;
+	else if (strcmp(key, "group") == 0)
+		m->group = v;
+	else
+		m->clients = v;
+	return 0;
+}
+
+/* A member's own policy keys: monitor override, failover group, clients. */
+static int member_policy(struct cfg_ctx *c, struct pool *p, struct member_item *mi,
+			 struct member *m)
+{
+	unsigned long u;
+
+	m->monitor = p->monitor;
+	if (mi->monitor) {
+		struct monitor *mon = arena_alloc(&c->cfg->arena, sizeof(*mon));
+
+		if (p->monitor)
+			*mon = *p->monitor;
+		else
+			monitor_defaults(mon);
+		if (parse_monitor(c, mi->monitor, mon, p->monitor != NULL) < 0)
+			return -1;
+		m->monitor = mon;
+	}
+	if (mi->group) {
+		if (p->method != ROT_FAILOVER)
+			return fail(c, mi->group, "member group is for method: failover");
+		if (get_uint(c, mi->group, "member group", 0, 1000, &u) < 0)
+			return -1;
+		m->group = (unsigned)u;
+	}
+	if (mi->clients) {
+		if (p->method != ROT_TOPOLOGY)
+			return fail(c, mi->clients, "member clients are for method: topology");
+		if (want(c, mi->clients, YAML_SEQUENCE_NODE, "member clients") < 0)
+			return -1;
+		size_t n = (size_t)(mi->clients->data.sequence.items.top -
+				    mi->clients->data.sequence.items.start);
+
+		m->clients = arena_alloc(&c->cfg->arena, (n ? n : 1) * sizeof(*m->clients));
+		for (yaml_node_item_t *i = mi->clients->data.sequence.items.start;
+		     i < mi->clients->data.sequence.items.top; i++) {
+			yaml_node_t *e = node_at(c, *i);
+
+			if (want(c, e, YAML_SCALAR_NODE, "a client subnet") < 0 ||
+			    parse_acl(c, e, &m->clients[m->nclients]) < 0)
+				return -1;
+			m->nclients++;
+		}
+	}
 	return 0;
 }
 
 static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 {
-	static const char *const keys[] = {"address", "weight", NULL};
+	static const char *const keys[] = {"address", "weight", "monitor", "group", "clients",
+					   NULL};
 	struct pool *p = pi->pool;
 	yaml_node_t *seq = pi->members;
 	size_t n;
+
+	if (pi->monitor) {
+		struct monitor *mon = arena_alloc(&c->cfg->arena, sizeof(*mon));
+
+		monitor_defaults(mon);
+		if (parse_monitor(c, pi->monitor, mon, false) < 0)
+			return -1;
+		p->monitor = mon;
+	}
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "pool members") < 0)
 		return -1;
@@ -415,6 +673,8 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 					    scalar(mi.address), p->name_text);
 		m->weight = (uint32_t)w;
 		snprintf(m->text, sizeof(m->text), "%s", scalar(mi.address));
+		if (member_policy(c, p, &mi, m) < 0)
+			return -1;
 		pi->weights[p->nmembers] = m->weight;
 		p->nmembers++;
 	}
@@ -456,9 +716,44 @@ static int pool_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *ar
 			p->method = ROT_ROUND_ROBIN;
 		else if (strcmp(scalar(v), "weighted") == 0)
 			p->method = ROT_WEIGHTED;
+		else if (strcmp(scalar(v), "failover") == 0)
+			p->method = ROT_FAILOVER;
+		else if (strcmp(scalar(v), "topology") == 0)
+			p->method = ROT_TOPOLOGY;
 		else
-			return fail(c, v, "pool method must be round-robin or weighted, not '%s'",
-				    scalar(v));
+			return fail(c, v, "pool method must be round-robin, weighted, failover or "
+				    "topology, not '%s'", scalar(v));
+		pi->method = v;
+	} else if (strcmp(key, "monitor") == 0) {
+		pi->monitor = v;
+	} else if (strcmp(key, "on-all-down") == 0) {
+		if (v->type == YAML_MAPPING_NODE) {
+			yaml_node_pair_t *pr = v->data.mapping.pairs.start;
+			yaml_node_t *k = pr < v->data.mapping.pairs.top ? node_at(c, pr->key) : NULL;
+
+			if (v->data.mapping.pairs.top - pr != 1 || k->type != YAML_SCALAR_NODE ||
+			    strcmp(scalar(k), "pool") != 0)
+				return fail(c, v, "on-all-down takes serve-all, servfail or "
+					    "{pool: NAME}");
+			pi->fallback = node_at(c, pr->value);
+			if (want(c, pi->fallback, YAML_SCALAR_NODE, "on-all-down pool") < 0)
+				return -1;
+			p->on_all_down = ALL_DOWN_POOL;
+		} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "serve-all") == 0) {
+			p->on_all_down = ALL_DOWN_SERVE_ALL;
+		} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "servfail") == 0) {
+			p->on_all_down = ALL_DOWN_SERVFAIL;
+		} else {
+			return fail(c, v, "on-all-down takes serve-all, servfail or {pool: NAME}");
+		}
+	} else if (strcmp(key, "degraded-ttl") == 0) {
+		if (get_uint(c, v, "pool degraded-ttl", 0, 2147483647UL, &u) < 0)
+			return -1;
+		p->degraded_ttl = (uint32_t)u;
+	} else if (strcmp(key, "min-up") == 0) {
+		if (get_uint(c, v, "pool min-up", 1, ROT_MAX_MEMBERS, &u) < 0)
+			return -1;
+		p->min_up = (unsigned)u;
 	} else if (strcmp(key, "answer-count") == 0) {
 		if (get_uint(c, v, "pool answer-count", 0, ROT_MAX_MEMBERS, &u) < 0)
 			return -1;
@@ -542,15 +837,18 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 
 static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
 {
-	static const char *const keys[] = {"name",	   "aliases", "method", "answer-count",
-					   "ttl",	   "members", NULL};
+	static const char *const keys[] = {"name",	   "aliases",	   "method", "answer-count",
+					   "ttl",	   "members",	   "monitor", "on-all-down",
+					   "degraded-ttl", "min-up",	   NULL};
 	struct config *cfg = c->cfg;
+	yaml_node_t **fallback;
 	size_t n;
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "pools") < 0)
 		return -1;
 	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 	cfg->pools = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->pools));
+	fallback = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*fallback));
 	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
 	     i++) {
 		yaml_node_t *e = node_at(c, *i);
@@ -563,6 +861,8 @@ static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
 		pi->pool = p;
 		pi->node = e;
 		p->ttl = 30;
+		p->degraded_ttl = UINT32_MAX; /* min(ttl, 5) unless given */
+		p->min_up = 1;
 		p->line = (int)e->start_mark.line + 1;
 		if (walk_map(c, e, "a pool", keys, pool_key, pi) < 0)
 			goto out;
@@ -577,6 +877,11 @@ static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
 			fail(c, e, "pool %s needs members", p->name_text);
 			goto out;
 		}
+		if (p->degraded_ttl == UINT32_MAX)
+			p->degraded_ttl = p->ttl < 5 ? p->ttl : 5;
+		if (pi->fallback)
+			p->fallback_name = arena_strdup(&cfg->arena, scalar(pi->fallback));
+		fallback[cfg->npools] = pi->fallback;
 		cfg->npools++;
 		if (parse_members(c, pi) < 0 || attach_pool(c, pi) < 0)
 			goto out;
@@ -586,7 +891,31 @@ static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
 		if (rc < 0)
 			return -1;
 	}
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		struct pool *p = &cfg->pools[i];
+		uint8_t name[DNAME_MAXLEN];
+
+		if (!fallback[i])
+			continue;
+		if (get_dname(c, fallback[i], "on-all-down pool", name) < 0)
+			return -1;
+		p->fallback = config_find_pool(cfg, name);
+		if (!p->fallback)
+			return fail(c, fallback[i], "on-all-down: no pool named %s",
+				    scalar(fallback[i]));
+		if (p->fallback == p)
+			return fail(c, fallback[i], "on-all-down: pool %s cannot fall back on itself",
+				    p->name_text);
+	}
 	return 0;
+}
+
+struct pool *config_find_pool(const struct config *cfg, const uint8_t *name)
+{
+	struct zone *z = config_find_zone(cfg, name);
+	struct node *n = z ? zone_find(z, name, dname_len(name)) : NULL;
+
+	return n ? n->pool : NULL;
 }
 
 /* Follow CNAMEs inside our data from name; true when it comes back. */
@@ -819,17 +1148,19 @@ bool config_rec_allowed(const struct config *cfg, const struct sockaddr *sa)
 			family = AF_INET;
 		}
 	}
-	for (unsigned i = 0; i < cfg->rec.nallow; i++) {
-		const struct acl_entry *a = &cfg->rec.allow[i];
-		unsigned full = a->prefix / 8, bits = a->prefix % 8;
-
-		if (a->family != family || memcmp(a->addr, addr, full) != 0)
-			continue;
-		if (bits && ((a->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - bits))))
-			continue;
-		return true;
-	}
+	for (unsigned i = 0; i < cfg->rec.nallow; i++)
+		if (acl_match(&cfg->rec.allow[i], family, addr))
+			return true;
 	return false;
+}
+
+bool acl_match(const struct acl_entry *a, int family, const uint8_t *addr)
+{
+	unsigned full = a->prefix / 8, bits = a->prefix % 8;
+
+	if (a->family != family || memcmp(a->addr, addr, full) != 0)
+		return false;
+	return !bits || !((a->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - bits)));
 }
 
 /* "64M", "512k", "1G", "1048576" */
@@ -1043,6 +1374,15 @@ static int cookie_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	return get_secret(c, v, "cookies.previous-secret", k->previous);
 }
 
+static int metrics_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	(void)key;
+	(void)arg;
+	if (want(c, v, YAML_SCALAR_NODE, "metrics.listen") < 0)
+		return -1;
+	return parse_listen(c, v, &c->cfg->metrics_listen);
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -1072,14 +1412,20 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		c->cfg->rrl.enable = true; /* a section turns it on unless it says enable: false */
 		return walk_map(c, v, "rrl", rkeys, rrl_key, NULL);
 	}
+	if (strcmp(key, "metrics") == 0) {
+		static const char *const mkeys[] = {"listen", NULL};
+
+		c->cfg->metrics = true;
+		return walk_map(c, v, "metrics", mkeys, metrics_key, NULL);
+	}
 	*pools = v;
 	return 0;
 }
 
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server",	"zones", "pools",   "dataplane",
-					   "recursion", "rrl",	 "cookies", NULL};
+	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
+					   "recursion", "rrl", "cookies", "metrics", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -1151,6 +1497,11 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	}
 	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
 		goto out;
+	if (cfg->metrics && !cfg->metrics_listen.len) {
+		fail(&c, root, "metrics.listen is required (e.g. 127.0.0.1@9153)");
+		goto out;
+	}
+	pool_views_init(cfg);
 	config_set_workers(cfg, cfg->workers);
 	if (!cfg->cookies.configured && getrandom(cfg->cookies.secret, 16, 0) != 16) {
 		fail(&c, root, "no randomness for the cookie secret");
@@ -1185,6 +1536,8 @@ void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
+	for (unsigned i = 0; i < cfg->npools; i++)
+		pool_view_free(atomic_load(&cfg->pools[i].view));
 	arena_free(&cfg->arena);
 	free(cfg);
 }

@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -24,17 +25,56 @@ struct listen_addr {
 	char text[64];
 };
 
+/* A health monitor (docs/configuration.md, "Health checks"). */
+enum monitor_type {
+	MON_NONE, MON_TCP, MON_HTTP, MON_HTTPS, MON_POP3, MON_POP3S, MON_IMAP, MON_IMAPS,
+	MON_SMTP, MON_DNS, MON_EXEC, MON_TYPES
+};
+
+struct monitor {
+	enum monitor_type type;
+	uint16_t port;            /* 0: the type's well-known port */
+	unsigned interval_ms, timeout_ms;
+	unsigned rise, fall;      /* consecutive results that change the state */
+	bool initial_up;          /* state before the first verdict */
+	const char *path;         /* http(s): GET this */
+	const char *host;         /* http(s): Host header and TLS SNI; NULL: the address */
+	const char *body;         /* http(s): expected substring of the body, NULL: any */
+	unsigned expect;          /* http(s): expected status */
+	const char *credentials;  /* pop3/imap: the file the user and password came from */
+	const char *user, *password;
+	uint8_t qname[DNAME_MAXLEN]; /* dns: the question */
+	uint16_t qtype;
+	const char *command;      /* exec: run by /bin/sh -c */
+};
+
+/* "10.0.0.0/8", "::1/128": recursion ACLs and topology client sets. */
+struct acl_entry {
+	int family;
+	uint8_t addr[16];
+	unsigned prefix;
+};
+
 struct member {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
 	uint32_t weight;
 	char text[48];
+	const struct monitor *monitor; /* NULL: not checked, always up */
+	unsigned group;                /* failover: lower groups serve first */
+	unsigned nclients;             /* topology: the clients this member is for */
+	struct acl_entry *clients;
 };
 
 /* Per-worker rotation counters, one cache line each: no shared writes. */
 struct rot_state {
 	alignas(64) uint64_t step[2]; /* [0] A, [1] AAAA */
 };
+
+/* What to hand out when no member of a family is up (or drained). */
+enum all_down { ALL_DOWN_SERVE_ALL, ALL_DOWN_SERVFAIL, ALL_DOWN_POOL };
+
+struct pool_view;
 
 struct pool {
 	uint8_t name[DNAME_MAXLEN];
@@ -53,6 +93,16 @@ struct pool {
 	unsigned naliases;
 	const uint8_t **aliases;
 	int line; /* where it was configured, for later messages */
+	/* health policy */
+	const struct monitor *monitor; /* the pool's default, NULL: none */
+	enum all_down on_all_down;
+	const char *fallback_name;     /* on-all-down: {pool: NAME} */
+	struct pool *fallback;
+	uint32_t degraded_ttl;         /* TTL while a member is down */
+	unsigned min_up;               /* failover: up members a group needs */
+	/* What is served now (control/pool.h): replaced by the health module
+	 * on every state change, read by workers without a lock. */
+	_Atomic(struct pool_view *) view;
 };
 
 /* The `dataplane:` section: where the fast path runs (docs/configuration.md). */
@@ -76,12 +126,6 @@ struct dp_config {
 /* The `recursion:` section (docs/configuration.md). */
 #define REC_MAX_ALLOW 64
 #define REC_MAX_FORWARDERS 8
-
-struct acl_entry {
-	int family;
-	uint8_t addr[16];
-	unsigned prefix;
-};
 
 struct rec_config {
 	bool enable;
@@ -130,6 +174,8 @@ struct config {
 	struct rec_config rec;
 	struct rrl_config rrl;
 	struct cookie_config cookies;
+	bool metrics;             /* the `metrics:` section: Prometheus exposition */
+	struct listen_addr metrics_listen;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 
@@ -145,6 +191,13 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name);
 
 /* Is addr (AF_INET / AF_INET6 sockaddr) allowed by the recursion ACL? */
 bool config_rec_allowed(const struct config *cfg, const struct sockaddr *addr);
+/* Does family/addr fall in a? */
+bool acl_match(const struct acl_entry *a, int family, const uint8_t *addr);
+
+/* The pool called name (wire form), or NULL. */
+struct pool *config_find_pool(const struct config *cfg, const uint8_t *name);
+
+extern const char *const monitor_type_names[MON_TYPES];
 
 static inline int family_index(int family)
 {

@@ -10,6 +10,7 @@
 
 #include "cache.h"
 #include "cookie.h"
+#include "pool.h"
 #include "wire.h"
 
 #define TYPE_DS 43
@@ -35,9 +36,18 @@ struct answer {
 	 * once, in member order, and where they went is noted. */
 	bool entry_mode, entry_bad;
 	const struct pool *rot_pool;
+	const struct rot_sched *rot_sched; /* the schedule of the members served */
+	uint32_t rot_ttl;
 	int rot_fam;
 	size_t rot_off;
 	unsigned rot_count;
+	/* health: a pool in the answer with nothing to serve (on-all-down: servfail) */
+	const struct pool *servfail_pool;
+	/* topology: who asks (ECS address, else the source), and how much of
+	 * it the answer depended on (ECS SCOPE PREFIX-LENGTH) */
+	int client_family;
+	uint8_t client_addr[16];
+	unsigned ecs_scope;
 };
 
 enum section { SEC_AN, SEC_NS, SEC_AR };
@@ -66,23 +76,78 @@ static bool put_rrset(struct answer *A, enum section sec, const uint8_t *owner,
 	return true;
 }
 
-/* The pool's addresses of one family, rotated. `advance` moves this
- * worker's counter (answers do, additional-section copies do not). */
+/* Topology: the serving members preferred for the client (those whose
+ * clients: subnet matches it most specifically), rotated by step; all
+ * serving members when none is meant for it. */
+static unsigned topology_order(struct answer *A, const struct pool *p, int fam,
+			       const struct rot_sched *s, uint64_t step, uint16_t *order)
+{
+	uint16_t pref[ROT_MAX_MEMBERS];
+	unsigned n = 0, best = 0, max = p->answer_count;
+	bool matched = false;
+
+	for (uint16_t i = 0; i < s->nmembers; i++) {
+		const struct member *m = &p->members[p->fam_member[fam][i]];
+		bool hit = false;
+		unsigned len = 0;
+
+		if (!s->live[i])
+			continue;
+		for (unsigned j = 0; A->client_family && j < m->nclients; j++)
+			if (acl_match(&m->clients[j], A->client_family, A->client_addr) &&
+			    (!hit || m->clients[j].prefix > len)) {
+				hit = true;
+				len = m->clients[j].prefix;
+			}
+		if (hit && (!matched || len > best)) {
+			matched = true;
+			best = len;
+			n = 0;
+		}
+		if (hit ? len == best : !matched)
+			pref[n++] = i;
+	}
+	if (matched && best > A->ecs_scope)
+		A->ecs_scope = best;
+	if (max == 0 || max > n)
+		max = n;
+	for (unsigned k = 0; k < max; k++)
+		order[k] = pref[(step + k) % n];
+	return max;
+}
+
+/* The pool's addresses of one family, rotated over the members its view
+ * serves now (health, drain, failover group, on-all-down). `advance`
+ * moves this worker's counter (answers do, additional-section copies do
+ * not). */
 static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, struct pool *p,
 		     int fam, bool advance)
 {
 	uint16_t order[ROT_MAX_MEMBERS];
 	struct wire_mark m = wire_buf_mark(&A->b);
 	uint16_t type = fam ? TYPE_AAAA : TYPE_A;
+	const struct pool_view *v;
+	const struct pool *src = pool_serving(p, fam, &v);
+	uint32_t ttl = pool_view_get(p)->ttl;
 	unsigned k;
 
+	if (!src) {
+		if (sec == SEC_AN)
+			A->servfail_pool = p;
+		return true; /* elsewhere: no addresses to add */
+	}
+	const struct rot_sched *s = &v->sched[fam];
+
 	if (A->entry_mode) {
-		if (sec != SEC_AN || A->rot_pool)
-			A->entry_bad = true; /* only one rotated set, in the answer */
-		k = p->nfam[fam];
+		/* one rotated set, in the answer; topology depends on the client */
+		if (sec != SEC_AN || A->rot_pool || p->method == ROT_TOPOLOGY)
+			A->entry_bad = true;
+		k = src->nfam[fam];
 		for (unsigned i = 0; i < k; i++)
 			order[i] = (uint16_t)i;
 		A->rot_pool = p;
+		A->rot_sched = s;
+		A->rot_ttl = ttl;
 		A->rot_fam = fam;
 		A->rot_off = A->b.len;
 		A->rot_count = k;
@@ -90,13 +155,16 @@ static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, s
 		struct rot_state *st = &p->state[A->worker];
 		uint64_t step = advance ? st->step[fam]++ : st->step[fam];
 
-		k = rot_order(&p->sched[fam], step, p->answer_count, order);
+		if (p->method == ROT_TOPOLOGY && src == p)
+			k = topology_order(A, p, fam, s, step, order);
+		else
+			k = rot_order(s, step, p->answer_count, order);
 	}
 
 	for (unsigned i = 0; i < k; i++) {
-		const struct member *mem = &p->members[p->fam_member[fam][order[i]]];
+		const struct member *mem = &src->members[src->fam_member[fam][order[i]]];
 
-		put_rr_head(&A->b, owner, type, p->ttl);
+		put_rr_head(&A->b, owner, type, ttl);
 		wire_put_u16(&A->b, fam ? 16 : 4);
 		wire_put_bytes(&A->b, mem->addr, fam ? 16 : 4);
 	}
@@ -372,12 +440,45 @@ static size_t finish(struct answer *A, const struct wire_query *q, size_t limit)
 			wire_opt_add(&A->b, opt_off, COOKIE_OPTION, A->cookie, A->cookie_len);
 		if (A->ede != 0xffff)
 			wire_opt_add_ede(&A->b, opt_off, A->ede, A->ede_text);
+		if (q->ecs_family) {
+			/* RFC 7871 7.2.1: echo family, source and address; the scope
+			 * says how much of the address the answer depended on */
+			uint8_t ecs[4 + 16];
+			size_t alen = (q->ecs_source + 7u) / 8u;
+
+			wire_write16(ecs, q->ecs_family);
+			ecs[2] = q->ecs_source;
+			ecs[3] = (uint8_t)A->ecs_scope;
+			memcpy(ecs + 4, q->ecs_addr, alen);
+			wire_opt_add(&A->b, opt_off, WIRE_OPT_ECS, ecs, 4 + alen);
+		}
 	}
 	return A->b.err ? 0 : A->b.len;
 }
 
 #define EDE_RESERVE 72    /* EDE option: 4 + 2 + up to 63 bytes of text */
 #define COOKIE_RESERVE 28 /* COOKIE option: 4 + 8 + 16 */
+#define ECS_RESERVE 24    /* ECS option: 4 + 4 + up to 16 address bytes */
+
+/* The address topology pools choose by: the query's ECS, else its source. */
+static void set_client(struct answer *A, const struct wire_query *q, const struct sockaddr *sa)
+{
+	A->client_family = 0;
+	A->ecs_scope = 0;
+	if (q->ecs_family) {
+		A->client_family = q->ecs_family == 1 ? AF_INET : AF_INET6;
+		memcpy(A->client_addr, q->ecs_addr, 16);
+	} else if (sa && sa->sa_family == AF_INET) {
+		A->client_family = AF_INET;
+		memcpy(A->client_addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		A->client_family = IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6;
+		memcpy(A->client_addr, a6->s6_addr + (A->client_family == AF_INET ? 12 : 0),
+		       A->client_family == AF_INET ? 4 : 16);
+	}
+}
 
 /* RFC 7873 5.2 with RFC 9018 server cookies: a client cookie alone gets a
  * fresh server cookie; a valid one is echoed (renewed after half an hour);
@@ -452,9 +553,14 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	A.nextra = 0;
 	A.entry_mode = A.entry_bad = false;
 	A.rot_pool = NULL;
+	A.servfail_pool = NULL;
+	set_client(&A, &q, ctx->client);
 	wire_buf_init(&A.b, out,
-		      limit - (q.has_edns ? WIRE_OPT_RR_LEN + EDE_RESERVE + COOKIE_RESERVE : 0));
+		      limit - (q.has_edns ? WIRE_OPT_RR_LEN + EDE_RESERVE + COOKIE_RESERVE +
+						    ECS_RESERVE
+					  : 0));
 	wire_reply_begin(&A.b, query, &q);
+	struct wire_mark question = wire_buf_mark(&A.b);
 	if (A.b.err) { /* the question alone does not fit: cannot happen for >= 512 */
 		res->dropped = true;
 		return 0;
@@ -524,8 +630,17 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	}
 	A.aa = true;
 	answer_zone(&A, z, q.qname);
-	if (!A.tc)
+	if (A.servfail_pool) {
+		/* on-all-down: servfail -- fail closed, and say why (RFC 8914) */
+		wire_buf_rollback(&A.b, question);
+		A.count[SEC_AN] = A.count[SEC_NS] = A.count[SEC_AR] = 0;
+		A.rcode = RCODE_SERVFAIL;
+		A.aa = A.tc = false;
+		A.ede = 0;
+		A.ede_text = "every replica of the pool is down";
+	} else if (!A.tc) {
 		put_extra(&A);
+	}
 done:
 	res->rcode = A.rcode;
 	res->truncated = A.tc;
@@ -582,7 +697,8 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	answer_zone(&A, z, q.qname);
 	if (!A.tc)
 		put_extra(&A);
-	if (A.tc || A.entry_bad || A.b.err)
+	/* a SERVFAIL is the socket path's to send, with its EDE */
+	if (A.tc || A.entry_bad || A.b.err || A.servfail_pool)
 		return -1;
 
 	size_t start = q.question_end, end = A.b.len;
@@ -602,7 +718,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	size_t rot_end = start, rot_start = start;
 
 	if (p) {
-		const struct rot_sched *s = &p->sched[A.rot_fam];
+		const struct rot_sched *s = A.rot_sched;
 
 		if (A.rot_count == 0 || A.rot_count > ENTRY_MAX_RR || s->len > ENTRY_MAX_SCHED)
 			return -1;
@@ -611,7 +727,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 		/* a rotated record: owner pointer, type, class, TTL, rdlength, address */
 		e->rr_len = (uint16_t)(12 + (A.rot_fam ? 16 : 4));
 		e->rr_ttl_off = 6;
-		e->rr_ttl = p->ttl;
+		e->rr_ttl = A.rot_ttl;
 		rot_end = rot_start + (size_t)e->rr_count * e->rr_len;
 		if (rot_end > end || (out[rot_start] & 0xc0) != 0xc0)
 			return -1;

@@ -3,25 +3,33 @@
 
 #include <stdlib.h>
 
-void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
-		     const uint32_t *weights, uint16_t n)
+uint32_t rot_sched_len(enum rot_method m, const uint32_t *weights, uint16_t n)
 {
 	uint64_t total = 0;
-	uint16_t live = 0;
+	uint32_t live = 0;
 
-	s->nmembers = n;
-	s->live = arena_alloc(a, (n ? n : 1) * sizeof(*s->live));
 	for (uint16_t i = 0; i < n; i++) {
-		s->live[i] = weights[i] > 0;
 		total += weights[i];
 		live += weights[i] > 0;
 	}
-	if (m == ROT_ROUND_ROBIN || live == 0) {
-		s->len = live;
-		s->seq = arena_alloc(a, (live ? live : 1) * sizeof(*s->seq));
+	return m == ROT_ROUND_ROBIN || live == 0 ? live : (uint32_t)total;
+}
+
+void rot_sched_fill(struct rot_sched *s, enum rot_method m, const uint32_t *weights, uint16_t n,
+		    uint16_t *seq, uint8_t *live)
+{
+	uint32_t total = rot_sched_len(m, weights, n);
+
+	s->nmembers = n;
+	s->live = live;
+	s->seq = seq;
+	s->len = total;
+	for (uint16_t i = 0; i < n; i++)
+		live[i] = weights[i] > 0;
+	if (m == ROT_ROUND_ROBIN || total == 0) {
 		for (uint16_t i = 0, k = 0; i < n; i++)
 			if (weights[i] > 0)
-				s->seq[k++] = i;
+				seq[k++] = i;
 		return;
 	}
 	/* Smooth weighted round-robin (nginx ngx_http_upstream_get_peer):
@@ -31,8 +39,6 @@ void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 
 	if (!current)
 		abort();
-	s->len = (uint32_t)total;
-	s->seq = arena_alloc(a, total * sizeof(*s->seq));
 	for (uint32_t step = 0; step < total; step++) {
 		uint16_t best = 0;
 
@@ -42,7 +48,16 @@ void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 				best = i;
 		}
 		current[best] -= (int64_t)total;
-		s->seq[step] = best;
+		seq[step] = best;
 	}
 	free(current);
+}
+
+void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
+		     const uint32_t *weights, uint16_t n)
+{
+	uint32_t len = rot_sched_len(m, weights, n);
+
+	rot_sched_fill(s, m, weights, n, arena_alloc(a, (len ? len : 1) * sizeof(*s->seq)),
+		       arena_alloc(a, (n ? n : 1) * sizeof(*s->live)));
 }

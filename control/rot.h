@@ -17,6 +17,8 @@
 enum rot_method {
 	ROT_ROUND_ROBIN,
 	ROT_WEIGHTED,
+	ROT_FAILOVER, /* groups in order; weighted rotation inside the serving group */
+	ROT_TOPOLOGY, /* members preferred by client subnet; weighted rotation */
 };
 
 struct rot_sched {
@@ -31,6 +33,10 @@ struct rot_sched {
  * over one full cycle (sum of weights steps). */
 void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
 		     const uint32_t *weights, uint16_t n);
+/* The same into caller memory: seq holds rot_sched_len() steps, live n. */
+uint32_t rot_sched_len(enum rot_method m, const uint32_t *weights, uint16_t n);
+void rot_sched_fill(struct rot_sched *s, enum rot_method m, const uint32_t *weights, uint16_t n,
+		    uint16_t *seq, uint8_t *live);
 
 /* Fill order[] with the member indexes for step `step`: the scheduled
  * member first, then the others with weight > 0 in configured order after

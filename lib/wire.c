@@ -57,6 +57,27 @@ int wire_name_read_any(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out
 	return name_read(pkt, len, pos, out, 0);
 }
 
+/* RFC 7871 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH (0 in a
+ * query), then exactly the address bytes the prefix covers, with the bits
+ * past the prefix zero. Anything else, or a second ECS, is FORMERR. */
+static int parse_ecs(const uint8_t *o, size_t olen, struct wire_query *q)
+{
+	if (q->ecs_family || olen < 4)
+		return CAR_EMALF;
+	unsigned family = wire_read16(o), source = o[2], max = family == 1 ? 32 : 128;
+	size_t alen = (source + 7) / 8;
+
+	if ((family != 1 && family != 2) || source > max || o[3] != 0 || olen != 4 + alen)
+		return CAR_EMALF;
+	if (source % 8 && (o[4 + alen - 1] & (0xff >> (source % 8))))
+		return CAR_EMALF;
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, o + 4, alen);
+	q->ecs_family = (uint8_t)family;
+	q->ecs_source = (uint8_t)source;
+	return CAR_EOK;
+}
+
 /* RFC 6891 6.1.2: OPT RDATA is a sequence of {code, length, data}. */
 static int parse_opt_rdata(const uint8_t *pkt, size_t rd_off, size_t rdlen, struct wire_query *q)
 {
@@ -76,6 +97,9 @@ static int parse_opt_rdata(const uint8_t *pkt, size_t rd_off, size_t rdlen, stru
 				return CAR_EMALF;
 			q->cookie_off = (uint16_t)(rd_off + p + 4);
 			q->cookie_len = (uint16_t)olen;
+		} else if (wire_read16(rd + p) == WIRE_OPT_ECS &&
+			   parse_ecs(rd + p + 4, olen, q) < 0) {
+			return CAR_EMALF;
 		}
 		p += 4 + olen;
 		q->edns_options++;
@@ -123,6 +147,7 @@ enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_q
 	q->edns_flags = 0;
 	q->edns_options = 0;
 	q->cookie_off = q->cookie_len = 0;
+	q->ecs_family = 0;
 	if (len < WIRE_HDR_LEN)
 		return WIRE_DROP;
 	q->id = wire_read16(pkt);

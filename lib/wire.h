@@ -24,6 +24,7 @@ enum car_err {
 #define WIRE_PTR_HOPS 16      /* compression pointers followed per name */
 #define WIRE_MAX_ADDITIONAL 4 /* RRs parsed in a query's additional section */
 #define WIRE_OPT_RR_LEN 11    /* root owner, type, class, ttl, rdlength */
+#define WIRE_OPT_ECS 8        /* EDNS Client Subnet option code (RFC 7871) */
 
 /* Header flags (RFC 1035 4.1.1) */
 #define WIRE_QR 0x8000
@@ -119,6 +120,9 @@ struct wire_query {
 	uint16_t edns_options; /* how many options the OPT carried */
 	uint16_t cookie_off;   /* COOKIE option data (RFC 7873), offset in the query */
 	uint16_t cookie_len;   /* 0: none */
+	uint8_t ecs_family;    /* EDNS Client Subnet (RFC 7871): 0 none, 1 IPv4, 2 IPv6 */
+	uint8_t ecs_source;    /* SOURCE PREFIX-LENGTH */
+	uint8_t ecs_addr[16];  /* the address, zero beyond the prefix */
 };
 
 /* Parse a query. Every byte read is checked against len. */

@@ -10,6 +10,8 @@ libbpf-dev bpftool linux-libc-dev libclang-rt-14-dev
 knot knot-dnsutils dnsutils dnsperf
 python3 python3-dnspython python3-yaml
 iproute2 procps ethtool
+nginx dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
+libmicrohttpd-dev libssl-dev curl valgrind
 "
 
 missing=""
