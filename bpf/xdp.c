@@ -190,6 +190,27 @@ void xdp_withdraw(uint64_t digest)
 		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &digest);
 }
 
+void xdp_publish_pool(const struct config *cfg, unsigned index)
+{
+	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
+	const struct pool *p = &cfg->pools[index];
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+
+	if (!e || !x.skel || cfg->rrl.enable) {
+		free(e);
+		return;
+	}
+	for (unsigned j = 0; j <= p->naliases; j++)
+		for (int t = 0; t < 2; t++) {
+			const uint8_t *name = j == 0 ? p->name : p->aliases[j - 1];
+
+			if (engine_build_entry(cfg, name, types[t], e) < 0 || xdp_publish_entry(e) < 0)
+				/* not servable here now: the program passes it on */
+				xdp_withdraw(entry_digest(name, dname_len(name), types[t], CLASS_IN));
+		}
+	free(e);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t p = *(const uint64_t *)a, q = *(const uint64_t *)b;

@@ -17,6 +17,8 @@ int xdp_init(const struct config *cfg, bool attach);
 /* Publish cfg's pool and alias entries; remove config entries no longer
  * there (cached entries, which expire, are the resolver's to withdraw). */
 void xdp_publish(const struct config *cfg);
+/* Re-publish the names of one pool (its view changed: health, drain). */
+void xdp_publish_pool(const struct config *cfg, unsigned index);
 /* Publish one entry (the caller keeps e). Returns 0 or -1. */
 int xdp_publish_entry(const struct entry *e);
 void xdp_withdraw(uint64_t digest);

@@ -15,7 +15,9 @@
 #include "config.h"
 #include "ctl.h"
 #include "cache.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "resolver.h"
 #include "server.h"
 #ifdef HAVE_DPDK
@@ -27,11 +29,12 @@
 
 static bool dataplane_dpdk, dataplane_xdp;
 static struct server *the_server;
+static struct health *the_health;
 
 static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 {
 	if (strncmp(cmd, "cache", 5) != 0 || (cmd[5] != ' ' && cmd[5] != '\0'))
-		return (size_t)-1;
+		return health_ctl(the_health, cmd, buf, len, ok);
 	if (!the_server->resolver) {
 		*ok = false;
 		return (size_t)snprintf(buf, len, "error: recursion is not enabled\n");
@@ -63,6 +66,32 @@ static void publish_hot_xdp(struct entry *e)
 }
 #endif
 
+/* Health: wait out readers of a replaced pool view. */
+static void health_synchronize(void *arg)
+{
+	server_synchronize(arg);
+}
+
+/* Health: a pool serves other members now; so do pools that fall back
+ * on it. The fast paths get new entries for their names. */
+static void health_changed(void *arg, const struct config *cfg, unsigned index)
+{
+	(void)arg;
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		if (i != index && !cfg->pools[i].fallback)
+			continue;
+#ifdef HAVE_DPDK
+		if (dataplane_dpdk)
+			dp_publish_pool(cfg, i);
+#endif
+#ifdef HAVE_XDP
+		if (dataplane_xdp)
+			xdp_publish_pool(cfg, i);
+#endif
+	}
+	(void)cfg;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -84,7 +113,8 @@ static void usage(FILE *f)
 		"  -V, --version       print the version\n"
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
-		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload.\n");
+		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload|pools|\n"
+		"drain|undrain|cache (see carouselctl --help).\n");
 }
 
 static int do_reload(struct server *srv, char *err, size_t err_len)
@@ -132,6 +162,10 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 	}
 	if (srv->resolver)
 		resolver_update(srv->resolver, cfg);
+	if (cfg->metrics != cur->metrics ||
+	    strcmp(cfg->metrics_listen.text, cur->metrics_listen.text) != 0)
+		log_warn("event=reload note=\"metrics changes take effect on restart\"");
+	health_adopt(the_health, cfg); /* members keep their state */
 	server_swap(srv, cfg);
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk)
@@ -298,6 +332,32 @@ int main(int argc, char **argv)
 			resolver_set_publisher(srv.resolver, publish_hot_xdp, xdp_withdraw);
 #endif
 	}
+	struct health_hooks hooks = {.synchronize = health_synchronize,
+				      .changed = health_changed, .arg = &srv};
+
+	the_health = health_create(&hooks);
+	health_adopt(the_health, cfg);
+	struct metrics *metrics = NULL;
+
+	if (cfg->metrics) {
+		struct metrics_sources ms = {.srv = &srv, .health = the_health};
+
+#ifdef HAVE_DPDK
+		if (dataplane_dpdk) {
+			ms.dataplane = "dpdk";
+			ms.dataplane_stats = dp_stats_text;
+		}
+#endif
+#ifdef HAVE_XDP
+		if (dataplane_xdp) {
+			ms.dataplane = "xdp";
+			ms.dataplane_stats = xdp_stats_text;
+		}
+#endif
+		metrics = metrics_start(&cfg->metrics_listen, &ms);
+		if (!metrics)
+			return 1;
+	}
 	if (server_start(&srv) < 0)
 		return 1;
 #ifdef HAVE_DPDK
@@ -319,9 +379,22 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev);
 	ev.data.fd = ctl_fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
+	int health_ep = health_fd(the_health), metrics_ep = metrics ? metrics_fd(metrics) : -1;
+
+	ev.data.fd = health_ep;
+	epoll_ctl(ep, EPOLL_CTL_ADD, health_ep, &ev);
+	if (metrics_ep >= 0) {
+		ev.data.fd = metrics_ep;
+		epoll_ctl(ep, EPOLL_CTL_ADD, metrics_ep, &ev);
+	}
 	for (bool run = true; run;) {
-		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, dataplane_dpdk || dataplane_xdp ? 100 : -1);
+		struct epoll_event evs[8];
+		/* the fast paths reclaim, and metrics time idle HTTP clients out */
+		int n = epoll_wait(ep, evs, 8,
+				   dataplane_dpdk || dataplane_xdp ? 100 : metrics ? 1000 : -1);
+
+		if (metrics)
+			metrics_run(metrics);
 
 #ifdef HAVE_XDP
 		if (dataplane_xdp && srv.resolver)
@@ -340,6 +413,12 @@ int main(int argc, char **argv)
 				ctl_serve(ctl_fd, &srv, &ops);
 				continue;
 			}
+			if (evs[i].data.fd == health_ep) {
+				health_run(the_health);
+				continue;
+			}
+			if (evs[i].data.fd == metrics_ep)
+				continue; /* metrics_run() above */
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
@@ -353,6 +432,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	metrics_stop(metrics);
+	health_destroy(the_health);
 	server_stop(&srv);
 #ifdef HAVE_XDP
 	if (dataplane_xdp)

@@ -525,6 +525,8 @@ static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, b
 		if (read_credentials(c, mi.credentials, m) < 0)
 			return -1;
 	}
+	if (m->type == MON_TCP && !m->port)
+		return fail(c, v, "a tcp monitor needs a port");
 	if (m->type == MON_EXEC && !m->command)
 		return fail(c, v, "an exec monitor needs a command");
 	if (m->type == MON_DNS && !m->qname[0] && !mi.query)

@@ -59,7 +59,7 @@ int ctl_open(const char *path)
 }
 
 struct out {
-	char buf[16384];
+	char buf[262144]; /* `pools` of a big config */
 	size_t len;
 };
 
@@ -185,12 +185,12 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		else
 			say(o, "error: %s\n", err);
 	} else {
-		static char tmp[8192]; /* the control thread is the only caller */
+		static char tmp[196608]; /* the control thread is the only caller */
 		bool ok = true;
 		size_t n = ops->command ? ops->command(cmd, tmp, sizeof(tmp), &ok) : (size_t)-1;
 
 		if (n == (size_t)-1)
-			say(o, "error: unknown command '%.64s' (try status, stats, reload, cache)\n",
+			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, drain, undrain, cache)\n",
 			    cmd);
 		else if (ok)
 			say(o, "ok\n%.*s", (int)n, tmp);

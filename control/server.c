@@ -748,6 +748,12 @@ void server_swap(struct server *srv, struct config *cfg)
 {
 	struct config *old = atomic_exchange(&srv->cfg, cfg);
 
+	server_synchronize(srv);
+	config_free(old);
+}
+
+void server_synchronize(struct server *srv)
+{
 	/* Grace period: a worker that was idle (even) will load the new
 	 * pointer; one that was busy (odd) must move on first. */
 	for (unsigned i = 0; i < srv->nworkers; i++) {
@@ -759,5 +765,4 @@ void server_swap(struct server *srv, struct config *cfg)
 			nanosleep(&ts, NULL);
 		}
 	}
-	config_free(old);
 }

@@ -60,5 +60,8 @@ void server_complete(struct server *srv, struct rreq *q);
 /* Swap in a new config and retire the old one after every worker has
  * passed a quiescent point. */
 void server_swap(struct server *srv, struct config *cfg);
+/* Return once every worker has passed a quiescent point: nothing read
+ * before the call (a config, a pool view) is still in use. */
+void server_synchronize(struct server *srv);
 
 #endif

@@ -614,6 +614,8 @@ static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t 
 	if (!e)
 		return;
 	if (engine_build_entry(cfg, name, qtype, e) < 0) {
+		/* not (or no longer) servable here: its queries go to carouseld */
+		dp_withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
 		dp.skipped++;
 		free(e);
 		return;
@@ -625,6 +627,20 @@ static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t 
 		return;
 	}
 	dp.published++;
+}
+
+void dp_publish_pool(const struct config *cfg, unsigned index)
+{
+	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
+	const struct pool *p = &cfg->pools[index];
+
+	if (cfg->rrl.enable)
+		return;
+	for (int t = 0; t < 2; t++) {
+		publish_one(cfg, p->name, types[t]);
+		for (unsigned j = 0; j < p->naliases; j++)
+			publish_one(cfg, p->aliases[j], types[t]);
+	}
 }
 
 void dp_publish(const struct config *cfg)

@@ -20,6 +20,8 @@ int dp_launch(void);
 /* Publish the entries of cfg (pools and aliases, A and AAAA); entries of
  * older generations are removed. Never blocks a worker. */
 void dp_publish(const struct config *cfg);
+/* Re-publish the names of one pool (its view changed: health, drain). */
+void dp_publish_pool(const struct config *cfg, unsigned index);
 /* Publish one entry (malloc'd; the table owns it from now on): added, or
  * swapped for the entry with the same key, which is freed after the grace
  * period. Returns -1 (caller keeps e) on a digest collision or full table. */
