@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, ctl_stat, need,
+from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, check_fastpath_health, ctl_stat,
+                     health_pool_yaml, need,
                      need_root_netns, skip)
 from hierarchy import Hierarchy
 
@@ -31,6 +32,10 @@ with open(os.path.join(SRC, "configs", "carousel-dpdk.yaml")) as f:
 text = text.replace("/run/carousel/ctl-dpdk.sock", ctl)
 text = text.replace("iface=car-dp0", f"iface={w.app_if}").replace("iface=cartap0", f"iface={w.tap}")
 text = text.replace("file: zones/", f"file: {SRC}/configs/zones/")
+flags = [os.path.join(tmp, "up-a"), os.path.join(tmp, "up-b")]
+for flag in flags:
+    open(flag, "w").close()
+text = text.replace("pools:\n", "pools:\n" + health_pool_yaml(*flags), 1)
 text += f"""
 recursion:
   enable: true
@@ -90,6 +95,8 @@ try:
 
     out = dig(f"@{w.APP_IP4}", "www.example.test", "+tcp", "+short")
     t.check("192.0.2.10" in out, "TCP query works through the kernel")
+    check_fastpath_health(t, "dpdk", lambda *a: dig(f"@{w.APP_IP4}", *a), stat,
+                          "dpdk.answered", flags[1])
     out = dig(f"@{w.APP_IP4}", "big.example.test", "TXT")
     t.check(out.count("\tTXT\t") == 6, "TC then TCP retry through the exception path")
 

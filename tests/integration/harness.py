@@ -352,3 +352,50 @@ class Wire:
     def close(self):
         sh("ip", "netns", "del", self.app, check=False)
         sh("ip", "netns", "del", self.cli, check=False)
+
+
+def health_pool_yaml(flag_a, flag_b):
+    """A pool whose two members follow flag files (exec monitors, checked
+    every 200 ms): the fast-path tests take one away and bring it back."""
+    def mon(flag):
+        return (f'{{type: exec, command: "test -e {flag}", interval: 200ms, '
+                f'timeout: 150ms, rise: 1, fall: 1}}')
+    return f"""  - name: hc.example.test.
+    aliases: [hcalias.example.test.]
+    members:
+      - {{address: 192.0.2.71, monitor: {mon(flag_a)}}}
+      - {{address: 192.0.2.72, monitor: {mon(flag_b)}}}
+"""
+
+
+def check_fastpath_health(t, label, dig, stat, counter, flag_b):
+    """A member that fails its check leaves the fast path's answers within
+    fall x interval + one interval (and a scheduling margin), and comes
+    back when it passes again; the fast path (its `counter`) answers."""
+    bound = 2 * 0.2 * 1.1 + 0.15 + 1.0
+
+    def addrs():
+        return sorted(dig("hcalias.example.test", "+short").split()[1:])
+
+    def until(want, limit):
+        start = time.monotonic()
+        while time.monotonic() - start < limit:
+            if addrs() == want:
+                return time.monotonic() - start
+            time.sleep(0.02)
+        return None
+
+    both, one = ["192.0.2.71", "192.0.2.72"], ["192.0.2.71"]
+    t.check(until(both, 5) is not None, f"{label}: health-checked pool, both members up")
+    before = stat(counter)
+    t.eq(addrs(), both, f"{label}: both members answered")
+    t.eq(stat(counter) - before, 1, f"{label}: ...by the fast path")
+    os.unlink(flag_b)
+    took = until(one, bound)
+    t.check(took is not None, f"{label}: failed member gone from fast-path answers in "
+                              f"{took and round(took, 2)} s (bound {bound:.2f} s)")
+    before = stat(counter)
+    t.eq(addrs(), one, f"{label}: the failed member is not answered")
+    t.eq(stat(counter) - before, 1, f"{label}: ...and the fast path answered that")
+    open(flag_b, "w").close()
+    t.check(until(both, bound) is not None, f"{label}: member back after it passes again")

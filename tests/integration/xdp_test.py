@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, ctl_stat, need,
-                     need_root_netns, sh, skip)
+from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, check_fastpath_health,
+                     ctl_stat, health_pool_yaml, need, need_root_netns, sh, skip)
 
 need_root_netns()
 need("dig")
@@ -37,6 +37,10 @@ def run_mode(mode):
     with open(os.path.join(SRC, "configs", "carousel.yaml")) as f:
         text = f.read()
     text = text[text.index("\nzones:") + 1:].replace("file: zones/", f"file: {SRC}/configs/zones/")
+    flags = [os.path.join(tmp, "up-a"), os.path.join(tmp, "up-b")]
+    for flag in flags:
+        open(flag, "w").close()
+    text = text.replace("pools:\n", "pools:\n" + health_pool_yaml(*flags), 1)
     cfg = os.path.join(tmp, "carousel.yaml")
     head = f"""server:
   listen: [{w.APP_IP4}@53, "{w.APP_IP6}@53"]
@@ -85,6 +89,9 @@ dataplane:
                 f"{mode}: a miss reaches carouseld through the kernel")
         out = dig(f"@{w.APP_IP4}", "www.example.test", "+tcp", "+short")
         t.check("192.0.2.1" in out, f"{mode}: TCP through the kernel")
+        if mode == "native":
+            check_fastpath_health(t, mode, lambda *a: dig(f"@{w.APP_IP4}", *a), stat,
+                                  "xdp.answered", flags[1])
         with open(cfg, "w") as f:
             f.write(head + text.replace("{address: 192.0.2.10}", "{address: 192.0.2.110}", 1))
         t.eq(subprocess.run([CAROUSELCTL, "-s", ctl, "reload"]).returncode, 0, f"{mode}: reload")
