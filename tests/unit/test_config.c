@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -195,6 +196,106 @@ static void test_zone_file_error(void **state)
 		     "4:33", "cannot open");
 }
 
+#define POOL "pools:\n  - name: web.example.test.\n"
+
+/* Health keys: each mistake at its line and column. */
+static void test_health_errors(void **state)
+{
+	(void)state;
+	expect_error(HEAD POOL "    monitor: {type: ftp}\n    members: [{address: 192.0.2.1}]\n",
+		     "7:21", "monitor type must be tcp, http");
+	expect_error(HEAD POOL "    monitor: {port: 80}\n    members: [{address: 192.0.2.1}]\n",
+		     "7:14", "monitor needs a type");
+	expect_error(HEAD POOL "    monitor: {type: tcp}\n    members: [{address: 192.0.2.1}]\n",
+		     "7:14", "a tcp monitor needs a port");
+	expect_error(HEAD POOL "    monitor: {type: http, interval: 1s, timeout: 2s}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:50", "must not exceed its interval");
+	expect_error(HEAD POOL "    monitor: {type: http, rise: 0}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:33", "monitor rise must be between 1 and 100");
+	expect_error(HEAD POOL "    monitor: {type: http, credentials: x.cred}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:40", "credentials are for pop3 and imap monitors");
+	expect_error(HEAD POOL "    monitor: {type: imap, credentials: missing.cred}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:40", "missing.cred: No such file");
+	write_file("open.cred", "u:p\n");
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/open.cred", dir);
+	chmod(path, 0644);
+	expect_error(HEAD POOL "    monitor: {type: imap, credentials: open.cred}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:40", "readable by others (mode 644)");
+	write_file("nocolon.cred", "just-a-user\n");
+	snprintf(path, sizeof(path), "%s/nocolon.cred", dir);
+	chmod(path, 0600);
+	expect_error(HEAD POOL "    monitor: {type: pop3, credentials: nocolon.cred}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:40", "USER:PASSWORD");
+	expect_error(HEAD POOL "    monitor: {type: exec}\n    members: [{address: 192.0.2.1}]\n",
+		     "7:14", "an exec monitor needs a command");
+	expect_error(HEAD POOL "    on-all-down: maybe\n    members: [{address: 192.0.2.1}]\n",
+		     "7:18", "on-all-down takes serve-all, servfail or {pool: NAME}");
+	expect_error(HEAD POOL "    on-all-down: {pool: nope.example.test.}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:25", "on-all-down: no pool named nope.example.test.");
+	expect_error(HEAD POOL "    on-all-down: {pool: web.example.test.}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:25", "cannot fall back on itself");
+	expect_error(HEAD POOL "    members: [{address: 192.0.2.1, group: 1}]\n", "7:43",
+		     "member group is for method: failover");
+	expect_error(HEAD POOL "    method: topology\n"
+			       "    members: [{address: 192.0.2.1, clients: [10.0.0.0/33]}]\n",
+		     "8:46", "prefix length in '10.0.0.0/33' must be 0-32");
+	expect_error(HEAD POOL "    method: random\n    members: [{address: 192.0.2.1}]\n", "7:13",
+		     "round-robin, weighted, failover or topology");
+	expect_error(HEAD "metrics: {}\n", "1:1", "metrics.listen is required");
+}
+
+/* A member's monitor starts from the pool's and overrides what it names. */
+static void test_monitor_inherit(void **state)
+{
+	char path[128], err[CFG_ERR_LEN];
+
+	(void)state;
+	write_file("c.yaml", HEAD POOL "    monitor: {type: http, port: 8081, path: /health, "
+				       "interval: 2s, timeout: 1s, rise: 3, fall: 4, initial: down}\n"
+				       "    members:\n"
+				       "      - {address: 192.0.2.1}\n"
+				       "      - {address: 192.0.2.2, monitor: {type: tcp, rise: 1}}\n"
+				       "      - {address: 192.0.2.3, monitor: {path: /other}}\n"
+				       "  - name: bare.example.test.\n"
+				       "    members: [{address: 192.0.2.9}]\n");
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg)
+		fail_msg("%s", err);
+	const struct pool *p = &cfg->pools[0];
+	const struct monitor *m0 = p->members[0].monitor, *m1 = p->members[1].monitor,
+			     *m2 = p->members[2].monitor;
+
+	assert_ptr_equal(m0, p->monitor);
+	assert_int_equal(m0->type, MON_HTTP);
+	assert_int_equal(m0->interval_ms, 2000);
+	assert_int_equal(m0->timeout_ms, 1000);
+	assert_int_equal(m0->rise, 3);
+	assert_int_equal(m0->fall, 4);
+	assert_false(m0->initial_up);
+	assert_int_equal(m1->type, MON_TCP);
+	assert_int_equal(m1->port, 8081);
+	assert_int_equal(m1->rise, 1);
+	assert_int_equal(m1->fall, 4);
+	assert_int_equal(m2->type, MON_HTTP);
+	assert_string_equal(m2->path, "/other");
+	assert_int_equal(p->degraded_ttl, 5); /* min(ttl 30, 5) */
+	assert_int_equal(p->on_all_down, ALL_DOWN_SERVE_ALL);
+	assert_null(cfg->pools[1].members[0].monitor);
+	config_free(cfg);
+}
+
 static void test_missing(void **state)
 {
 	(void)state;
@@ -217,6 +318,8 @@ int main(void)
 		cmocka_unit_test(test_pool_outside_zone),
 		cmocka_unit_test(test_zone_file_error),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_health_errors),
+		cmocka_unit_test(test_monitor_inherit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

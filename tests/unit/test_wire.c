@@ -219,6 +219,50 @@ static void test_opt_bad(void **state)
 	assert_int_equal(q.edns_options, 1);
 }
 
+/* The query with one ECS option (RFC 7871 6) of olen bytes. */
+static enum wire_verdict with_ecs(const uint8_t *ecs, size_t olen, struct wire_query *q)
+{
+	static uint8_t p[512];
+	size_t len = make_query(p, true) - 11;
+	uint8_t opt[11] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+
+	opt[10] = (uint8_t)(4 + olen);
+	memcpy(p + len, opt, sizeof(opt));
+	len += sizeof(opt);
+	p[len++] = 0;
+	p[len++] = WIRE_OPT_ECS;
+	p[len++] = 0;
+	p[len++] = (uint8_t)olen;
+	memcpy(p + len, ecs, olen);
+	return wire_query_parse(p, len + olen, q);
+}
+
+static void test_ecs(void **state)
+{
+	struct wire_query q;
+
+	(void)state;
+	static const uint8_t v4[] = {0, 1, 20, 0, 127, 77, 16}; /* 127.77.16.0/20 */
+	assert_int_equal(with_ecs(v4, sizeof(v4), &q), WIRE_ANSWER);
+	assert_int_equal(q.ecs_family, 1);
+	assert_int_equal(q.ecs_source, 20);
+	assert_memory_equal(q.ecs_addr, ((uint8_t[]){127, 77, 16, 0}), 4);
+	static const uint8_t zero[] = {0, 2, 0, 0}; /* ::/0: no address bytes */
+	assert_int_equal(with_ecs(zero, sizeof(zero), &q), WIRE_ANSWER);
+	assert_int_equal(q.ecs_family, 2);
+	static const uint8_t bits[] = {0, 1, 20, 0, 127, 77, 17}; /* a bit past /20 */
+	assert_int_equal(with_ecs(bits, sizeof(bits), &q), WIRE_FORMERR);
+	static const uint8_t extra[] = {0, 1, 8, 0, 127, 0}; /* 2 bytes for a /8 */
+	assert_int_equal(with_ecs(extra, sizeof(extra), &q), WIRE_FORMERR);
+	static const uint8_t family[] = {0, 3, 0, 0};
+	assert_int_equal(with_ecs(family, sizeof(family), &q), WIRE_FORMERR);
+	static const uint8_t source[] = {0, 1, 33, 0, 1, 2, 3, 4, 5};
+	assert_int_equal(with_ecs(source, sizeof(source), &q), WIRE_FORMERR);
+	static const uint8_t scope[] = {0, 1, 8, 8, 127}; /* scope must be 0 in a query */
+	assert_int_equal(with_ecs(scope, sizeof(scope), &q), WIRE_FORMERR);
+	assert_int_equal(with_ecs(v4, 3, &q), WIRE_FORMERR); /* shorter than its header */
+}
+
 static void test_edns_version(void **state)
 {
 	uint8_t p[512];
@@ -354,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_opt_twice),
 		cmocka_unit_test(test_opt_bad),
 		cmocka_unit_test(test_edns_version),
+		cmocka_unit_test(test_ecs),
 		cmocka_unit_test(test_opcode_and_counts),
 		cmocka_unit_test(test_builder_compression),
 		cmocka_unit_test(test_builder_space),
