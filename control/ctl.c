@@ -106,37 +106,17 @@ static void cmd_status(struct server *srv, struct out *o)
 
 static void cmd_stats(struct server *srv, struct out *o)
 {
-	static const char *const qtypes[QT_COUNT] = {
-		"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "ANY", "other"};
-	static const char *const rcodes[STATS_RCODES] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-		"YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE", "RCODE11", "RCODE12", "RCODE13",
-		"RCODE14", "RCODE15", "BADVERS"};
 	struct stats t = {0};
 
-	for (unsigned i = 0; i < srv->nworkers; i++) {
-		struct stats *s = &srv->workers[i].stats;
-
-		t.udp += STATS_GET(s->udp);
-		t.tcp += STATS_GET(s->tcp);
-		t.dropped += STATS_GET(s->dropped);
-		t.truncated += STATS_GET(s->truncated);
-		t.tcp_accepted += STATS_GET(s->tcp_accepted);
-		t.tcp_refused += STATS_GET(s->tcp_refused);
-		t.tcp_timeouts += STATS_GET(s->tcp_timeouts);
-		for (unsigned k = 0; k < STATS_RCODES; k++)
-			t.rcode[k] += STATS_GET(s->rcode[k]);
-		for (unsigned k = 0; k < QT_COUNT; k++)
-			t.qtype[k] += STATS_GET(s->qtype[k]);
-	}
+	server_stats_total(srv, &t);
 	say(o, "ok\n");
 	say(o, "queries.udp %llu\nqueries.tcp %llu\n", (unsigned long long)t.udp,
 	    (unsigned long long)t.tcp);
 	for (unsigned k = 0; k < STATS_RCODES; k++)
 		if (t.rcode[k] || k <= 5)
-			say(o, "rcode.%s %llu\n", rcodes[k], (unsigned long long)t.rcode[k]);
+			say(o, "rcode.%s %llu\n", stats_rcode_names[k], (unsigned long long)t.rcode[k]);
 	for (unsigned k = 0; k < QT_COUNT; k++)
-		say(o, "qtype.%s %llu\n", qtypes[k], (unsigned long long)t.qtype[k]);
+		say(o, "qtype.%s %llu\n", stats_qtype_names[k], (unsigned long long)t.qtype[k]);
 	say(o, "dropped %llu\ntruncated %llu\n", (unsigned long long)t.dropped,
 	    (unsigned long long)t.truncated);
 	say(o, "tcp.accepted %llu\ntcp.refused %llu\ntcp.idle-closed %llu\n",

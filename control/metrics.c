@@ -74,29 +74,12 @@ static uint64_t dp_value(const char *text, const char *key)
 
 size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 {
-	static const char *const qtypes[QT_COUNT] = {
-		"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "ANY", "other"};
-	static const char *const rcodes[STATS_RCODES] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-		"YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE", "RCODE11", "RCODE12", "RCODE13",
-		"RCODE14", "RCODE15", "BADVERS"};
 	struct out o = {.buf = buf, .len = len};
 	struct server *srv = src->srv;
 	struct stats t = {0};
 	char *dp = NULL;
 
-	for (unsigned i = 0; i < srv->nworkers; i++) {
-		struct stats *s = &srv->workers[i].stats;
-
-		t.udp += STATS_GET(s->udp);
-		t.tcp += STATS_GET(s->tcp);
-		t.dropped += STATS_GET(s->dropped);
-		t.truncated += STATS_GET(s->truncated);
-		for (unsigned k = 0; k < STATS_RCODES; k++)
-			t.rcode[k] += STATS_GET(s->rcode[k]);
-		for (unsigned k = 0; k < QT_COUNT; k++)
-			t.qtype[k] += STATS_GET(s->qtype[k]);
-	}
+	server_stats_total(srv, &t);
 	if (src->dataplane_stats) {
 		dp = calloc(1, 65536);
 		if (dp)
@@ -117,12 +100,12 @@ size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 	for (unsigned k = 0; k < STATS_RCODES; k++)
 		if (t.rcode[k] || k <= 5)
 			put(&o, "carousel_responses_total{path=\"socket\",rcode=\"%s\"} %llu\n",
-			    rcodes[k], (unsigned long long)t.rcode[k]);
+			    stats_rcode_names[k], (unsigned long long)t.rcode[k]);
 	put(&o, "# HELP carousel_queries_by_qtype_total Socket-path queries by type.\n"
 		"# TYPE carousel_queries_by_qtype_total counter\n");
 	for (unsigned k = 0; k < QT_COUNT; k++)
 		put(&o, "carousel_queries_by_qtype_total{path=\"socket\",qtype=\"%s\"} %llu\n",
-		    qtypes[k], (unsigned long long)t.qtype[k]);
+		    stats_qtype_names[k], (unsigned long long)t.qtype[k]);
 	put(&o, "# HELP carousel_dropped_total Queries dropped unanswered.\n"
 		"# TYPE carousel_dropped_total counter\ncarousel_dropped_total %llu\n"
 		"# HELP carousel_truncated_total Responses sent with TC=1.\n"

@@ -766,3 +766,30 @@ void server_synchronize(struct server *srv)
 		}
 	}
 }
+
+const char *const stats_qtype_names[QT_COUNT] = {
+	"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "ANY", "other"};
+const char *const stats_rcode_names[STATS_RCODES] = {
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+	"NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",  "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+	"BADVERS"};
+
+void server_stats_total(const struct server *srv, struct stats *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct stats *s = &srv->workers[i].stats;
+
+		t->udp += STATS_GET(s->udp);
+		t->tcp += STATS_GET(s->tcp);
+		t->dropped += STATS_GET(s->dropped);
+		t->truncated += STATS_GET(s->truncated);
+		t->tcp_accepted += STATS_GET(s->tcp_accepted);
+		t->tcp_refused += STATS_GET(s->tcp_refused);
+		t->tcp_timeouts += STATS_GET(s->tcp_timeouts);
+		for (unsigned k = 0; k < STATS_RCODES; k++)
+			t->rcode[k] += STATS_GET(s->rcode[k]);
+		for (unsigned k = 0; k < QT_COUNT; k++)
+			t->qtype[k] += STATS_GET(s->qtype[k]);
+	}
+}

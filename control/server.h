@@ -63,5 +63,7 @@ void server_swap(struct server *srv, struct config *cfg);
 /* Return once every worker has passed a quiescent point: nothing read
  * before the call (a config, a pool view) is still in use. */
 void server_synchronize(struct server *srv);
+/* Every worker's counters added up (relaxed reads). */
+void server_stats_total(const struct server *srv, struct stats *t);
 
 #endif

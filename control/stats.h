@@ -13,6 +13,10 @@ enum stats_qtype {
 
 #define STATS_RCODES 17 /* 0..15 and BADVERS */
 
+/* Names for carouselctl stats and the metrics labels. */
+extern const char *const stats_qtype_names[QT_COUNT];
+extern const char *const stats_rcode_names[STATS_RCODES];
+
 struct stats {
 	alignas(64) uint64_t udp;
 	uint64_t tcp;
