@@ -41,7 +41,10 @@ with Carouseld() as d:
     _, r = ask(d, use_edns=0, options=[dns.edns.GenericOption(3, b""),      # NSID
                                        dns.edns.GenericOption(9, b""),      # EXPIRE
                                        dns.edns.ECSOption("192.0.2.0", 24)])
-    t.check(r.rcode() == 0 and r.answer and not r.options, "optlist: known options ignored")
+    ecs = [o for o in r.options if o.otype == dns.edns.ECS]
+    t.check(r.rcode() == 0 and r.answer and len(r.options) == 1 and ecs and
+            ecs[0].address == "192.0.2.0" and ecs[0].srclen == 24 and ecs[0].scopelen == 0,
+            "optlist: NSID, EXPIRE ignored; ECS echoed with scope 0 (RFC 7871 7.2.1)")
     q = dns.message.make_query("example.test.", "SOA", use_edns=0)
     q.flags = (q.flags & ~dns.flags.RD) | 0x0040  # Z bit
     r = dns.query.udp(q, d.addr, port=d.port, timeout=3)
