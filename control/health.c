@@ -370,6 +370,23 @@ static int http_verdict(struct probe *pr, char *reason)
 	return D_OK;
 }
 
+/* Enough of the response is in: the status line when only the status
+ * counts, the expected substring when the body does too. */
+static bool http_decided(struct probe *pr)
+{
+	const struct monitor *mon = pr->ms->mon;
+	unsigned status = 0;
+
+	pr->in[pr->inlen] = '\0';
+	if (!strstr(pr->in, "\r\n"))
+		return false;
+	if (sscanf(pr->in, "HTTP/%*u.%*u %u", &status) != 1 || status != mon->expect || !mon->body)
+		return true;
+	const char *body = strstr(pr->in, "\r\n\r\n");
+
+	return body && strstr(body + 4, mon->body);
+}
+
 /* DNS: one datagram back. */
 static int dns_verdict(struct probe *pr, char *reason)
 {
@@ -535,7 +552,9 @@ static int probe_step(struct probe *pr, char *reason)
 		}
 		pr->inlen += (size_t)k;
 		if (mon->type == MON_HTTP || mon->type == MON_HTTPS) {
-			if (k == 0 || pr->inlen == sizeof(pr->in) - 1)
+			/* judge as soon as the answer is known: a server that
+			 * keeps the connection open must not turn into a timeout */
+			if (k == 0 || pr->inlen == sizeof(pr->in) - 1 || http_decided(pr))
 				return http_verdict(pr, reason);
 			continue;
 		}

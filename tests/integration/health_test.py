@@ -9,8 +9,10 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import dns.edns
@@ -31,7 +33,7 @@ RECOVER = (RISE + 1) * INTERVAL * 1.1 + TIMEOUT + 1.0
 
 need("nginx", "dovecot", "openssl", "kdig", "curl")
 net = f"127.{random.randint(100, 250)}.{random.randint(0, 250)}"
-WEB1, WEB2 = f"{net}.81", f"{net}.82"
+WEB1, WEB2, KEEP = f"{net}.81", f"{net}.82", f"{net}.83"
 MAIL1, MAIL2 = f"{net}.91", f"{net}.92"
 HTTP, HTTPS = 18080, 18443
 MAILPORTS = {"pop3": 18110, "pop3s": 18995, "imap": 18143, "imaps": 18993, "smtp": 18587}
@@ -97,6 +99,28 @@ def scrape(srv):
     return values
 
 
+def hold_open_server(addr, port):
+    """An HTTP server that answers and then keeps the connection open
+    (ignoring Connection: close): the verdict must not wait for EOF."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(16)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            c.recv(4096)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nhealthy\n")
+            held.append(c)
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
+
+
 def main():
     tmp = os.path.join("/tmp", f"carousel-health-{os.getpid()}")
     os.makedirs(tmp, exist_ok=True)
@@ -115,6 +139,7 @@ def main():
     backends = [web1, web2, mail1, mail2]
     for b in backends:
         b.start()
+    holder = hold_open_server(KEEP, HTTP)
     metrics_port = random.randint(20000, 60000)
     srv = Carouseld(yaml_text="")  # the server block; the rest below
 
@@ -159,6 +184,9 @@ pools:
     members:
       - {{address: {WEB1}, monitor: {mon("http", port=HTTP, path="/sick")}}}
       - {{address: {WEB2}}}
+  - name: keep.example.test.
+    members:
+      - {{address: {KEEP}, monitor: {mon("http", port=HTTP, path="/health", body="healthy")}}}
   - name: ns.example.test.
     members:
       - {{address: {srv.addr}, monitor: {mon("dns", port=srv.port, query="example.test.")}}}
@@ -214,6 +242,7 @@ pools:
         code = srv.stop()
         for b in backends:
             b.close()
+        holder.close()
         shutil.rmtree(tmp, ignore_errors=True)
     T.eq(code, 0, "carouseld exits cleanly (no sanitizer report)")
     T.done()
@@ -242,6 +271,9 @@ def run(srv, web1, mail1):
     T.eq(addresses(srv, "sick.example.test."), [WEB2], "http 503 where 200 is expected: down")
     line = member_line(srv, "sick.example.test.", WEB1)
     T.check("http status 503" in line, f"http status checked: {line.strip()}")
+    line = member_line(srv, "keep.example.test.", KEEP)
+    T.check("state up" in line and "http 200" in line,
+            f"http judged on the response, not on the server closing: {line.strip()}")
     T.check("state up" in member_line(srv, "ns.example.test.", srv.addr),
             "dns monitor: NOERROR with an answer is up")
     line = member_line(srv, "nx.example.test.", srv.addr)
