@@ -267,19 +267,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct config *cfg = config_load(path, err, sizeof(err));
-
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	/* Signals go to the main thread only, through a signalfd. */
+	/* Signals go to the main thread only, through a signalfd. Blocked
+	 * before anything is set up: a SIGTERM during start-up waits for the
+	 * loop, which then stops cleanly (detaching XDP, removing the tap). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	ctl_fd = ctl_open(cfg->control_socket);
 	if (ctl_fd < 0) {

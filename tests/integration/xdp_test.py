@@ -107,9 +107,14 @@ dataplane:
                                      "--dataplane", "xdp"], stdout=log, stderr=log)
             t0 = time.monotonic()
             ok = False
-            while time.monotonic() - t0 < 5 and not ok:
-                ok = "192.0.2.1" in dig(f"@{w.APP_IP4}", "www.example.test", "+short",
-                                        "+time=1", "+tries=1")
+            # the old program answers from its map until the new daemon
+            # replaces it: wait for the new daemon itself, then query
+            while time.monotonic() - t0 < 10 and not ok:
+                st = subprocess.run([CAROUSELCTL, "-s", ctl, "status"], capture_output=True,
+                                    text=True).stdout
+                ok = "dataplane xdp" in st and "192.0.2.1" in dig(
+                    f"@{w.APP_IP4}", "www.example.test", "+short", "+time=1", "+tries=1")
+                time.sleep(0 if ok else 0.05)
             link = subprocess.run(["ip", "netns", "exec", w.app, "ip", "-d", "link", "show",
                                    w.app_if], capture_output=True, text=True).stdout
             t.check(ok and link.count("prog/xdp") == 1,
