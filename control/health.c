@@ -463,12 +463,17 @@ static int dialog_start(struct probe *pr, char *reason)
 		snprintf(reason, REASON_LEN, "tcp connect ok");
 		return D_OK;
 	case MON_HTTP:
-	case MON_HTTPS:
+	case MON_HTTPS: {
+		/* RFC 7230 5.4: an IPv6 literal in Host is bracketed */
+		bool v6 = !mon->host && pr->ms->m->family == AF_INET6;
+
 		queue(pr,
-		      "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: carousel-health/%s\r\n"
+		      "GET %s HTTP/1.0\r\nHost: %s%s%s\r\nUser-Agent: carousel-health/%s\r\n"
 		      "Connection: close\r\n\r\n",
-		      mon->path, mon->host ? mon->host : pr->ms->m->text, CAROUSEL_VERSION);
+		      mon->path, v6 ? "[" : "", mon->host ? mon->host : pr->ms->m->text,
+		      v6 ? "]" : "", CAROUSEL_VERSION);
 		return D_MORE;
+	}
 	default:
 		return D_MORE; /* the server speaks first */
 	}

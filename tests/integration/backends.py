@@ -62,7 +62,7 @@ http {{
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{
-    listen {addr}:{port}{ssl};
+    listen {f"[{addr}]" if ":" in addr else addr}:{port}{ssl};
     location /health {{ return 200 "healthy\\n"; }}
     location /sick {{ return 503 "sick\\n"; }}
   }}

@@ -36,6 +36,7 @@ net = f"127.{random.randint(100, 250)}.{random.randint(0, 250)}"
 WEB1, WEB2, KEEP = f"{net}.81", f"{net}.82", f"{net}.83"
 MAIL1, MAIL2 = f"{net}.91", f"{net}.92"
 HTTP, HTTPS = 18080, 18443
+V6PORT = random.randint(20000, 60000)
 MAILPORTS = {"pop3": 18110, "pop3s": 18995, "imap": 18143, "imaps": 18993, "smtp": 18587}
 T = Checks("health")
 # wrong passwords: a failed login may be answered late (the server's own
@@ -135,8 +136,9 @@ def main():
         os.chmod(path, 0o644 if path == loose else 0o600)
 
     web1, web2 = Nginx(WEB1, HTTP), Nginx(WEB2, HTTPS, tls=True)
+    web6 = Nginx("::1", V6PORT)
     mail1, mail2 = Dovecot(MAIL1, MAILPORTS), Dovecot(MAIL2, MAILPORTS)
-    backends = [web1, web2, mail1, mail2]
+    backends = [web1, web2, web6, mail1, mail2]
     for b in backends:
         b.start()
     holder = hold_open_server(KEEP, HTTP)
@@ -184,6 +186,10 @@ pools:
     members:
       - {{address: {WEB1}, monitor: {mon("http", port=HTTP, path="/sick")}}}
       - {{address: {WEB2}}}
+  - name: v6.example.test.
+    members:
+      - {{address: "::1", monitor: {mon("http", port=V6PORT, path="/health")}}}
+      - {{address: "2001:db8::9"}}
   - name: keep.example.test.
     members:
       - {{address: {KEEP}, monitor: {mon("http", port=HTTP, path="/health", body="healthy")}}}
@@ -237,7 +243,7 @@ pools:
 
     srv.start()
     try:
-        run(srv, web1, mail1)
+        run(srv, web1, web6, mail1)
     finally:
         code = srv.stop()
         for b in backends:
@@ -248,7 +254,7 @@ pools:
     T.done()
 
 
-def run(srv, web1, mail1):
+def run(srv, web1, web6, mail1):
     # every monitor has had its first verdicts
     T.check(wait_for(lambda: addresses(srv, "www.example.test.") == [WEB1, WEB2], RECOVER),
             "both nginx replicas (http and https monitors) serve www")
@@ -312,6 +318,14 @@ def run(srv, web1, mail1):
     took = wait_for(lambda: kdig(srv, "www.example.test.") == [WEB1, WEB2], RECOVER)
     T.check(took is not None, f"restarted nginx is back after rise in {took and round(took, 2)} s")
     T.eq(srv.query("web.example.test.", "A").answer[0].ttl, 60, "TTL back to normal")
+
+    # an IPv6 replica: checked over IPv6, its AAAA follows
+    if not T.eq(addresses(srv, "v6.example.test.", "AAAA"), ["2001:db8::9", "::1"],
+                "IPv6 replica up (http over ::1)"):
+        print(pools(srv))
+    web6.stop()
+    T.check(wait_for(lambda: addresses(srv, "v6.example.test.", "AAAA") == ["2001:db8::9"],
+                     DETECT) is not None, "dead IPv6 replica leaves the AAAA answers")
 
     # Dovecot behind MX: the additional section follows the pool
     def mx_glue():
