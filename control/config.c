@@ -467,6 +467,9 @@ static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 		if (strpbrk(scalar(v), " \r\n") || !scalar(v)[0])
 			return fail(c, v, "monitor host must be one word");
 		m->host = arena_strdup(&c->cfg->arena, scalar(v));
+	} else if (strcmp(key, "tls-verify") == 0) {
+		if (get_bool(c, v, "monitor tls-verify", &m->tls_verify) < 0)
+			return -1;
 	} else if (strcmp(key, "body") == 0) {
 		if (want(c, v, YAML_SCALAR_NODE, "monitor body") < 0)
 			return -1;
@@ -511,7 +514,8 @@ static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, b
 	static const char *const keys[] = {"type",   "port",	 "interval", "timeout",
 					   "rise",   "fall",	 "initial",  "path",
 					   "host",   "body",	 "expect",   "credentials",
-					   "query",  "qtype",	 "command",  NULL};
+					   "query",  "qtype",	 "command",  "tls-verify",
+					   NULL};
 	struct monitor_item mi = {.mon = m, .node = v};
 
 	if (walk_map(c, v, "a monitor", keys, monitor_key, &mi) < 0)
@@ -525,6 +529,8 @@ static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, b
 		if (read_credentials(c, mi.credentials, m) < 0)
 			return -1;
 	}
+	if (m->tls_verify && m->type != MON_HTTPS && m->type != MON_POP3S && m->type != MON_IMAPS)
+		return fail(c, v, "tls-verify is for https, pop3s and imaps monitors");
 	if (m->type == MON_TCP && !m->port)
 		return fail(c, v, "a tcp monitor needs a port");
 	if (m->type == MON_EXEC && !m->command)

@@ -39,6 +39,7 @@ struct monitor {
 	bool initial_up;          /* state before the first verdict */
 	const char *path;         /* http(s): GET this */
 	const char *host;         /* http(s): Host header and TLS SNI; NULL: the address */
+	bool tls_verify;          /* TLS types: verify the certificate (system CAs, name) */
 	const char *body;         /* http(s): expected substring of the body, NULL: any */
 	unsigned expect;          /* http(s): expected status */
 	const char *credentials;  /* pop3/imap: the file the user and password came from */

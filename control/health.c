@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -503,6 +504,16 @@ static int probe_step(struct probe *pr, char *reason)
 			SSL_set_fd(pr->ssl, pr->fd);
 			if (mon->host)
 				SSL_set_tlsext_host_name(pr->ssl, mon->host);
+			if (mon->tls_verify) {
+				/* the system's CAs, and the name (or address) asked for */
+				X509_VERIFY_PARAM *vp = SSL_get0_param(pr->ssl);
+
+				SSL_set_verify(pr->ssl, SSL_VERIFY_PEER, NULL);
+				if (mon->host)
+					SSL_set1_host(pr->ssl, mon->host);
+				else
+					X509_VERIFY_PARAM_set1_ip_asc(vp, pr->ms->m->text);
+			}
 			pr->step = ST_TLS;
 		} else {
 			rc = dialog_start(pr, reason);
@@ -520,10 +531,16 @@ static int probe_step(struct probe *pr, char *reason)
 				pr->want_write = e == SSL_ERROR_WANT_WRITE;
 				return D_MORE;
 			}
-			snprintf(reason, REASON_LEN, "tls handshake failed: %s",
-				 ERR_reason_error_string(ERR_peek_last_error())
-					 ? ERR_reason_error_string(ERR_get_error())
-					 : "connection closed");
+			long vr = SSL_get_verify_result(pr->ssl);
+
+			if (vr != X509_V_OK)
+				snprintf(reason, REASON_LEN, "tls: certificate not trusted: %s",
+					 X509_verify_cert_error_string(vr));
+			else
+				snprintf(reason, REASON_LEN, "tls handshake failed: %s",
+					 ERR_reason_error_string(ERR_peek_last_error())
+						 ? ERR_reason_error_string(ERR_peek_last_error())
+						 : "connection closed");
 			ERR_clear_error();
 			return D_FAIL;
 		}
@@ -856,8 +873,10 @@ struct health *health_create(const struct health_hooks *hooks)
 		abort();
 	}
 	/* a health check asks "does it answer", not "is its certificate
-	 * trusted": self-signed replicas are the common case */
+	 * trusted": self-signed replicas are the common case, so verifying
+	 * is a monitor's choice (tls-verify), against the system's CAs */
 	SSL_CTX_set_verify(h->tls, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_default_verify_paths(h->tls);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	epoll_ctl(h->ep, EPOLL_CTL_ADD, h->timer, &ev);

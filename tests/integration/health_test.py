@@ -186,6 +186,11 @@ pools:
     members:
       - {{address: {WEB1}, monitor: {mon("http", port=HTTP, path="/sick")}}}
       - {{address: {WEB2}}}
+  - name: verify.example.test.
+    members:
+      - {{address: {WEB2}, monitor: {mon("https", port=HTTPS, path="/health",
+                                          **{"tls-verify": "true"})}}}
+      - {{address: {WEB1}}}
   - name: v6.example.test.
     members:
       - {{address: "::1", monitor: {mon("http", port=V6PORT, path="/health")}}}
@@ -255,33 +260,51 @@ pools:
 
 
 def run(srv, web1, web6, mail1):
-    # every monitor has had its first verdicts
-    T.check(wait_for(lambda: addresses(srv, "www.example.test.") == [WEB1, WEB2], RECOVER),
-            "both nginx replicas (http and https monitors) serve www")
+    # members start up (initial: up): wait for real verdicts before judging
+    T.check(wait_for(lambda: all("http 200" in member_line(srv, "web.example.test.", a)
+                                 for a in (WEB1, WEB2)), RECOVER) is not None,
+            "http and https monitors pass on the two nginx")
+    T.eq(addresses(srv, "www.example.test."), [WEB1, WEB2], "both nginx replicas serve www")
     T.check(wait_for(lambda: "state down" in member_line(srv, "pop.example.test.", MAIL2),
                      RECOVER) is not None, "pop3 with a wrong password: member down")
     line = member_line(srv, "pop.example.test.", MAIL2)
     T.check("PASS rejected" in line and "-ERR" in line, f"pools says why: {line.strip()}")
-    T.check("state up" in member_line(srv, "pop.example.test.", MAIL1),
-            "pop3 USER/PASS login: member up")
+    wait_for(lambda: "pop3 login ok" in member_line(srv, "pop.example.test.", MAIL1), RECOVER)
+    line = member_line(srv, "pop.example.test.", MAIL1)
+    T.check("state up" in line and "pop3 login ok" in line,
+            f"pop3 USER/PASS login: member up: {line.strip()}")
+    wait_for(lambda: "imap login ok" in member_line(srv, "mx.example.test.", MAIL1), RECOVER)
+    T.check("imap login ok" in member_line(srv, "mx.example.test.", MAIL1),
+            "imap LOGIN: member up")
     T.check(wait_for(lambda: "state down" in member_line(srv, "mailtls.example.test.", MAIL2),
                      RECOVER) is not None, "imaps with a wrong password: member down")
     line = member_line(srv, "mailtls.example.test.", MAIL2)
     T.check("LOGIN rejected" in line, f"pools says why: {line.strip()}")
+    wait_for(lambda: "pop3 login ok" in member_line(srv, "mailtls.example.test.", MAIL1),
+             RECOVER)
     line = member_line(srv, "mailtls.example.test.", MAIL1)
     T.check("state up" in line and "pop3 login ok" in line, f"pop3s over TLS: {line.strip()}")
+    wait_for(lambda: "smtp 220" in member_line(srv, "smtp.example.test.", MAIL2), RECOVER)
     T.eq(addresses(srv, "smtp.example.test."), [MAIL1, MAIL2],
          "smtp monitor (Dovecot submission): both up")
     line = member_line(srv, "smtp.example.test.", MAIL1)
     T.check("EHLO 250" in line, f"smtp monitor: 220 greeting, EHLO 250: {line.strip()}")
+    wait_for(lambda: addresses(srv, "sick.example.test.") == [WEB2], RECOVER)
     T.eq(addresses(srv, "sick.example.test."), [WEB2], "http 503 where 200 is expected: down")
     line = member_line(srv, "sick.example.test.", WEB1)
     T.check("http status 503" in line, f"http status checked: {line.strip()}")
+    wait_for(lambda: "state down" in member_line(srv, "verify.example.test.", WEB2), RECOVER)
+    line = member_line(srv, "verify.example.test.", WEB2)
+    T.check("state down" in line and "certificate not trusted" in line,
+            f"tls-verify: a self-signed replica is down, and says why: {line.strip()}")
+    wait_for(lambda: "http 200" in member_line(srv, "keep.example.test.", KEEP), RECOVER)
     line = member_line(srv, "keep.example.test.", KEEP)
     T.check("state up" in line and "http 200" in line,
             f"http judged on the response, not on the server closing: {line.strip()}")
+    wait_for(lambda: "dns NOERROR" in member_line(srv, "ns.example.test.", srv.addr), RECOVER)
     T.check("state up" in member_line(srv, "ns.example.test.", srv.addr),
             "dns monitor: NOERROR with an answer is up")
+    wait_for(lambda: "state down" in member_line(srv, "nx.example.test.", srv.addr), RECOVER)
     line = member_line(srv, "nx.example.test.", srv.addr)
     T.check("state down" in line and "dns rcode NXDOMAIN" in line,
             f"dns monitor: NXDOMAIN is down, and says so: {line.strip()}")

@@ -252,6 +252,9 @@ static void test_health_errors(void **state)
 	expect_error(HEAD POOL "    method: random\n    members: [{address: 192.0.2.1}]\n", "7:13",
 		     "round-robin, weighted, failover or topology");
 	expect_error(HEAD "metrics: {}\n", "1:1", "metrics.listen is required");
+	expect_error(HEAD POOL "    monitor: {type: http, tls-verify: true}\n"
+			       "    members: [{address: 192.0.2.1}]\n",
+		     "7:14", "tls-verify is for https, pop3s and imaps monitors");
 }
 
 /* A member's monitor starts from the pool's and overrides what it names. */
