@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "entry.h"
 #include "log.h"
 #include "pool.h"
 #include "wire.h"
@@ -81,8 +82,9 @@ struct health {
 	struct health_hooks hooks;
 	int ep, timer;
 	struct config *cfg;
-	struct mstate *st;
+	struct mstate *st;    /* every member of every pool, pool by pool */
 	unsigned nst;
+	unsigned *first;      /* per pool: its first member in st */
 	SSL_CTX *tls;
 };
 
@@ -133,10 +135,8 @@ static void publish(struct health *h, unsigned pool)
 {
 	struct pool *p = &h->cfg->pools[pool];
 	bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS];
-	unsigned first = 0;
+	unsigned first = h->first[pool];
 
-	while (first < h->nst && h->st[first].pool != pool)
-		first++;
 	for (unsigned i = 0; i < p->nmembers; i++) {
 		up[i] = h->st[first + i].up;
 		drained[i] = h->st[first + i].drained;
@@ -888,13 +888,54 @@ int health_fd(const struct health *h)
 	return h->ep;
 }
 
-static struct mstate *find_old(struct mstate *old, unsigned nold, const struct pool *p,
+/* Members of the old generation by (pool name, address): a reload of a
+ * big config stays linear. */
+struct old_index {
+	struct mstate **slot;
+	size_t mask;
+};
+
+static uint64_t member_key(const struct pool *p, const struct member *m)
+{
+	uint64_t h = ENTRY_DIGEST_INIT;
+	size_t n = dname_len(p->name);
+
+	for (size_t i = 0; i < n; i++)
+		h = entry_digest_byte(h, p->name[i]);
+	for (size_t i = 0; i < 16; i++)
+		h = entry_digest_byte(h, m->addr[i]);
+	return entry_digest_byte(h, (uint8_t)m->family);
+}
+
+static void old_index_build(struct old_index *ix, struct mstate *old, unsigned nold)
+{
+	size_t size = 16;
+
+	while (size < 2 * (size_t)nold)
+		size *= 2;
+	ix->mask = size - 1;
+	ix->slot = calloc(size, sizeof(*ix->slot));
+	if (!ix->slot)
+		abort();
+	for (unsigned i = 0; i < nold; i++) {
+		size_t k = member_key(old[i].p, old[i].m) & ix->mask;
+
+		while (ix->slot[k])
+			k = (k + 1) & ix->mask;
+		ix->slot[k] = &old[i];
+	}
+}
+
+static struct mstate *find_old(const struct old_index *ix, const struct pool *p,
 			       const struct member *m)
 {
-	for (unsigned i = 0; i < nold; i++)
-		if (dname_equal(old[i].p->name, p->name) && old[i].m->family == m->family &&
-		    memcmp(old[i].m->addr, m->addr, 16) == 0)
-			return &old[i];
+	for (size_t k = member_key(p, m) & ix->mask; ix->slot[k]; k = (k + 1) & ix->mask) {
+		const struct mstate *o = ix->slot[k];
+
+		if (o->m->family == m->family && memcmp(o->m->addr, m->addr, 16) == 0 &&
+		    dname_equal(o->p->name, p->name))
+			return ix->slot[k];
+	}
 	return NULL;
 }
 
@@ -903,6 +944,13 @@ void health_adopt(struct health *h, struct config *cfg)
 	struct mstate *old = h->st;
 	unsigned nold = h->nst, n = 0;
 	uint64_t now = now_ms();
+	struct old_index ix;
+
+	old_index_build(&ix, old, nold);
+	free(h->first);
+	h->first = calloc(cfg->npools ? cfg->npools : 1, sizeof(*h->first));
+	if (!h->first)
+		abort();
 
 	for (unsigned i = 0; i < cfg->npools; i++)
 		n += cfg->pools[i].nmembers;
@@ -914,9 +962,10 @@ void health_adopt(struct health *h, struct config *cfg)
 		struct pool *p = &cfg->pools[i];
 		bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS];
 
+		h->first[i] = h->nst;
 		for (unsigned j = 0; j < p->nmembers; j++) {
 			struct mstate *ms = &h->st[h->nst++];
-			const struct mstate *o = find_old(old, nold, p, &p->members[j]);
+			const struct mstate *o = find_old(&ix, p, &p->members[j]);
 
 			ms->h = h;
 			ms->pool = i;
@@ -952,6 +1001,7 @@ void health_adopt(struct health *h, struct config *cfg)
 	for (unsigned i = 0; i < nold; i++)
 		if (old[i].probe)
 			probe_end(old[i].probe);
+	free(ix.slot);
 	free(old);
 	h->cfg = cfg;
 	arm(h);
@@ -965,6 +1015,7 @@ void health_destroy(struct health *h)
 		if (h->st[i].probe)
 			probe_end(h->st[i].probe);
 	free(h->st);
+	free(h->first);
 	SSL_CTX_free(h->tls);
 	close(h->timer);
 	close(h->ep);
@@ -1007,11 +1058,9 @@ static size_t pools_text(struct health *h, char *buf, size_t len)
 										     : "serve-all",
 			    p->on_all_down == ALL_DOWN_POOL ? p->fallback->name_text : "");
 		SAY("\n");
-		for (unsigned j = 0; j < h->nst; j++) {
+		for (unsigned j = h->first[i]; j < h->first[i] + p->nmembers; j++) {
 			const struct mstate *ms = &h->st[j];
 
-			if (ms->pool != i)
-				continue;
 			SAY("  member %s state %s drained %s since %llus", ms->m->text,
 			    ms->up ? "up" : "down", ms->drained ? "yes" : "no",
 			    (unsigned long long)((now - ms->since_ms) / 1000));
