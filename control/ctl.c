@@ -59,7 +59,7 @@ int ctl_open(const char *path)
 }
 
 struct out {
-	char buf[262144]; /* `pools` of a big config */
+	char buf[16384];
 	size_t len;
 };
 
@@ -128,6 +128,17 @@ static void cmd_stats(struct server *srv, struct out *o)
 		    (unsigned long long)atomic_load(&srv->rrl->dropped));
 }
 
+static void send_all(int fd, const char *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t k = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+}
+
 void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 {
 	struct timeval tv = {1, 0};
@@ -165,25 +176,25 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		else
 			say(o, "error: %s\n", err);
 	} else {
-		static char tmp[196608]; /* the control thread is the only caller */
+		/* a module's answer (`pools` of a big config runs to megabytes):
+		 * sent from its own buffer, not copied */
+		size_t cap = CTL_REPLY_MAX, n;
+		char *tmp = malloc(cap);
 		bool ok = true;
-		size_t n = ops->command ? ops->command(cmd, tmp, sizeof(tmp), &ok) : (size_t)-1;
 
+		if (!tmp)
+			abort();
+		memcpy(tmp, "ok\n", 3);
+		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
 		if (n == (size_t)-1)
-			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, drain, undrain, cache)\n",
+			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, "
+			       "drain, undrain, cache)\n",
 			    cmd);
-		else if (ok)
-			say(o, "ok\n%.*s", (int)n, tmp);
 		else
-			say(o, "%.*s", (int)n, tmp); /* "error: ..." */
+			send_all(fd, ok ? tmp : tmp + 3, ok ? n + 3 : n);
+		free(tmp);
 	}
-	for (size_t off = 0; off < o->len;) {
-		ssize_t k = send(fd, o->buf + off, o->len - off, MSG_NOSIGNAL);
-
-		if (k <= 0)
-			break;
-		off += (size_t)k;
-	}
+	send_all(fd, o->buf, o->len);
 	free(o);
 	close(fd);
 }

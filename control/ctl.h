@@ -20,6 +20,9 @@ struct ctl_ops {
 	size_t (*command)(const char *cmd, char *buf, size_t len, bool *ok);
 };
 
+/* The most a module's command may answer (ops->command's len). */
+#define CTL_REPLY_MAX (32u << 20)
+
 int ctl_open(const char *path);
 /* Serve one client connection of the listening socket. */
 void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops);

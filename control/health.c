@@ -59,6 +59,8 @@ struct mstate {
 	unsigned latency_us;
 	uint64_t checks, failures, changes;
 	struct probe *probe;  /* in flight, or NULL */
+	uint64_t due_ms;      /* heap key: the probe's deadline, or next_ms */
+	unsigned heap_pos;
 };
 
 enum step { ST_CONNECT, ST_TLS, ST_DIALOG };
@@ -85,6 +87,10 @@ struct health {
 	struct mstate *st;    /* every member of every pool, pool by pool */
 	unsigned nst;
 	unsigned *first;      /* per pool: its first member in st */
+	struct mstate **heap; /* monitored members, soonest due first */
+	unsigned nheap;
+	uint8_t *dirty;       /* per pool: its view must be rebuilt */
+	unsigned *dirty_list, ndirty;
 	SSL_CTX *tls;
 };
 
@@ -127,6 +133,53 @@ static uint16_t port_of(const struct monitor *mon)
 static bool uses_tls(const struct monitor *mon)
 {
 	return mon->type == MON_HTTPS || mon->type == MON_POP3S || mon->type == MON_IMAPS;
+}
+
+/* --- the schedule: a binary min-heap of due times, so a loop over many
+ * monitored members costs log n per event, not n --- */
+
+static void heap_place(struct health *h, unsigned i, struct mstate *ms)
+{
+	h->heap[i] = ms;
+	ms->heap_pos = i;
+}
+
+static void heap_fix(struct health *h, unsigned i)
+{
+	struct mstate *ms = h->heap[i];
+
+	while (i > 0 && h->heap[(i - 1) / 2]->due_ms > ms->due_ms) {
+		heap_place(h, i, h->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		unsigned c = 2 * i + 1;
+
+		if (c >= h->nheap)
+			break;
+		if (c + 1 < h->nheap && h->heap[c + 1]->due_ms < h->heap[c]->due_ms)
+			c++;
+		if (h->heap[c]->due_ms >= ms->due_ms)
+			break;
+		heap_place(h, i, h->heap[c]);
+		i = c;
+	}
+	heap_place(h, i, ms);
+}
+
+/* The member's next event moved: a probe started or ended. */
+static void reschedule(struct mstate *ms)
+{
+	ms->due_ms = ms->probe ? ms->probe->deadline_ms : ms->next_ms;
+	heap_fix(ms->h, ms->heap_pos);
+}
+
+static void mark_dirty(struct health *h, unsigned pool)
+{
+	if (!h->dirty[pool]) {
+		h->dirty[pool] = 1;
+		h->dirty_list[h->ndirty++] = pool;
+	}
 }
 
 /* --- views --- */
@@ -198,6 +251,7 @@ static bool verdict(struct probe *pr, bool ok, const char *reason)
 	if (ms->next_ms <= now)
 		ms->next_ms = now + 1;
 	probe_end(pr);
+	reschedule(ms);
 	if (ok == ms->up) {
 		ms->streak = 0;
 		return false;
@@ -766,6 +820,7 @@ static bool probe_start(struct mstate *ms, uint64_t now)
 		return verdict(pr, false, reason);
 	if (ms->mon->type == MON_DNS && (rc = probe_step(pr, reason)) != D_MORE)
 		return verdict(pr, rc == D_OK, reason);
+	reschedule(ms);
 	return false;
 }
 
@@ -773,18 +828,7 @@ static bool probe_start(struct mstate *ms, uint64_t now)
 
 static void arm(struct health *h)
 {
-	uint64_t next = UINT64_MAX;
-
-	for (unsigned i = 0; i < h->nst; i++) {
-		const struct mstate *ms = &h->st[i];
-
-		if (!ms->mon)
-			continue;
-		uint64_t t = ms->probe ? ms->probe->deadline_ms : ms->next_ms;
-
-		if (t < next)
-			next = t;
-	}
+	uint64_t next = h->nheap ? h->heap[0]->due_ms : UINT64_MAX;
 	struct itimerspec its = {0};
 
 	if (next != UINT64_MAX) {
@@ -799,8 +843,6 @@ static void arm(struct health *h)
 void health_run(struct health *h)
 {
 	struct epoll_event evs[64];
-	bool dirty[4096] = {false}; /* by pool index; more pools publish at once */
-	bool any = false;
 	int n;
 
 	while ((n = epoll_wait(h->ep, evs, 64, 0)) > 0) {
@@ -812,49 +854,43 @@ void health_run(struct health *h)
 				uint64_t ticks;
 
 				if (read(h->timer, &ticks, sizeof(ticks)) < 0)
-					(void)0; /* spurious: the scan below decides */
+					(void)0; /* spurious: the heap below decides */
 				continue;
 			}
 			struct mstate *ms = pr->ms;
 			int rc = ms->mon->type == MON_EXEC ? exec_verdict(pr, reason)
 							   : probe_step(pr, reason);
 
-			if (rc == D_MORE) {
+			if (rc == D_MORE)
 				watch(pr, false);
-				continue;
-			}
-			if (verdict(pr, rc == D_OK, reason)) {
-				dirty[ms->pool < 4096 ? ms->pool : 0] = true;
-				any |= ms->pool >= 4096;
-			}
+			else if (verdict(pr, rc == D_OK, reason))
+				mark_dirty(h, ms->pool);
 		}
 		if (n < 64)
 			break;
 	}
 	uint64_t now = now_ms();
 
-	for (unsigned i = 0; i < h->nst; i++) {
-		struct mstate *ms = &h->st[i];
-		bool changed = false;
+	while (h->nheap && h->heap[0]->due_ms <= now) {
+		struct mstate *ms = h->heap[0];
+		bool changed;
 
-		if (!ms->mon)
-			continue;
-		if (ms->probe && now >= ms->probe->deadline_ms) {
+		if (ms->probe) {
 			char reason[REASON_LEN];
 
 			snprintf(reason, sizeof(reason), "timeout after %ums", ms->mon->timeout_ms);
 			changed = verdict(ms->probe, false, reason);
-		} else if (!ms->probe && now >= ms->next_ms) {
+		} else {
 			changed = probe_start(ms, now);
 		}
-		if (changed) {
-			dirty[ms->pool < 4096 ? ms->pool : 0] = true;
-			any |= ms->pool >= 4096;
-		}
+		if (changed)
+			mark_dirty(h, ms->pool);
 	}
-	for (unsigned p = 0; p < h->cfg->npools; p++)
-		if (any || (p < 4096 && dirty[p]))
-			publish(h, p);
+	for (unsigned i = 0; i < h->ndirty; i++) {
+		h->dirty[h->dirty_list[i]] = 0;
+		publish(h, h->dirty_list[i]);
+	}
+	h->ndirty = 0;
 	arm(h);
 }
 
@@ -948,8 +984,13 @@ void health_adopt(struct health *h, struct config *cfg)
 
 	old_index_build(&ix, old, nold);
 	free(h->first);
+	free(h->dirty);
+	free(h->dirty_list);
 	h->first = calloc(cfg->npools ? cfg->npools : 1, sizeof(*h->first));
-	if (!h->first)
+	h->dirty = calloc(cfg->npools ? cfg->npools : 1, sizeof(*h->dirty));
+	h->dirty_list = calloc(cfg->npools ? cfg->npools : 1, sizeof(*h->dirty_list));
+	h->ndirty = 0;
+	if (!h->first || !h->dirty || !h->dirty_list)
 		abort();
 
 	for (unsigned i = 0; i < cfg->npools; i++)
@@ -1004,6 +1045,20 @@ void health_adopt(struct health *h, struct config *cfg)
 	free(ix.slot);
 	free(old);
 	h->cfg = cfg;
+	free(h->heap);
+	h->heap = calloc(h->nst ? h->nst : 1, sizeof(*h->heap));
+	if (!h->heap)
+		abort();
+	h->nheap = 0;
+	for (unsigned i = 0; i < h->nst; i++) {
+		struct mstate *ms = &h->st[i];
+
+		if (!ms->mon)
+			continue;
+		ms->due_ms = ms->next_ms;
+		heap_place(h, h->nheap, ms);
+		heap_fix(h, h->nheap++);
+	}
 	arm(h);
 }
 
@@ -1016,6 +1071,9 @@ void health_destroy(struct health *h)
 			probe_end(h->st[i].probe);
 	free(h->st);
 	free(h->first);
+	free(h->heap);
+	free(h->dirty);
+	free(h->dirty_list);
 	SSL_CTX_free(h->tls);
 	close(h->timer);
 	close(h->ep);
