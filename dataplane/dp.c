@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,23 +323,29 @@ static const char *const wire_sysctls[][2] = {
 
 static char wire_saved[3][16];
 
-static int write_sysctl(const char *fmt, const char *iface, const char *value, char *old,
-			size_t old_len)
+static int read_sysctl(const char *fmt, const char *iface, char *value, size_t len)
+{
+	char path[128];
+	FILE *f;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), fmt, iface);
+	f = fopen(path, "r");
+	if (f && fgets(value, (int)len, f)) {
+		value[strcspn(value, "\n")] = '\0';
+		rc = 0;
+	}
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+static int write_sysctl(const char *fmt, const char *iface, const char *value)
 {
 	char path[128];
 	FILE *f;
 
 	snprintf(path, sizeof(path), fmt, iface);
-	if (old) {
-		f = fopen(path, "r");
-		if (!f || !fgets(old, (int)old_len, f)) {
-			if (f)
-				fclose(f);
-			return -1;
-		}
-		fclose(f);
-		old[strcspn(old, "\n")] = '\0';
-	}
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
@@ -347,19 +354,82 @@ static int write_sysctl(const char *fmt, const char *iface, const char *value, c
 	return fclose(f) == 0 ? rc : -1;
 }
 
+/* The values found before we changed them, kept on disk until they are
+ * put back: after a kill -9 the next start restores the real originals,
+ * not the values the killed run left behind. */
+#define DP_STATE_DIR "/run/carousel"
+
+static void state_path(const char *iface, char *path, size_t len)
+{
+	snprintf(path, len, DP_STATE_DIR "/dp-%s.sysctl", iface);
+}
+
+static bool state_load(const char *iface)
+{
+	char path[128];
+	FILE *f;
+	unsigned n = 0;
+
+	state_path(iface, path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (n < 3 && fgets(wire_saved[n], sizeof(wire_saved[n]), f)) {
+		wire_saved[n][strcspn(wire_saved[n], "\n")] = '\0';
+		n++;
+	}
+	fclose(f);
+	return n == 3;
+}
+
+static void state_save(const char *iface)
+{
+	char path[128];
+	FILE *f;
+
+	mkdir(DP_STATE_DIR, 0750);
+	state_path(iface, path, sizeof(path));
+	f = fopen(path, "w");
+	if (!f) {
+		log_warn("event=dataplane-state path=%s error=\"%s\" note=\"after a kill -9 the "
+			 "wire interface's sysctls stay changed\"",
+			 path, strerror(errno));
+		return;
+	}
+	for (unsigned i = 0; i < 3; i++)
+		fprintf(f, "%s\n", wire_saved[i]);
+	fclose(f);
+}
+
 static int kernel_off(const char *iface)
 {
+	bool known = state_load(iface); /* a killed run's originals */
+
+	if (known)
+		log_info("event=dataplane-state iface=%s note=\"restoring the sysctls a killed run "
+			 "changed, on exit\"", iface);
+	if (!known) {
+		/* read them all and keep them on disk before changing any */
+		for (unsigned i = 0; i < 3; i++)
+			if (read_sysctl(wire_sysctls[i][0], iface, wire_saved[i],
+					sizeof(wire_saved[i])) < 0)
+				return -1;
+		state_save(iface);
+	}
 	for (unsigned i = 0; i < 3; i++)
-		if (write_sysctl(wire_sysctls[i][0], iface, wire_sysctls[i][1], wire_saved[i],
-				 sizeof(wire_saved[i])) < 0)
+		if (write_sysctl(wire_sysctls[i][0], iface, wire_sysctls[i][1]) < 0)
 			return -1;
 	return 0;
 }
 
 static void kernel_restore(const char *iface)
 {
+	char path[128];
+
 	for (unsigned i = 0; i < 3; i++)
-		write_sysctl(wire_sysctls[i][0], iface, wire_saved[i], NULL, 0);
+		write_sysctl(wire_sysctls[i][0], iface, wire_saved[i]);
+	state_path(iface, path, sizeof(path));
+	unlink(path);
 }
 
 /* Give the exception interface the appliance's addresses, so the kernel

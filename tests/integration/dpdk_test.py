@@ -48,9 +48,24 @@ cfg = os.path.join(tmp, "carousel.yaml")
 with open(cfg, "w") as f:
     f.write(text)
 log = open(os.path.join(tmp, "carouseld.log"), "w+")
-proc = subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane", "dpdk",
-                         "--", "-l", "0-1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
-                         "--log-level=*:warning"], stdout=log, stderr=log)
+SYSCTLS = [f"/proc/sys/net/ipv4/conf/{w.app_if}/rp_filter",
+           f"/proc/sys/net/ipv4/conf/{w.app_if}/arp_ignore",
+           f"/proc/sys/net/ipv6/conf/{w.app_if}/disable_ipv6"]
+
+
+def sysctls():
+    return subprocess.run(["ip", "netns", "exec", w.app, "cat", *SYSCTLS], capture_output=True,
+                          text=True).stdout.split()
+
+
+def start():
+    return subprocess.Popen(["ip", "netns", "exec", w.app, CAROUSELD, "-c", cfg, "--dataplane",
+                             "dpdk", "--", "-l", "0-1", "--no-huge", "--no-pci", "-m", "256",
+                             "--no-shconf", "--log-level=*:warning"], stdout=log, stderr=log)
+
+
+original = sysctls()
+proc = start()
 
 
 def dig(*args):
@@ -133,6 +148,14 @@ while time.monotonic() < end:
     t.check("192.0.2.80" in out and "flags: qr rd ra" in out, "promoted answer: RA, the address")
     t.eq(stat("dpdk.answered") - before, 1, "...answered by the fast path")
     t.eq(stat("queries.udp") - sock_before, 0, "...not by the socket path")
+
+    # kill -9 leaves the wire interface's sysctls changed; the next start
+    # knows the originals (its state file) and puts them back on exit
+    proc.kill()
+    proc.wait()
+    t.check(sysctls() != original, f"after kill -9 the sysctls are still changed ({sysctls()})")
+    proc = start()
+    t.check(w.wait_answering(proc), "restarted after kill -9, answering again")
 finally:
     proc.terminate()
     try:
@@ -141,6 +164,7 @@ finally:
         proc.kill()
         rc = proc.wait()
     t.eq(rc, 0, "carouseld stops cleanly on SIGTERM")
+    t.eq(sysctls(), original, "the wire interface's sysctls are the originals again")
     gone = subprocess.run(["ip", "netns", "exec", w.app, "ip", "link", "show", w.tap],
                           capture_output=True).returncode != 0
     t.check(gone, "the exception interface is gone after exit")
