@@ -1097,7 +1097,8 @@ static const char *method_name(enum rot_method m)
 	return names[m];
 }
 
-static size_t pools_text(struct health *h, char *buf, size_t len)
+/* Every pool, or only (when only is not NULL) that one. */
+static size_t pools_text(struct health *h, const struct pool *only, char *buf, size_t len)
 {
 	uint64_t now = now_ms();
 	size_t k = 0;
@@ -1105,6 +1106,9 @@ static size_t pools_text(struct health *h, char *buf, size_t len)
 	for (unsigned i = 0; i < h->cfg->npools; i++) {
 		const struct pool *p = &h->cfg->pools[i];
 		const struct pool_view *v = pool_view_get(p);
+
+		if (only && p != only)
+			continue;
 		bool all_down = v->all_down[0] || v->all_down[1];
 
 		SAY("pool %s method %s state %s ttl %u serving %u", p->name_text,
@@ -1172,9 +1176,27 @@ size_t health_ctl(struct health *h, const char *cmd, char *buf, size_t len, bool
 	char verb[16], pool[300], member[64], extra;
 	size_t k = 0;
 
-	if (strcmp(cmd, "pools") == 0)
-		return pools_text(h, buf, len);
 	int n = sscanf(cmd, "%15s %299s %63s %c", verb, pool, member, &extra);
+
+	if (n >= 1 && strcmp(verb, "pools") == 0) {
+		uint8_t name[DNAME_MAXLEN];
+		const struct pool *p = NULL;
+
+		*ok = false;
+		if (n > 2)
+			return (size_t)snprintf(buf, len, "error: usage: pools [POOL]\n");
+		if (n == 2) {
+			if (dname_from_str(pool, name, sizeof(name)) < 0)
+				return (size_t)snprintf(buf, len, "error: '%s' is not a pool name\n",
+							pool);
+			dname_lower(name);
+			p = config_find_pool(h->cfg, name);
+			if (!p)
+				return (size_t)snprintf(buf, len, "error: no pool %s\n", pool);
+		}
+		*ok = true;
+		return pools_text(h, p, buf, len);
+	}
 	bool drain = strcmp(verb, "drain") == 0;
 
 	if (n < 1 || (!drain && strcmp(verb, "undrain") != 0))
@@ -1236,6 +1258,14 @@ size_t health_metrics(struct health *h, char *buf, size_t len)
 	for (unsigned i = 0; i < h->nst; i++)
 		SAY("carousel_member_state_changes_total{pool=\"%s\",member=\"%s\"} %llu\n",
 		    h->st[i].p->name_text, h->st[i].m->text, (unsigned long long)h->st[i].changes);
+	SAY("# HELP carousel_pool_serving Members a pool hands out now (both families).\n"
+	    "# TYPE carousel_pool_serving gauge\n");
+	for (unsigned i = 0; i < h->cfg->npools; i++) {
+		const struct pool_view *v = pool_view_get(&h->cfg->pools[i]);
+
+		SAY("carousel_pool_serving{pool=\"%s\"} %u\n", h->cfg->pools[i].name_text,
+		    (unsigned)v->serving[0] + v->serving[1]);
+	}
 	SAY("# HELP carousel_pool_degraded 1 while a member of the pool is down.\n"
 	    "# TYPE carousel_pool_degraded gauge\n");
 	for (unsigned i = 0; i < h->cfg->npools; i++)

@@ -412,6 +412,15 @@ def run(srv, web1, web6, mail1):
     T.check(wait_for(lambda: geo("127.66.0.5")[1] == ["192.0.2.32", "192.0.2.33"], DETECT),
             "topology: preferred member down, the others answer")
 
+    # pools POOL: one pool only; an unknown one is an error
+    r = srv.ctl_cmd("pools", "web.example.test")
+    T.check(r.returncode == 0 and r.stdout.count("\npool ") + r.stdout.startswith("pool ") == 1
+            and WEB1 in r.stdout, "pools POOL shows that pool alone")
+    r = srv.ctl_cmd("pools", "nope.example.test.")
+    T.check(r.returncode == 1 and "no pool" in r.stdout + r.stderr, "pools of an unknown pool")
+    T.eq(scrape(srv).get('carousel_pool_serving{pool="web.example.test."}'), 2.0,
+         "metrics: members a pool serves")
+
     # drain / undrain
     r = srv.ctl_cmd("drain", "web.example.test.", WEB1)
     T.check(r.returncode == 0 and "drained" in r.stdout, "carouselctl drain")
