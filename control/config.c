@@ -405,6 +405,13 @@ static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m
 	if (!colon || colon == line || colon[1] == '\0')
 		return fail(c, n, "credentials file %s: the first line must be USER:PASSWORD", path);
 	*colon = '\0';
+	/* they go on the wire inside one command line each */
+	if (strlen(line) > 64 || strlen(colon + 1) > 128 || strpbrk(line, " \t\"\\")) {
+		explicit_bzero(line, sizeof(line));
+		return fail(c, n, "credentials file %s: the user (at most 64 characters, no "
+			    "spaces or quotes) or the password (at most 128) is too long or unusable",
+			    path);
+	}
 	m->credentials = arena_strdup(&c->cfg->arena, path);
 	m->user = arena_strdup(&c->cfg->arena, line);
 	m->password = arena_strdup(&c->cfg->arena, colon + 1);
