@@ -221,8 +221,10 @@ static void probe_end(struct probe *pr)
 {
 	struct health *h = pr->ms->h;
 
-	if (pr->ssl)
+	if (pr->ssl) {
 		SSL_free(pr->ssl);
+		ERR_clear_error(); /* SSL_get_error needs an empty queue next time */
+	}
 	if (pr->fd >= 0) {
 		epoll_ctl(h->ep, EPOLL_CTL_DEL, pr->fd, NULL);
 		close(pr->fd);
