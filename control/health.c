@@ -469,12 +469,11 @@ static int dns_verdict(struct probe *pr, char *reason)
 	return D_OK;
 }
 
-static ssize_t io_read(struct probe *pr, void *buf, size_t len)
+/* An SSL_read/SSL_write result as recv/send would give it: bytes, 0 at
+ * the end (reads), or -1 with errno EAGAIN (and want_write set when TLS
+ * must write first) or EPROTO. */
+static ssize_t tls_result(struct probe *pr, int k, bool reading)
 {
-	if (!pr->ssl)
-		return recv(pr->fd, buf, len, 0);
-	int k = SSL_read(pr->ssl, buf, (int)len);
-
 	if (k > 0)
 		return k;
 	int e = SSL_get_error(pr->ssl, k);
@@ -484,29 +483,24 @@ static ssize_t io_read(struct probe *pr, void *buf, size_t len)
 		errno = EAGAIN;
 		return -1;
 	}
-	if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+	if (reading && (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL))
 		return 0;
 	errno = EPROTO;
 	return -1;
+}
+
+static ssize_t io_read(struct probe *pr, void *buf, size_t len)
+{
+	if (!pr->ssl)
+		return recv(pr->fd, buf, len, 0);
+	return tls_result(pr, SSL_read(pr->ssl, buf, (int)len), true);
 }
 
 static ssize_t io_write(struct probe *pr, const void *buf, size_t len)
 {
 	if (!pr->ssl)
 		return send(pr->fd, buf, len, MSG_NOSIGNAL);
-	int k = SSL_write(pr->ssl, buf, (int)len);
-
-	if (k > 0)
-		return k;
-	int e = SSL_get_error(pr->ssl, k);
-
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		pr->want_write = e == SSL_ERROR_WANT_WRITE;
-		errno = EAGAIN;
-		return -1;
-	}
-	errno = EPROTO;
-	return -1;
+	return tls_result(pr, SSL_write(pr->ssl, buf, (int)len), false);
 }
 
 /* The connection is up (and TLS done): what the protocol says first. */

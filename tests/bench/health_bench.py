@@ -7,29 +7,17 @@ second), alternating, in one run. Prints a table and, last,
 `health ratio=R` (flapping qps / steady qps)."""
 import os
 import random
-import re
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import Carouseld, need  # noqa: E402
+from harness import Carouseld, dnsperf, need  # noqa: E402
 from health_flap_test import Flapper  # noqa: E402
 
 need("dnsperf")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-
-
-def dnsperf(server, qfile):
-    out = subprocess.run(["dnsperf", "-s", server.addr, "-p", str(server.port), "-d", qfile,
-                          "-l", str(SECONDS), "-c", "4", "-q", "256", "-t", "2"],
-                         capture_output=True, text=True, timeout=SECONDS + 60).stdout
-    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
-    sent = int(re.search(r"Queries sent:\s+(\d+)", out).group(1))
-    lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
-    return qps, 100.0 * lost / max(sent, 1)
 
 
 def config(addrs, port, monitored):
@@ -62,7 +50,7 @@ def main():
         for rnd in range(ROUNDS):
             for name, srv in (("steady", steady), ("flapping", flapping)):
                 before = flapping.logtext().count("event=health ")
-                qps, loss = dnsperf(srv, qfile)
+                qps, loss = dnsperf(srv, qfile, SECONDS)
                 swaps = flapping.logtext().count("event=health ") - before
                 rows.append((rnd + 1, name, qps, loss, swaps if name == "flapping" else 0))
                 print(f"round {rnd + 1} {name}: {qps:.0f} qps, {loss:.2f}% lost", flush=True)

@@ -6,7 +6,6 @@ over 10 s, the checks it ran, and how long `carouselctl pools` takes.
 Last line: `health-scale members=N cpu=P% checks_per_s=C`."""
 import os
 import re
-import subprocess
 import sys
 import time
 

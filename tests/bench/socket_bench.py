@@ -3,13 +3,11 @@
 (udp-workers: 1) serving the same answers, alternating, in one run.
 Prints a markdown table and, last, `socket ratio=R`."""
 import os
-import re
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import SRC, Carouseld, Knot, flatten_pools, need  # noqa: E402
+from harness import SRC, Carouseld, Knot, dnsperf, flatten_pools, need  # noqa: E402
 
 need("dnsperf", "knotd")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -28,16 +26,6 @@ x.wild.example.test A
 """
 
 
-def dnsperf(server, qfile):
-    out = subprocess.run(["dnsperf", "-s", server.addr, "-p", str(server.port), "-d", qfile,
-                          "-l", str(SECONDS), "-c", "4", "-q", "256", "-t", "2"],
-                         capture_output=True, text=True, timeout=SECONDS + 60).stdout
-    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
-    sent = int(re.search(r"Queries sent:\s+(\d+)", out).group(1))
-    lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
-    return qps, 100.0 * lost / max(sent, 1)
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="carousel-bench-")
     qfile = os.path.join(tmp, "queries")
@@ -52,7 +40,7 @@ def main():
     with Carouseld(text) as ours, Knot(zones) as knot:
         for rnd in range(ROUNDS):
             for name, srv in (("carouseld", ours), ("knotd", knot)):
-                qps, loss = dnsperf(srv, qfile)
+                qps, loss = dnsperf(srv, qfile, SECONDS)
                 rows.append((rnd + 1, name, qps, loss))
                 print(f"round {rnd + 1} {name}: {qps:.0f} qps, {loss:.2f}% lost", flush=True)
     ours_q = sum(r[2] for r in rows if r[1] == "carouseld") / ROUNDS

@@ -2,6 +2,7 @@
 addresses for one integration test; stop only what it started, by pid."""
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -279,7 +280,7 @@ def flatten_pools(config_path, zone_dir, out_dir):
 
 def ctl_stat(ctl, name):
     """One counter of `carouselctl stats`, -1 when absent."""
-    import re
+
     out = subprocess.run([CAROUSELCTL, "-s", ctl, "stats"], capture_output=True,
                          text=True).stdout
     m = re.search(rf"^{re.escape(name)} (\d+)$", out, re.M)
@@ -399,3 +400,14 @@ def check_fastpath_health(t, label, dig, stat, counter, flag_b):
     t.eq(stat(counter) - before, 1, f"{label}: ...and the fast path answered that")
     open(flag_b, "w").close()
     t.check(until(both, bound) is not None, f"{label}: member back after it passes again")
+
+
+def dnsperf(server, qfile, seconds):
+    """dnsperf (-c 4 -q 256) against server for `seconds`: (qps, % lost)."""
+    out = subprocess.run(["dnsperf", "-s", server.addr, "-p", str(server.port), "-d", qfile,
+                          "-l", str(seconds), "-c", "4", "-q", "256", "-t", "2"],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
+    sent = int(re.search(r"Queries sent:\s+(\d+)", out).group(1))
+    lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
+    return qps, 100.0 * lost / max(sent, 1)
