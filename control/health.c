@@ -1,18 +1,11 @@
-/* health.c -- member monitors on the main thread's event loop: one
- * non-blocking probe per member at a time, each a small state machine
- * (connect, TLS, a line dialog or a request), ending in a verdict. */
+/* health.c -- member monitors on the main thread's event loop: one probe
+ * (probe.c) per member at a time, scheduled from a heap of due times;
+ * verdicts move rise/fall counters, state changes make new pool views. */
 #include "health.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,29 +13,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "entry.h"
 #include "log.h"
 #include "pool.h"
-#include "wire.h"
+#include "probe.h"
 
-extern char **environ;
-
-#define REASON_LEN 120
 #define PROBE_IN 8192
-
-static const uint16_t default_port[MON_TYPES] = {
-	[MON_HTTP] = 80,   [MON_HTTPS] = 443, [MON_POP3] = 110, [MON_POP3S] = 995,
-	[MON_IMAP] = 143,  [MON_IMAPS] = 993, [MON_SMTP] = 25,  [MON_DNS] = 53,
-};
-
-struct probe;
 
 /* One pool member: its state lives here across reloads. */
 struct mstate {
@@ -56,29 +36,13 @@ struct mstate {
 	uint64_t since_ms;    /* last state change */
 	uint64_t next_ms;     /* next probe starts */
 	bool checked, last_ok;
-	char last[REASON_LEN];
+	char last[PROBE_REASON_LEN];
 	unsigned latency_us;
 	uint64_t checks, failures, changes;
 	struct probe *probe;  /* in flight, or NULL */
+	uint64_t probe_ms, probe_us, deadline_ms; /* when it started, when it fails */
 	uint64_t due_ms;      /* heap key: the probe's deadline, or next_ms */
 	unsigned heap_pos;
-};
-
-enum step { ST_CONNECT, ST_TLS, ST_DIALOG };
-
-struct probe {
-	struct mstate *ms;
-	int fd;       /* socket, or pidfd for exec */
-	pid_t pid;
-	SSL *ssl;
-	enum step step;
-	int phase;    /* protocol dialog position */
-	bool want_write;
-	uint64_t start_ms, start_us, deadline_ms;
-	uint16_t dns_id;
-	size_t inlen, outlen, outoff;
-	char out[1024];
-	char in[PROBE_IN];
 };
 
 struct health {
@@ -126,16 +90,6 @@ static uint64_t next_start(const struct monitor *mon, uint64_t from)
 	return from + mon->interval_ms - j + rnd(2 * j + 1);
 }
 
-static uint16_t port_of(const struct monitor *mon)
-{
-	return mon->port ? mon->port : default_port[mon->type];
-}
-
-static bool uses_tls(const struct monitor *mon)
-{
-	return mon->type == MON_HTTPS || mon->type == MON_POP3S || mon->type == MON_IMAPS;
-}
-
 /* --- the schedule: a binary min-heap of due times, so a loop over many
  * monitored members costs log n per event, not n --- */
 
@@ -171,7 +125,7 @@ static void heap_fix(struct health *h, unsigned i)
 /* The member's next event moved: a probe started or ended. */
 static void reschedule(struct mstate *ms)
 {
-	ms->due_ms = ms->probe ? ms->probe->deadline_ms : ms->next_ms;
+	ms->due_ms = ms->probe ? ms->deadline_ms : ms->next_ms;
 	heap_fix(ms->h, ms->heap_pos);
 }
 
@@ -217,43 +171,32 @@ static void publish(struct health *h, unsigned pool)
 
 /* --- probes --- */
 
-static void probe_end(struct probe *pr)
+static void probe_end(struct mstate *ms)
 {
-	struct health *h = pr->ms->h;
+	int fd = probe_fd(ms->probe);
 
-	if (pr->ssl) {
-		SSL_free(pr->ssl);
-		ERR_clear_error(); /* SSL_get_error needs an empty queue next time */
-	}
-	if (pr->fd >= 0) {
-		epoll_ctl(h->ep, EPOLL_CTL_DEL, pr->fd, NULL);
-		close(pr->fd);
-	}
-	if (pr->pid > 0) {
-		kill(pr->pid, SIGKILL);
-		waitpid(pr->pid, NULL, 0);
-	}
-	pr->ms->probe = NULL;
-	free(pr);
+	if (fd >= 0)
+		epoll_ctl(ms->h->ep, EPOLL_CTL_DEL, fd, NULL);
+	probe_free(ms->probe);
+	ms->probe = NULL;
 }
 
 /* The end of one probe: count it, maybe change state. Returns true when
  * the member's state changed. */
-static bool verdict(struct probe *pr, bool ok, const char *reason)
+static bool verdict(struct mstate *ms, bool ok, const char *reason)
 {
-	struct mstate *ms = pr->ms;
 	uint64_t now = now_ms();
 
 	ms->checks++;
 	ms->failures += !ok;
 	ms->checked = true;
 	ms->last_ok = ok;
-	ms->latency_us = (unsigned)(now_us() - pr->start_us);
+	ms->latency_us = (unsigned)(now_us() - ms->probe_us);
 	snprintf(ms->last, sizeof(ms->last), "%s", reason);
-	ms->next_ms = next_start(ms->mon, pr->start_ms);
+	ms->next_ms = next_start(ms->mon, ms->probe_ms);
 	if (ms->next_ms <= now)
 		ms->next_ms = now + 1;
-	probe_end(pr);
+	probe_end(ms);
 	reschedule(ms);
 	if (ok == ms->up) {
 		ms->streak = 0;
@@ -272,551 +215,25 @@ static bool verdict(struct probe *pr, bool ok, const char *reason)
 	return true;
 }
 
-static void watch(struct probe *pr, bool add)
+static void watch(struct mstate *ms, int op)
 {
-	struct epoll_event ev = {.events = pr->want_write ? EPOLLOUT : EPOLLIN, .data.ptr = pr};
+	struct epoll_event ev = {.events = probe_events(ms->probe), .data.ptr = ms};
 
-	epoll_ctl(pr->ms->h->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, pr->fd, &ev);
+	epoll_ctl(ms->h->ep, op, probe_fd(ms->probe), &ev);
 }
 
-static void queue(struct probe *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void queue(struct probe *pr, const char *fmt, ...)
+static bool start(struct mstate *ms, uint64_t now)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	int k = vsnprintf(pr->out, sizeof(pr->out), fmt, ap);
-
-	va_end(ap);
-	pr->outlen = k < 0 ? 0 : ((size_t)k < sizeof(pr->out) ? (size_t)k : sizeof(pr->out) - 1);
-	pr->outoff = 0;
-}
-
-/* IMAP quoted string (RFC 3501 4.3): backslash before " and \. */
-static void imap_quote(const char *s, char *out, size_t len)
-{
-	size_t k = 0;
-
-	out[k++] = '"';
-	for (; *s && k + 3 < len; s++) {
-		if (*s == '"' || *s == '\\')
-			out[k++] = '\\';
-		out[k++] = *s;
-	}
-	out[k++] = '"';
-	out[k] = '\0';
-}
-
-/* Printable first line of a server reply, for `carouselctl pools`. */
-static void said(char *dst, size_t len, const char *what, const char *line)
-{
-	char clean[64];
-	size_t k = 0;
-
-	for (; *line && k + 1 < sizeof(clean); line++)
-		clean[k++] = (*line >= 32 && *line < 127 && *line != '"') ? *line : '.';
-	clean[k] = '\0';
-	snprintf(dst, len, "%s: %s", what, clean);
-}
-
-enum { D_MORE, D_OK, D_FAIL };
-
-/* One complete line from a line protocol. Returns D_MORE, D_OK or D_FAIL
- * (reason set). */
-static int dialog_line(struct probe *pr, char *line, char *reason)
-{
-	const struct monitor *mon = pr->ms->mon;
-	char u[200], p[200];
-
-	switch (mon->type) {
-	case MON_POP3:
-	case MON_POP3S:
-		if (strncmp(line, "+OK", 3) != 0) {
-			said(reason, REASON_LEN,
-			     pr->phase == 0 ? "pop3 greeting" : pr->phase == 1 ? "pop3 USER rejected"
-									       : "pop3 PASS rejected",
-			     line);
-			return D_FAIL;
-		}
-		if (pr->phase == 0 && mon->user) {
-			queue(pr, "USER %s\r\n", mon->user);
-		} else if (pr->phase == 1) {
-			queue(pr, "PASS %s\r\n", mon->password);
-		} else {
-			queue(pr, "QUIT\r\n");
-			snprintf(reason, REASON_LEN, mon->user ? "pop3 login ok" : "pop3 +OK");
-			return D_OK;
-		}
-		pr->phase++;
-		return D_MORE;
-	case MON_IMAP:
-	case MON_IMAPS:
-		if (pr->phase == 0) {
-			if (strncmp(line, "* OK", 4) != 0) {
-				said(reason, REASON_LEN, "imap greeting", line);
-				return D_FAIL;
-			}
-			if (!mon->user) {
-				queue(pr, "c1 LOGOUT\r\n");
-				snprintf(reason, REASON_LEN, "imap * OK");
-				return D_OK;
-			}
-			imap_quote(mon->user, u, sizeof(u));
-			imap_quote(mon->password, p, sizeof(p));
-			queue(pr, "c1 LOGIN %s %s\r\n", u, p);
-			pr->phase = 1;
-			return D_MORE;
-		}
-		if (line[0] == '*')
-			return D_MORE; /* untagged: capabilities and the like */
-		if (strncmp(line, "c1 OK", 5) != 0) {
-			said(reason, REASON_LEN, "imap LOGIN rejected", line);
-			return D_FAIL;
-		}
-		queue(pr, "c2 LOGOUT\r\n");
-		snprintf(reason, REASON_LEN, "imap login ok");
-		return D_OK;
-	case MON_SMTP: {
-		const char *want = pr->phase == 0 ? "220" : "250";
-
-		if (strncmp(line, want, 3) != 0) {
-			said(reason, REASON_LEN, pr->phase == 0 ? "smtp greeting" : "smtp EHLO", line);
-			return D_FAIL;
-		}
-		if (line[3] == '-')
-			return D_MORE; /* RFC 5321 4.2.1: a multiline reply goes on */
-		if (pr->phase == 0) {
-			queue(pr, "EHLO carousel.invalid\r\n");
-			pr->phase = 1;
-			return D_MORE;
-		}
-		queue(pr, "QUIT\r\n");
-		snprintf(reason, REASON_LEN, "smtp 220, EHLO 250");
-		return D_OK;
-	}
-	default:
-		return D_MORE;
-	}
-}
-
-/* HTTP: the whole response is in (the server closed, or the buffer is
- * full). */
-static int http_verdict(struct probe *pr, char *reason)
-{
-	const struct monitor *mon = pr->ms->mon;
-	unsigned status = 0;
-
-	pr->in[pr->inlen] = '\0';
-	if (sscanf(pr->in, "HTTP/%*u.%*u %u", &status) != 1) {
-		said(reason, REASON_LEN, "http: not an HTTP response", pr->in);
-		return D_FAIL;
-	}
-	if (status != mon->expect) {
-		snprintf(reason, REASON_LEN, "http status %u, expected %u", status, mon->expect);
-		return D_FAIL;
-	}
-	if (mon->body) {
-		const char *body = strstr(pr->in, "\r\n\r\n");
-
-		if (!body || !strstr(body + 4, mon->body)) {
-			snprintf(reason, REASON_LEN, "http %u without \"%.40s\" in the body", status,
-				 mon->body);
-			return D_FAIL;
-		}
-	}
-	snprintf(reason, REASON_LEN, "http %u", status);
-	return D_OK;
-}
-
-/* Enough of the response is in: the status line when only the status
- * counts, the expected substring when the body does too. */
-static bool http_decided(struct probe *pr)
-{
-	const struct monitor *mon = pr->ms->mon;
-	unsigned status = 0;
-
-	pr->in[pr->inlen] = '\0';
-	if (!strstr(pr->in, "\r\n"))
-		return false;
-	if (sscanf(pr->in, "HTTP/%*u.%*u %u", &status) != 1 || status != mon->expect || !mon->body)
-		return true;
-	const char *body = strstr(pr->in, "\r\n\r\n");
-
-	return body && strstr(body + 4, mon->body);
-}
-
-/* DNS: one datagram back. */
-static int dns_verdict(struct probe *pr, char *reason)
-{
-	static const char *const rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					     "NOTIMP",	"REFUSED"};
-	const uint8_t *r = (const uint8_t *)pr->in;
-
-	if (pr->inlen < WIRE_HDR_LEN || wire_read16(r) != pr->dns_id || !(r[2] & 0x80))
-		return D_MORE; /* not our answer: keep waiting */
-	unsigned rcode = r[3] & 0x0f;
-
-	if (rcode != RCODE_NOERROR) {
-		snprintf(reason, REASON_LEN, "dns rcode %s",
-			 rcode < 6 ? rcodes[rcode] : "other");
-		return D_FAIL;
-	}
-	if (wire_read16(r + 6) == 0) {
-		snprintf(reason, REASON_LEN, "dns NOERROR without an answer");
-		return D_FAIL;
-	}
-	snprintf(reason, REASON_LEN, "dns NOERROR, %u answers", wire_read16(r + 6));
-	return D_OK;
-}
-
-/* An SSL_read/SSL_write result as recv/send would give it: bytes, 0 at
- * the end (reads), or -1 with errno EAGAIN (and want_write set when TLS
- * must write first) or EPROTO. */
-static ssize_t tls_result(struct probe *pr, int k, bool reading)
-{
-	if (k > 0)
-		return k;
-	int e = SSL_get_error(pr->ssl, k);
-
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		pr->want_write = e == SSL_ERROR_WANT_WRITE;
-		errno = EAGAIN;
-		return -1;
-	}
-	if (reading && (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL))
-		return 0;
-	errno = EPROTO;
-	return -1;
-}
-
-static ssize_t io_read(struct probe *pr, void *buf, size_t len)
-{
-	if (!pr->ssl)
-		return recv(pr->fd, buf, len, 0);
-	return tls_result(pr, SSL_read(pr->ssl, buf, (int)len), true);
-}
-
-static ssize_t io_write(struct probe *pr, const void *buf, size_t len)
-{
-	if (!pr->ssl)
-		return send(pr->fd, buf, len, MSG_NOSIGNAL);
-	return tls_result(pr, SSL_write(pr->ssl, buf, (int)len), false);
-}
-
-/* The connection is up (and TLS done): what the protocol says first. */
-static int dialog_start(struct probe *pr, char *reason)
-{
-	const struct monitor *mon = pr->ms->mon;
-
-	pr->step = ST_DIALOG;
-	pr->phase = 0;
-	switch (mon->type) {
-	case MON_TCP:
-		snprintf(reason, REASON_LEN, "tcp connect ok");
-		return D_OK;
-	case MON_HTTP:
-	case MON_HTTPS: {
-		/* RFC 7230 5.4: an IPv6 literal in Host is bracketed */
-		bool v6 = !mon->host && pr->ms->m->family == AF_INET6;
-
-		queue(pr,
-		      "GET %s HTTP/1.0\r\nHost: %s%s%s\r\nUser-Agent: carousel-health/%s\r\n"
-		      "Connection: close\r\n\r\n",
-		      mon->path, v6 ? "[" : "", mon->host ? mon->host : pr->ms->m->text,
-		      v6 ? "]" : "", CAROUSEL_VERSION);
-		return D_MORE;
-	}
-	default:
-		return D_MORE; /* the server speaks first */
-	}
-}
-
-/* Drive a probe as far as it goes without blocking. */
-static int probe_step(struct probe *pr, char *reason)
-{
-	const struct monitor *mon = pr->ms->mon;
+	char reason[PROBE_REASON_LEN];
 	int rc;
 
-	if (pr->step == ST_CONNECT) {
-		int err = 0;
-		socklen_t l = sizeof(err);
-
-		getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-		if (err) {
-			snprintf(reason, REASON_LEN, "connect: %s", strerror(err));
-			return D_FAIL;
-		}
-		if (uses_tls(mon)) {
-			pr->ssl = SSL_new(pr->ms->h->tls);
-			if (!pr->ssl) {
-				snprintf(reason, REASON_LEN, "tls: out of memory");
-				return D_FAIL;
-			}
-			SSL_set_fd(pr->ssl, pr->fd);
-			if (mon->host)
-				SSL_set_tlsext_host_name(pr->ssl, mon->host);
-			if (mon->tls_verify) {
-				/* the system's CAs, and the name (or address) asked for */
-				X509_VERIFY_PARAM *vp = SSL_get0_param(pr->ssl);
-
-				SSL_set_verify(pr->ssl, SSL_VERIFY_PEER, NULL);
-				if (mon->host)
-					SSL_set1_host(pr->ssl, mon->host);
-				else
-					X509_VERIFY_PARAM_set1_ip_asc(vp, pr->ms->m->text);
-			}
-			pr->step = ST_TLS;
-		} else {
-			rc = dialog_start(pr, reason);
-			if (rc != D_MORE)
-				return rc;
-		}
-	}
-	if (pr->step == ST_TLS) {
-		int k = SSL_connect(pr->ssl);
-
-		if (k <= 0) {
-			int e = SSL_get_error(pr->ssl, k);
-
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				pr->want_write = e == SSL_ERROR_WANT_WRITE;
-				return D_MORE;
-			}
-			long vr = SSL_get_verify_result(pr->ssl);
-
-			if (vr != X509_V_OK)
-				snprintf(reason, REASON_LEN, "tls: certificate not trusted: %s",
-					 X509_verify_cert_error_string(vr));
-			else
-				snprintf(reason, REASON_LEN, "tls handshake failed: %s",
-					 ERR_reason_error_string(ERR_peek_last_error())
-						 ? ERR_reason_error_string(ERR_peek_last_error())
-						 : "connection closed");
-			ERR_clear_error();
-			return D_FAIL;
-		}
-		rc = dialog_start(pr, reason);
-		if (rc != D_MORE)
-			return rc;
-	}
-	for (;;) {
-		pr->want_write = false;
-		while (pr->outoff < pr->outlen) {
-			ssize_t k = io_write(pr, pr->out + pr->outoff, pr->outlen - pr->outoff);
-
-			if (k < 0 && errno == EAGAIN) {
-				if (!pr->ssl)
-					pr->want_write = true;
-				return D_MORE;
-			}
-			if (k <= 0) {
-				snprintf(reason, REASON_LEN, "send: %s", strerror(errno));
-				return D_FAIL;
-			}
-			pr->outoff += (size_t)k;
-		}
-		ssize_t k = io_read(pr, pr->in + pr->inlen, sizeof(pr->in) - 1 - pr->inlen);
-
-		if (k < 0 && errno == EAGAIN)
-			return D_MORE;
-		if (k < 0) {
-			snprintf(reason, REASON_LEN, "receive: %s", strerror(errno));
-			return D_FAIL;
-		}
-		pr->inlen += (size_t)k;
-		if (mon->type == MON_HTTP || mon->type == MON_HTTPS) {
-			/* judge as soon as the answer is known: a server that
-			 * keeps the connection open must not turn into a timeout */
-			if (k == 0 || pr->inlen == sizeof(pr->in) - 1 || http_decided(pr))
-				return http_verdict(pr, reason);
-			continue;
-		}
-		if (mon->type == MON_DNS) {
-			rc = dns_verdict(pr, reason);
-			pr->inlen = 0;
-			if (rc != D_MORE)
-				return rc;
-			continue;
-		}
-		/* line protocols: every complete line, in order */
-		char *nl;
-
-		while ((nl = memchr(pr->in, '\n', pr->inlen))) {
-			size_t used = (size_t)(nl - pr->in) + 1;
-
-			*nl = '\0';
-			if (nl > pr->in && nl[-1] == '\r')
-				nl[-1] = '\0';
-			rc = dialog_line(pr, pr->in, reason);
-			memmove(pr->in, pr->in + used, pr->inlen - used);
-			pr->inlen -= used;
-			if (rc == D_OK) {
-				/* say goodbye if it goes out at once; the verdict stands */
-				if (pr->outlen)
-					io_write(pr, pr->out, pr->outlen);
-				return D_OK;
-			}
-			if (rc == D_FAIL)
-				return D_FAIL;
-		}
-		if (k == 0) {
-			snprintf(reason, REASON_LEN, "%s: connection closed",
-				 monitor_type_names[mon->type]);
-			return D_FAIL;
-		}
-		if (pr->inlen == sizeof(pr->in) - 1) {
-			snprintf(reason, REASON_LEN, "%s: line too long",
-				 monitor_type_names[mon->type]);
-			return D_FAIL;
-		}
-	}
-}
-
-static int start_exec(struct probe *pr, char *reason)
-{
-	const struct mstate *ms = pr->ms;
-	char pool[300], addr[80], port[32];
-	char *argv[] = {"/bin/sh", "-c", (char *)ms->mon->command, NULL};
-	char *env[64];
-	unsigned n = 0;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_t fa;
-	sigset_t none, dfl;
-
-	snprintf(pool, sizeof(pool), "CAROUSEL_POOL=%s", ms->p->name_text);
-	snprintf(addr, sizeof(addr), "CAROUSEL_ADDRESS=%s", ms->m->text);
-	snprintf(port, sizeof(port), "CAROUSEL_PORT=%u", ms->mon->port);
-	env[n++] = pool;
-	env[n++] = addr;
-	env[n++] = port;
-	for (char **e = environ; *e && n < 63; e++)
-		if (strncmp(*e, "PATH=", 5) == 0 || strncmp(*e, "HOME=", 5) == 0)
-			env[n++] = *e;
-	env[n] = NULL;
-	/* the daemon blocks its signals and ignores SIGPIPE: not the child */
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	int e = posix_spawn(&pr->pid, "/bin/sh", &fa, &at, argv, env);
-
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (e) {
-		pr->pid = 0;
-		snprintf(reason, REASON_LEN, "exec: %s", strerror(e));
-		return D_FAIL;
-	}
-	pr->fd = (int)syscall(SYS_pidfd_open, pr->pid, 0);
-	if (pr->fd < 0) {
-		snprintf(reason, REASON_LEN, "exec: pidfd_open: %s", strerror(errno));
-		return D_FAIL;
-	}
-	watch(pr, true);
-	return D_MORE;
-}
-
-static int exec_verdict(struct probe *pr, char *reason)
-{
-	int status;
-	pid_t r = waitpid(pr->pid, &status, WNOHANG);
-
-	if (r == 0)
-		return D_MORE;
-	pr->pid = 0;
-	if (r < 0) {
-		snprintf(reason, REASON_LEN, "exec: waitpid: %s", strerror(errno));
-		return D_FAIL;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		snprintf(reason, REASON_LEN, "exec: exit 0");
-		return D_OK;
-	}
-	if (WIFEXITED(status))
-		snprintf(reason, REASON_LEN, "exec: exit %d", WEXITSTATUS(status));
-	else
-		snprintf(reason, REASON_LEN, "exec: killed by signal %d", WTERMSIG(status));
-	return D_FAIL;
-}
-
-static int start_socket(struct probe *pr, char *reason)
-{
-	const struct member *m = pr->ms->m;
-	const struct monitor *mon = pr->ms->mon;
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
-	bool dns = mon->type == MON_DNS;
-
-	if (m->family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port_of(mon));
-		memcpy(&s->sin_addr, m->addr, 4);
-		sl = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port_of(mon));
-		memcpy(&s->sin6_addr, m->addr, 16);
-		sl = sizeof(*s);
-	}
-	pr->fd = socket(m->family, (dns ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	if (pr->fd < 0) {
-		snprintf(reason, REASON_LEN, "socket: %s", strerror(errno));
-		return D_FAIL;
-	}
-	if (connect(pr->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
-		snprintf(reason, REASON_LEN, "connect: %s", strerror(errno));
-		return D_FAIL;
-	}
-	if (dns) {
-		/* one question, RD clear: the server must know the name itself */
-		uint8_t q[WIRE_HDR_LEN + DNAME_MAXLEN + 4] = {0};
-		size_t nl = dname_len(mon->qname);
-
-		pr->dns_id = (uint16_t)rnd(65536);
-		wire_write16(q, pr->dns_id);
-		q[5] = 1;
-		memcpy(q + WIRE_HDR_LEN, mon->qname, nl);
-		wire_write16(q + WIRE_HDR_LEN + nl, mon->qtype);
-		wire_write16(q + WIRE_HDR_LEN + nl + 2, CLASS_IN);
-		memcpy(pr->out, q, WIRE_HDR_LEN + nl + 4);
-		pr->outlen = WIRE_HDR_LEN + nl + 4;
-		pr->step = ST_DIALOG;
-	} else {
-		pr->want_write = true; /* writable: the connect is done */
-	}
-	watch(pr, true);
-	return D_MORE;
-}
-
-static bool probe_start(struct mstate *ms, uint64_t now)
-{
-	struct probe *pr = calloc(1, sizeof(*pr));
-	char reason[REASON_LEN];
-	int rc;
-
-	if (!pr)
-		abort();
-	pr->ms = ms;
-	pr->fd = -1;
-	pr->start_ms = now;
-	pr->start_us = now_us();
-	pr->deadline_ms = now + ms->mon->timeout_ms;
-	ms->probe = pr;
-	rc = ms->mon->type == MON_EXEC ? start_exec(pr, reason) : start_socket(pr, reason);
-	if (rc == D_FAIL)
-		return verdict(pr, false, reason);
-	if (ms->mon->type == MON_DNS && (rc = probe_step(pr, reason)) != D_MORE)
-		return verdict(pr, rc == D_OK, reason);
+	ms->probe_ms = now;
+	ms->probe_us = now_us();
+	ms->deadline_ms = now + ms->mon->timeout_ms;
+	ms->probe = probe_start(ms->mon, ms->m, ms->p->name_text, ms->h->tls, reason, &rc);
+	if (rc != PROBE_MORE)
+		return verdict(ms, rc == PROBE_OK, reason);
+	watch(ms, EPOLL_CTL_ADD);
 	reschedule(ms);
 	return false;
 }
@@ -844,23 +261,21 @@ void health_run(struct health *h)
 
 	while ((n = epoll_wait(h->ep, evs, 64, 0)) > 0) {
 		for (int i = 0; i < n; i++) {
-			struct probe *pr = evs[i].data.ptr;
-			char reason[REASON_LEN];
+			struct mstate *ms = evs[i].data.ptr;
+			char reason[PROBE_REASON_LEN];
 
-			if (!pr) {
+			if (!ms) {
 				uint64_t ticks;
 
 				if (read(h->timer, &ticks, sizeof(ticks)) < 0)
 					(void)0; /* spurious: the heap below decides */
 				continue;
 			}
-			struct mstate *ms = pr->ms;
-			int rc = ms->mon->type == MON_EXEC ? exec_verdict(pr, reason)
-							   : probe_step(pr, reason);
+			int rc = probe_run(ms->probe, reason);
 
-			if (rc == D_MORE)
-				watch(pr, false);
-			else if (verdict(pr, rc == D_OK, reason))
+			if (rc == PROBE_MORE)
+				watch(ms, EPOLL_CTL_MOD);
+			else if (verdict(ms, rc == PROBE_OK, reason))
 				mark_dirty(h, ms->pool);
 		}
 		if (n < 64)
@@ -873,12 +288,12 @@ void health_run(struct health *h)
 		bool changed;
 
 		if (ms->probe) {
-			char reason[REASON_LEN];
+			char reason[PROBE_REASON_LEN];
 
 			snprintf(reason, sizeof(reason), "timeout after %ums", ms->mon->timeout_ms);
-			changed = verdict(ms->probe, false, reason);
+			changed = verdict(ms, false, reason);
 		} else {
-			changed = probe_start(ms, now);
+			changed = start(ms, now);
 		}
 		if (changed)
 			mark_dirty(h, ms->pool);
@@ -1038,7 +453,7 @@ void health_adopt(struct health *h, struct config *cfg)
 	}
 	for (unsigned i = 0; i < nold; i++)
 		if (old[i].probe)
-			probe_end(old[i].probe);
+			probe_end(&old[i]);
 	free(ix.slot);
 	free(old);
 	h->cfg = cfg;
@@ -1065,7 +480,7 @@ void health_destroy(struct health *h)
 		return;
 	for (unsigned i = 0; i < h->nst; i++)
 		if (h->st[i].probe)
-			probe_end(h->st[i].probe);
+			probe_end(&h->st[i]);
 	free(h->st);
 	free(h->first);
 	free(h->heap);
@@ -1128,7 +543,7 @@ static size_t pools_text(struct health *h, const struct pool *only, char *buf, s
 				continue;
 			}
 			SAY(" monitor %s/%u checks %llu failures %llu", monitor_type_names[ms->mon->type],
-			    port_of(ms->mon), (unsigned long long)ms->checks,
+			    probe_port(ms->mon), (unsigned long long)ms->checks,
 			    (unsigned long long)ms->failures);
 			if (ms->checked)
 				SAY(" latency %.3fms last %s \"%s\"", ms->latency_us / 1e3,
