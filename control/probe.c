@@ -34,7 +34,6 @@ static const uint16_t default_port[MON_TYPES] = {
 	[MON_IMAP] = 143,  [MON_IMAPS] = 993, [MON_SMTP] = 25,  [MON_DNS] = 53,
 };
 
-
 enum step { ST_CONNECT, ST_TLS, ST_DIALOG };
 
 struct probe {
@@ -54,6 +53,7 @@ struct probe {
 	char in[PROBE_IN];
 };
 
+/* A query ID nobody on the path can guess. */
 static uint32_t rnd(uint32_t n)
 {
 	uint32_t r = 0;
@@ -62,7 +62,6 @@ static uint32_t rnd(uint32_t n)
 		return 0;
 	return r % n;
 }
-
 
 uint16_t probe_port(const struct monitor *mon)
 {
