@@ -560,7 +560,6 @@ static void monitor_defaults(struct monitor *m)
 struct pool_item {
 	struct pool *pool;
 	yaml_node_t *name, *members, *aliases, *node, *monitor, *fallback, *method;
-	uint32_t weights[ROT_MAX_MEMBERS];
 };
 
 struct member_item {
@@ -690,22 +689,19 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 		snprintf(m->text, sizeof(m->text), "%s", scalar(mi.address));
 		if (member_policy(c, p, &mi, m) < 0)
 			return -1;
-		pi->weights[p->nmembers] = m->weight;
 		p->nmembers++;
 	}
 	/* Split by family: A and AAAA rotate independently. */
 	for (int f = 0; f < 2; f++) {
-		uint32_t w[ROT_MAX_MEMBERS];
 		int family = f ? AF_INET6 : AF_INET;
 
 		p->fam_member[f] = arena_alloc(&c->cfg->arena, p->nmembers * sizeof(uint16_t));
 		for (uint16_t j = 0; j < p->nmembers; j++) {
 			if (p->members[j].family != family)
 				continue;
-			w[p->nfam[f]] = p->members[j].weight;
+			p->nweighted[f] += p->members[j].weight > 0;
 			p->fam_member[f][p->nfam[f]++] = j;
 		}
-		rot_sched_build(&c->cfg->arena, &p->sched[f], p->method, w, p->nfam[f]);
 	}
 	return 0;
 }

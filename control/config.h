@@ -85,10 +85,11 @@ struct pool {
 	uint32_t ttl;
 	uint16_t nmembers;
 	struct member *members;
-	/* Per family: the member indexes, and the schedule over them. */
+	/* Per family: the member indexes, and how many have weight > 0 (a
+	 * family without those is not answered from the pool at all). */
 	uint16_t nfam[2];
 	uint16_t *fam_member[2];
-	struct rot_sched sched[2];
+	uint16_t nweighted[2];
 	struct rot_state *state; /* [state_workers] */
 	unsigned state_workers;
 	unsigned naliases;

@@ -178,7 +178,7 @@ static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, s
 
 static bool node_has_family(const struct node *n, int fam)
 {
-	return n->pool && n->pool->sched[fam].len > 0;
+	return n->pool && n->pool->nweighted[fam] > 0;
 }
 
 /* A/AAAA of a node: from its pool when it has one for the family. */

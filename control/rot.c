@@ -52,12 +52,3 @@ void rot_sched_fill(struct rot_sched *s, enum rot_method m, const uint32_t *weig
 	}
 	free(current);
 }
-
-void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
-		     const uint32_t *weights, uint16_t n)
-{
-	uint32_t len = rot_sched_len(m, weights, n);
-
-	rot_sched_fill(s, m, weights, n, arena_alloc(a, (len ? len : 1) * sizeof(*s->seq)),
-		       arena_alloc(a, (n ? n : 1) * sizeof(*s->live)));
-}

@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
 #include "entry.h"
 
 #define ROT_MAX_WORKERS 64
@@ -28,12 +27,10 @@ struct rot_sched {
 	uint8_t *live;      /* per member: weight > 0 */
 };
 
-/* Build the schedule for members with the given weights. Round-robin
- * walks members with weight > 0 in order; weighted is nginx's smooth WRR
- * over one full cycle (sum of weights steps). */
-void rot_sched_build(struct arena *a, struct rot_sched *s, enum rot_method m,
-		     const uint32_t *weights, uint16_t n);
-/* The same into caller memory: seq holds rot_sched_len() steps, live n. */
+/* The schedule for members with the given weights, in caller memory: seq
+ * holds rot_sched_len() steps, live n members. Round-robin walks members
+ * with weight > 0 in order; weighted is nginx's smooth WRR over one full
+ * cycle (sum of weights steps). */
 uint32_t rot_sched_len(enum rot_method m, const uint32_t *weights, uint16_t n);
 void rot_sched_fill(struct rot_sched *s, enum rot_method m, const uint32_t *weights, uint16_t n,
 		    uint16_t *seq, uint8_t *live);
