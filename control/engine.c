@@ -127,8 +127,8 @@ static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, s
 	struct wire_mark m = wire_buf_mark(&A->b);
 	uint16_t type = fam ? TYPE_AAAA : TYPE_A;
 	const struct pool_view *v;
-	const struct pool *src = pool_serving(p, fam, &v);
-	uint32_t ttl = pool_view_get(p)->ttl;
+	uint32_t ttl;
+	const struct pool *src = pool_serving(p, fam, &v, &ttl);
 	unsigned k;
 
 	if (!src) {

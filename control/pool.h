@@ -40,19 +40,26 @@ static inline const struct pool_view *pool_view_get(const struct pool *p)
 }
 
 /* The pool whose members answer for p's family fam now, following
- * on-all-down fallbacks; *v gets its view. NULL: SERVFAIL. */
+ * on-all-down fallbacks; *v gets its view, *ttl p's own TTL now (degraded
+ * or not). NULL: SERVFAIL. */
 static inline const struct pool *pool_serving(const struct pool *p, int fam,
-					      const struct pool_view **v)
+					      const struct pool_view **v, uint32_t *ttl)
 {
-	for (int hop = 0; p && hop <= POOL_FALLBACK_HOPS; hop++) {
-		*v = pool_view_get(p);
-		switch ((*v)->action[fam]) {
+	const struct pool_view *view = pool_view_get(p);
+
+	*ttl = view->ttl;
+	for (int hop = 0; hop <= POOL_FALLBACK_HOPS; hop++) {
+		*v = view;
+		switch (view->action[fam]) {
 		case VIEW_SERVE:
-			return (*v)->sched[fam].len ? p : NULL;
+			return view->sched[fam].len ? p : NULL;
 		case VIEW_SERVFAIL:
 			return NULL;
 		case VIEW_FALLBACK:
 			p = p->fallback;
+			if (!p)
+				return NULL;
+			view = pool_view_get(p);
 			break;
 		}
 	}

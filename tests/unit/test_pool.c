@@ -92,7 +92,8 @@ static const struct pool_view *set(unsigned pool, const bool *up, const bool *dr
 static unsigned answer(unsigned pool, uint64_t step, uint8_t *out)
 {
 	const struct pool_view *v;
-	const struct pool *src = pool_serving(&cfg->pools[pool], 0, &v);
+	uint32_t ttl;
+	const struct pool *src = pool_serving(&cfg->pools[pool], 0, &v, &ttl);
 	uint16_t order[ROT_MAX_MEMBERS];
 
 	if (!src)
