@@ -11,8 +11,7 @@ import tempfile
 import time
 
 from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, check_fastpath_health, ctl_stat,
-                     health_pool_yaml, need,
-                     need_root_netns, skip)
+                     health_pool_yaml, need, need_root_netns, skip, stop_process)
 from hierarchy import Hierarchy
 
 need_root_netns()
@@ -157,12 +156,7 @@ while time.monotonic() < end:
     proc = start()
     t.check(w.wait_answering(proc), "restarted after kill -9, answering again")
 finally:
-    proc.terminate()
-    try:
-        rc = proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = proc.wait()
+    rc = stop_process(proc, 15)
     t.eq(rc, 0, "carouseld stops cleanly on SIGTERM")
     t.eq(sysctls(), original, "the wire interface's sysctls are the originals again")
     gone = subprocess.run(["ip", "netns", "exec", w.app, "ip", "link", "show", w.tap],

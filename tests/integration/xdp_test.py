@@ -11,7 +11,8 @@ import tempfile
 import time
 
 from harness import (CAROUSELCTL, CAROUSELD, SRC, Checks, Wire, check_fastpath_health,
-                     ctl_stat, health_pool_yaml, need, need_root_netns, sh, skip)
+                     ctl_stat, health_pool_yaml, need, need_root_netns, sh, skip,
+                     stop_process)
 
 need_root_netns()
 need("dig")
@@ -121,12 +122,7 @@ dataplane:
                     f"{mode}: after kill -9 a restart serves again with one program attached "
                     f"({time.monotonic() - t0:.2f} s)")
     finally:
-        proc.terminate()
-        try:
-            rc = proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop_process(proc, 10)
         t.eq(rc, 0, f"{mode}: clean exit")
         link = subprocess.run(["ip", "netns", "exec", w.app, "ip", "-d", "link", "show",
                                w.app_if], capture_output=True, text=True).stdout
