@@ -34,33 +34,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static size_t query(uint8_t *p, const char *name, uint16_t qtype, int edns_size)
-{
-	uint8_t n[DNAME_MAXLEN];
-	int len = dname_from_str(name, n, sizeof(n));
-	size_t pos = 12;
-
-	memset(p, 0, 12);
-	p[0] = 0xab;
-	p[1] = 0xcd;
-	p[2] = 0x01; /* RD */
-	p[5] = 1;
-	memcpy(p + pos, n, (size_t)len);
-	pos += (size_t)len;
-	wire_write16(p + pos, qtype);
-	wire_write16(p + pos + 2, CLASS_IN);
-	pos += 4;
-	if (edns_size > 0) {
-		static const uint8_t opt[] = {0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 0};
-
-		memcpy(p + pos, opt, sizeof(opt));
-		wire_write16(p + pos + 3, (uint16_t)edns_size);
-		p[11] = 1;
-		pos += sizeof(opt);
-	}
-	return pos;
-}
-
 struct rr_view {
 	uint8_t owner[DNAME_MAXLEN];
 	uint16_t type;
@@ -119,7 +92,7 @@ static size_t ask(const char *name, uint16_t qtype, int edns, bool tcp, uint8_t 
 {
 	uint8_t q[512];
 	struct engine_result r;
-	size_t qlen = query(q, name, qtype, edns);
+	size_t qlen = fu_dns_query(q, 0xabcd, name, qtype, edns, false);
 	size_t len = engine_answer(cfg, &(struct engine_ctx){.worker = worker}, q, qlen, out, WIRE_TCP_MAX, tcp, &r);
 
 	assert_true(len > 0);
@@ -261,7 +234,7 @@ static void test_errors(void **state)
 	ask("example.test", TYPE_AXFR, 0, true, out, &m, 0);
 	assert_int_equal(rcode_of(out), RCODE_REFUSED);
 	/* BADVERS: extended rcode 1 in OPT, low bits 0 in the header */
-	qlen = query(q, "example.test", TYPE_SOA, 1232);
+	qlen = fu_dns_query(q, 0xabcd, "example.test", TYPE_SOA, 1232, false);
 	q[qlen - 5] = 1;
 	len = engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, qlen, out, sizeof(out), false, &r);
 	view(out, len, &m);
@@ -270,7 +243,7 @@ static void test_errors(void **state)
 	assert_int_equal(m.ar, 1);
 	assert_int_equal(m.rr[0].ttl >> 24, 1);
 	/* NOTIMP for opcode STATUS */
-	qlen = query(q, "example.test", TYPE_SOA, 0);
+	qlen = fu_dns_query(q, 0xabcd, "example.test", TYPE_SOA, 0, false);
 	q[2] |= 2 << 3;
 	len = engine_answer(cfg, &(struct engine_ctx){.worker = 0}, q, qlen, out, sizeof(out), false, &r);
 	assert_int_equal(rcode_of(out), RCODE_NOTIMP);
