@@ -630,46 +630,63 @@ size_t health_ctl(struct health *h, const char *cmd, char *buf, size_t len, bool
 	return k < len ? k : len;
 }
 
+/* Per-member series: one table, one loop. */
+enum member_series { MS_UP, MS_DRAINED, MS_LATENCY, MS_CHECKS, MS_FAILURES, MS_CHANGES };
+
+static const struct {
+	const char *name, *type, *help;
+} member_series[] = {
+	[MS_UP] = {"carousel_member_up", "gauge",
+		   "1 when the member passes its monitor (or has none)."},
+	[MS_DRAINED] = {"carousel_member_drained", "gauge", "1 when the member is drained by hand."},
+	[MS_LATENCY] = {"carousel_member_check_latency_seconds", "gauge",
+			"Duration of the last check."},
+	[MS_CHECKS] = {"carousel_member_checks_total", "counter", "Checks run."},
+	[MS_FAILURES] = {"carousel_member_check_failures_total", "counter",
+			 "Checks that failed."},
+	[MS_CHANGES] = {"carousel_member_state_changes_total", "counter", "Up/down transitions."},
+};
+
 size_t health_metrics(struct health *h, char *buf, size_t len)
 {
 	size_t k = 0;
 
-	SAY("# HELP carousel_member_up 1 when the member passes its monitor (or has none).\n"
-	    "# TYPE carousel_member_up gauge\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		SAY("carousel_member_up{pool=\"%s\",member=\"%s\"} %d\n", h->st[i].p->name_text,
-		    h->st[i].m->text, h->st[i].up);
-	SAY("# HELP carousel_member_drained 1 when the member is drained by hand.\n"
-	    "# TYPE carousel_member_drained gauge\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		SAY("carousel_member_drained{pool=\"%s\",member=\"%s\"} %d\n", h->st[i].p->name_text,
-		    h->st[i].m->text, h->st[i].drained);
-	SAY("# HELP carousel_member_check_latency_seconds Duration of the last check.\n"
-	    "# TYPE carousel_member_check_latency_seconds gauge\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		if (h->st[i].checked)
-			SAY("carousel_member_check_latency_seconds{pool=\"%s\",member=\"%s\"} "
-			    "%.6f\n",
-			    h->st[i].p->name_text, h->st[i].m->text, h->st[i].latency_us / 1e6);
-	SAY("# HELP carousel_member_checks_total Checks run.\n"
-	    "# TYPE carousel_member_checks_total counter\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		if (h->st[i].mon)
-			SAY("carousel_member_checks_total{pool=\"%s\",member=\"%s\"} %llu\n",
-			    h->st[i].p->name_text, h->st[i].m->text,
-			    (unsigned long long)h->st[i].checks);
-	SAY("# HELP carousel_member_check_failures_total Checks that failed.\n"
-	    "# TYPE carousel_member_check_failures_total counter\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		if (h->st[i].mon)
-			SAY("carousel_member_check_failures_total{pool=\"%s\",member=\"%s\"} %llu\n",
-			    h->st[i].p->name_text, h->st[i].m->text,
-			    (unsigned long long)h->st[i].failures);
-	SAY("# HELP carousel_member_state_changes_total Up/down transitions.\n"
-	    "# TYPE carousel_member_state_changes_total counter\n");
-	for (unsigned i = 0; i < h->nst; i++)
-		SAY("carousel_member_state_changes_total{pool=\"%s\",member=\"%s\"} %llu\n",
-		    h->st[i].p->name_text, h->st[i].m->text, (unsigned long long)h->st[i].changes);
+	for (unsigned s = 0; s < sizeof(member_series) / sizeof(member_series[0]); s++) {
+		SAY("# HELP %s %s\n# TYPE %s %s\n", member_series[s].name, member_series[s].help,
+		    member_series[s].name, member_series[s].type);
+		for (unsigned i = 0; i < h->nst; i++) {
+			const struct mstate *ms = &h->st[i];
+			unsigned long long v = 0;
+
+			/* no latency before a check, no check counts without a monitor */
+			if ((s == MS_LATENCY && !ms->checked) ||
+			    ((s == MS_CHECKS || s == MS_FAILURES) && !ms->mon))
+				continue;
+			SAY("%s{pool=\"%s\",member=\"%s\"} ", member_series[s].name, ms->p->name_text,
+			    ms->m->text);
+			switch (s) {
+			case MS_LATENCY:
+				SAY("%.6f\n", ms->latency_us / 1e6);
+				continue;
+			case MS_UP:
+				v = ms->up;
+				break;
+			case MS_DRAINED:
+				v = ms->drained;
+				break;
+			case MS_CHECKS:
+				v = ms->checks;
+				break;
+			case MS_FAILURES:
+				v = ms->failures;
+				break;
+			default:
+				v = ms->changes;
+				break;
+			}
+			SAY("%llu\n", v);
+		}
+	}
 	SAY("# HELP carousel_pool_serving Members a pool hands out now (both families).\n"
 	    "# TYPE carousel_pool_serving gauge\n");
 	for (unsigned i = 0; i < h->cfg->npools; i++) {
