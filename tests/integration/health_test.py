@@ -139,9 +139,6 @@ def main():
     web6 = Nginx("::1", V6PORT)
     mail1, mail2 = Dovecot(MAIL1, MAILPORTS), Dovecot(MAIL2, MAILPORTS)
     backends = [web1, web2, web6, mail1, mail2]
-    for b in backends:
-        b.start()
-    holder = hold_open_server(KEEP, HTTP)
     metrics_port = random.randint(20000, 60000)
     srv = Carouseld(yaml_text="")  # the server block; the rest below
 
@@ -246,14 +243,20 @@ pools:
                                             r"by others", r.stderr),
             f"world-readable credentials refused: {r.stderr.strip()}")
 
-    srv.start()
+    holder = None
     try:
+        # inside the try: whatever fails, every server started here stops
+        for b in backends:
+            b.start()
+        holder = hold_open_server(KEEP, HTTP)
+        srv.start()
         run(srv, web1, web6, mail1)
     finally:
         code = srv.stop()
         for b in backends:
             b.close()
-        holder.close()
+        if holder:
+            holder.close()
         shutil.rmtree(tmp, ignore_errors=True)
     T.eq(code, 0, "carouseld exits cleanly (no sanitizer report)")
     T.done()
