@@ -190,24 +190,54 @@ void xdp_withdraw(uint64_t digest)
 		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &digest);
 }
 
-void xdp_publish_pool(const struct config *cfg, unsigned index)
+/* Digests a full publish made, for its sweep of what is gone. */
+struct keep {
+	uint64_t *digest;
+	size_t n, cap;
+};
+
+/* The names of one pool: built and published, or withdrawn where they
+ * cannot be served here now (the program passes those on). keep: NULL
+ * for a single pool's re-publish, else a full publish's list and counts. */
+static void publish_pool(const struct config *cfg, unsigned index, struct entry *e,
+			 struct keep *keep)
 {
 	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
 	const struct pool *p = &cfg->pools[index];
-	struct entry *e = aligned_alloc(64, sizeof(*e));
 
-	if (!e || !x.skel || cfg->rrl.enable) {
-		free(e);
-		return;
-	}
 	for (unsigned j = 0; j <= p->naliases; j++)
 		for (int t = 0; t < 2; t++) {
 			const uint8_t *name = j == 0 ? p->name : p->aliases[j - 1];
 
-			if (engine_build_entry(cfg, name, types[t], e) < 0 || xdp_publish_entry(e) < 0)
-				/* not servable here now: the program passes it on */
+			if (engine_build_entry(cfg, name, types[t], e) < 0 ||
+			    xdp_publish_entry(e) < 0) {
 				xdp_withdraw(entry_digest(name, dname_len(name), types[t], CLASS_IN));
+				x.skipped += keep != NULL;
+				continue;
+			}
+			if (!keep)
+				continue;
+			x.published++;
+			if (keep->n == keep->cap) {
+				keep->cap = keep->cap ? keep->cap * 2 : 64;
+				keep->digest = realloc(keep->digest, keep->cap * sizeof(*keep->digest));
+				if (!keep->digest)
+					abort();
+			}
+			keep->digest[keep->n++] = e->digest;
 		}
+}
+
+void xdp_publish_pool(const struct config *cfg, unsigned index)
+{
+	struct entry *e;
+
+	/* with RRL on, every query goes through the socket path's limiter */
+	if (!x.skel || cfg->rrl.enable)
+		return;
+	e = aligned_alloc(64, sizeof(*e));
+	if (e)
+		publish_pool(cfg, index, e, NULL);
 	free(e);
 }
 
@@ -220,41 +250,20 @@ static int cmp_u64(const void *a, const void *b)
 
 void xdp_publish(const struct config *cfg)
 {
-	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
-	size_t cap = 64, n = 0;
-	uint64_t *keep = malloc(cap * sizeof(*keep));
+	struct keep k = {0};
 	struct entry *e = aligned_alloc(64, sizeof(*e));
 	struct xdp_entry *v = malloc(sizeof(*v));
 	unsigned removed = 0;
 
-	if (!keep || !e || !v || !x.skel)
+	if (!e || !v || !x.skel)
 		goto out;
 	x.published = x.skipped = 0;
 	x.generation = cfg->generation;
 	/* with RRL on, every query goes through the socket path's limiter */
-	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++) {
-		const struct pool *p = &cfg->pools[i];
-
-		for (unsigned j = 0; j <= p->naliases; j++)
-			for (int t = 0; t < 2; t++) {
-				const uint8_t *name = j == 0 ? p->name : p->aliases[j - 1];
-
-				if (engine_build_entry(cfg, name, types[t], e) < 0 ||
-				    xdp_publish_entry(e) < 0) {
-					x.skipped++;
-					continue;
-				}
-				x.published++;
-				if (n == cap) {
-					cap *= 2;
-					keep = realloc(keep, cap * sizeof(*keep));
-					if (!keep)
-						abort();
-				}
-				keep[n++] = e->digest;
-			}
-	}
-	qsort(keep, n, sizeof(*keep), cmp_u64);
+	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++)
+		publish_pool(cfg, i, e, &k);
+	if (k.n)
+		qsort(k.digest, k.n, sizeof(*k.digest), cmp_u64);
 	/* config entries that are gone: delete (cached ones carry an expiry) */
 	int fd = bpf_map__fd(x.skel->maps.entries);
 	uint64_t key, next, *prev = NULL;
@@ -262,7 +271,7 @@ void xdp_publish(const struct config *cfg)
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bsearch(&key, keep, n, sizeof(*keep), cmp_u64))
+		if (k.n && bsearch(&key, k.digest, k.n, sizeof(*k.digest), cmp_u64))
 			continue;
 		if (bpf_map_lookup_elem(fd, &key, v) == 0 && v->expires_ns == 0 &&
 		    bpf_map_delete_elem(fd, &key) == 0) {
@@ -274,7 +283,7 @@ void xdp_publish(const struct config *cfg)
 		 cfg->generation, (unsigned long long)x.published, (unsigned long long)x.skipped,
 		 removed);
 out:
-	free(keep);
+	free(k.digest);
 	free(e);
 	free(v);
 }

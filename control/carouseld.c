@@ -77,6 +77,8 @@ static void health_synchronize(void *arg)
 static void health_changed(void *arg, const struct config *cfg, unsigned index)
 {
 	(void)arg;
+	if (!dataplane_dpdk && !dataplane_xdp)
+		return;
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		if (i != index && !cfg->pools[i].fallback)
 			continue;
@@ -89,7 +91,6 @@ static void health_changed(void *arg, const struct config *cfg, unsigned index)
 			xdp_publish_pool(cfg, i);
 #endif
 	}
-	(void)cfg;
 }
 
 static void usage(FILE *f)

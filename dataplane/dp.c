@@ -704,6 +704,8 @@ void dp_publish_pool(const struct config *cfg, unsigned index)
 	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
 	const struct pool *p = &cfg->pools[index];
 
+	/* with RRL on, every query goes through the socket path's limiter:
+	 * publish nothing, so the fast path punts them all */
 	if (cfg->rrl.enable)
 		return;
 	for (int t = 0; t < 2; t++) {
@@ -715,7 +717,6 @@ void dp_publish_pool(const struct config *cfg, unsigned index)
 
 void dp_publish(const struct config *cfg)
 {
-	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
 	const void *key;
 	void *data;
 	uint32_t iter = 0;
@@ -724,17 +725,8 @@ void dp_publish(const struct config *cfg)
 
 	dp.published = dp.skipped = dp.collisions = 0;
 	dp.generation = cfg->generation;
-	/* with RRL on, every query goes through the socket path's limiter:
-	 * publish nothing, so the fast path punts them all */
-	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++) {
-		const struct pool *p = &cfg->pools[i];
-
-		for (int t = 0; t < 2; t++) {
-			publish_one(cfg, p->name, types[t]);
-			for (unsigned j = 0; j < p->naliases; j++)
-				publish_one(cfg, p->aliases[j], types[t]);
-		}
-	}
+	for (unsigned i = 0; i < cfg->npools; i++)
+		dp_publish_pool(cfg, i);
 	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0) {
 		const struct entry *e = data;
 
