@@ -72,24 +72,32 @@ static void expect_error(const char *text, const char *where, const char *msg)
 		fail_msg("got '%s', want '%s%s'", err, want, msg);
 }
 
-#define HEAD "server:\n  listen: [127.0.0.1@5353]\nzones:\n  - {name: example.test., file: z.zone}\n"
-
-static void test_valid(void **state)
+/* Load text as a config; it must load. */
+static struct config *load_ok(const char *text)
 {
 	char path[128], err[CFG_ERR_LEN];
 
-	(void)state;
-	write_file("c.yaml", HEAD "pools:\n"
-				  "  - name: web.example.test.\n"
-				  "    aliases: [www.example.test.]\n"
-				  "    members:\n"
-				  "      - {address: 192.0.2.10}\n"
-				  "      - {address: \"2001:db8::10\", weight: 3}\n");
+	write_file("c.yaml", text);
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
 	struct config *cfg = config_load(path, err, sizeof(err));
 
 	if (!cfg)
 		fail_msg("%s", err);
+	return cfg;
+}
+
+#define HEAD "server:\n  listen: [127.0.0.1@5353]\nzones:\n  - {name: example.test., file: z.zone}\n"
+
+static void test_valid(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(HEAD "pools:\n"
+					   "  - name: web.example.test.\n"
+					   "    aliases: [www.example.test.]\n"
+					   "    members:\n"
+					   "      - {address: 192.0.2.10}\n"
+					   "      - {address: \"2001:db8::10\", weight: 3}\n");
+
 	assert_int_equal(cfg->nzones, 1);
 	assert_int_equal(cfg->npools, 1);
 	assert_int_equal(cfg->pools[0].nfam[0], 1);
@@ -260,22 +268,16 @@ static void test_health_errors(void **state)
 /* A member's monitor starts from the pool's and overrides what it names. */
 static void test_monitor_inherit(void **state)
 {
-	char path[128], err[CFG_ERR_LEN];
-
 	(void)state;
-	write_file("c.yaml", HEAD POOL "    monitor: {type: http, port: 8081, path: /health, "
-				       "interval: 2s, timeout: 1s, rise: 3, fall: 4, initial: down}\n"
-				       "    members:\n"
-				       "      - {address: 192.0.2.1}\n"
-				       "      - {address: 192.0.2.2, monitor: {type: tcp, rise: 1}}\n"
-				       "      - {address: 192.0.2.3, monitor: {path: /other}}\n"
-				       "  - name: bare.example.test.\n"
-				       "    members: [{address: 192.0.2.9}]\n");
-	snprintf(path, sizeof(path), "%s/c.yaml", dir);
-	struct config *cfg = config_load(path, err, sizeof(err));
-
-	if (!cfg)
-		fail_msg("%s", err);
+	struct config *cfg = load_ok(HEAD POOL "    monitor: {type: http, port: 8081, path: /health, "
+					       "interval: 2s, timeout: 1s, rise: 3, fall: 4, "
+					       "initial: down}\n"
+					       "    members:\n"
+					       "      - {address: 192.0.2.1}\n"
+					       "      - {address: 192.0.2.2, monitor: {type: tcp, rise: 1}}\n"
+					       "      - {address: 192.0.2.3, monitor: {path: /other}}\n"
+					       "  - name: bare.example.test.\n"
+					       "    members: [{address: 192.0.2.9}]\n");
 	const struct pool *p = &cfg->pools[0];
 	const struct monitor *m0 = p->members[0].monitor, *m1 = p->members[1].monitor,
 			     *m2 = p->members[2].monitor;
