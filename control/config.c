@@ -362,7 +362,7 @@ const char *const monitor_type_names[MON_TYPES] = {
  * that need the whole mapping. */
 struct monitor_item {
 	struct monitor *mon;
-	yaml_node_t *node, *credentials, *command, *query, *timeout;
+	yaml_node_t *credentials, *query, *timeout;
 	bool have_type;
 };
 
@@ -510,7 +510,6 @@ static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 		if (want(c, v, YAML_SCALAR_NODE, "monitor command") < 0)
 			return -1;
 		m->command = arena_strdup(&c->cfg->arena, scalar(v));
-		mi->command = v;
 	}
 	return 0;
 }
@@ -523,7 +522,7 @@ static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, b
 					   "host",   "body",	 "expect",   "credentials",
 					   "query",  "qtype",	 "command",  "tls-verify",
 					   NULL};
-	struct monitor_item mi = {.mon = m, .node = v};
+	struct monitor_item mi = {.mon = m};
 
 	if (walk_map(c, v, "a monitor", keys, monitor_key, &mi) < 0)
 		return -1;
@@ -536,7 +535,7 @@ static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, b
 		if (read_credentials(c, mi.credentials, m) < 0)
 			return -1;
 	}
-	if (m->tls_verify && m->type != MON_HTTPS && m->type != MON_POP3S && m->type != MON_IMAPS)
+	if (m->tls_verify && !monitor_uses_tls(m->type))
 		return fail(c, v, "tls-verify is for https, pop3s and imaps monitors");
 	if (m->type == MON_TCP && !m->port)
 		return fail(c, v, "a tcp monitor needs a port");

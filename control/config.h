@@ -201,6 +201,11 @@ struct pool *config_find_pool(const struct config *cfg, const uint8_t *name);
 
 extern const char *const monitor_type_names[MON_TYPES];
 
+static inline bool monitor_uses_tls(enum monitor_type t)
+{
+	return t == MON_HTTPS || t == MON_POP3S || t == MON_IMAPS;
+}
+
 static inline int family_index(int family)
 {
 	return family == AF_INET6;

@@ -68,11 +68,6 @@ uint16_t probe_port(const struct monitor *mon)
 	return mon->port ? mon->port : default_port[mon->type];
 }
 
-static bool uses_tls(const struct monitor *mon)
-{
-	return mon->type == MON_HTTPS || mon->type == MON_POP3S || mon->type == MON_IMAPS;
-}
-
 static void queue(struct probe *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void queue(struct probe *pr, const char *fmt, ...)
 {
@@ -338,7 +333,7 @@ static int probe_step(struct probe *pr, char *reason)
 			snprintf(reason, PROBE_REASON_LEN, "connect: %s", strerror(err));
 			return PROBE_FAIL;
 		}
-		if (uses_tls(mon)) {
+		if (monitor_uses_tls(mon->type)) {
 			pr->ssl = SSL_new(pr->tls);
 			if (!pr->ssl) {
 				snprintf(reason, PROBE_REASON_LEN, "tls: out of memory");
