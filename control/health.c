@@ -27,7 +27,7 @@
 /* One pool member: its state lives here across reloads. */
 struct mstate {
 	struct health *h;
-	unsigned pool, member; /* indexes in the config in force */
+	unsigned pool;         /* index in the config in force */
 	const struct pool *p;
 	const struct member *m;
 	const struct monitor *mon; /* NULL: not monitored */
@@ -422,7 +422,6 @@ void health_adopt(struct health *h, struct config *cfg)
 
 			ms->h = h;
 			ms->pool = i;
-			ms->member = j;
 			ms->p = p;
 			ms->m = &p->members[j];
 			ms->mon = ms->m->monitor;
