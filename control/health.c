@@ -35,7 +35,7 @@ struct mstate {
 	unsigned streak;      /* verdicts in a row that disagree with `up` */
 	uint64_t since_ms;    /* last state change */
 	uint64_t next_ms;     /* next probe starts */
-	bool checked, last_ok;
+	bool last_ok;
 	char last[PROBE_REASON_LEN];
 	unsigned latency_us;
 	uint64_t checks, failures, changes;
@@ -88,6 +88,12 @@ static uint64_t next_start(const struct monitor *mon, uint64_t from)
 	uint32_t j = mon->interval_ms / 10;
 
 	return from + mon->interval_ms - j + rnd(2 * j + 1);
+}
+
+/* A verdict to show: last_ok, last, latency_us. */
+static bool has_result(const struct mstate *ms)
+{
+	return ms->mon && ms->checks > 0;
 }
 
 /* --- the schedule: a binary min-heap of due times, so a loop over many
@@ -189,7 +195,6 @@ static bool verdict(struct mstate *ms, bool ok, const char *reason)
 
 	ms->checks++;
 	ms->failures += !ok;
-	ms->checked = true;
 	ms->last_ok = ok;
 	ms->latency_us = (unsigned)(now_us() - ms->probe_us);
 	snprintf(ms->last, sizeof(ms->last), "%s", reason);
@@ -432,7 +437,6 @@ void health_adopt(struct health *h, struct config *cfg)
 				ms->up = !ms->mon || (o->mon ? o->up : ms->up);
 				ms->drained = o->drained;
 				ms->since_ms = o->since_ms;
-				ms->checked = o->checked && ms->mon && o->mon;
 				ms->last_ok = o->last_ok;
 				ms->latency_us = o->latency_us;
 				memcpy(ms->last, o->last, sizeof(ms->last));
@@ -544,7 +548,7 @@ static size_t pools_text(struct health *h, const struct pool *only, char *buf, s
 			SAY(" monitor %s/%u checks %llu failures %llu", monitor_type_names[ms->mon->type],
 			    probe_port(ms->mon), (unsigned long long)ms->checks,
 			    (unsigned long long)ms->failures);
-			if (ms->checked)
+			if (has_result(ms))
 				SAY(" latency %.3fms last %s \"%s\"", ms->latency_us / 1e3,
 				    ms->last_ok ? "ok" : "fail", ms->last);
 			SAY("\n");
@@ -658,7 +662,7 @@ size_t health_metrics(struct health *h, char *buf, size_t len)
 			unsigned long long v = 0;
 
 			/* no latency before a check, no check counts without a monitor */
-			if ((s == MS_LATENCY && !ms->checked) ||
+			if ((s == MS_LATENCY && !has_result(ms)) ||
 			    ((s == MS_CHECKS || s == MS_FAILURES) && !ms->mon))
 				continue;
 			SAY("%s{pool=\"%s\",member=\"%s\"} ", member_series[s].name, ms->p->name_text,
