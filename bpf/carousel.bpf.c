@@ -630,7 +630,7 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	for (int i = 0; i < DNS_HLEN; i += 2)
 		sum = fold32(sum + ((__u32)m[i] << 8 | m[i + 1]));
 	*step += 1;
-	count(XC_ANSWERED);
+	count(XC_TX);
 	return finish_headers(ctx, q, dns_len, sum);
 }
 

@@ -48,10 +48,12 @@ struct xdp_entry {
 	__u8 slack[XDP_BYTES_MAX];
 };
 
-/* Per-CPU counters: what came in, what was answered, and why the rest was
- * passed to the kernel (or dropped). */
+/* Per-CPU counters: what came in, what the program sent back (XDP_TX: the
+ * driver may still drop it; the loader reports "answered" as tx less the
+ * driver's XDP transmit errors), and why the rest was passed to the kernel
+ * (or dropped). */
 #define XDP_COUNTERS(X)                                                                    \
-	X(RX, "rx") X(ANSWERED, "answered") X(PASS_NOT_IP, "passed.not-ip")                  \
+	X(RX, "rx") X(TX, "tx") X(PASS_NOT_IP, "passed.not-ip")                              \
 	X(PASS_NOT_UDP, "passed.not-udp") X(PASS_NOT_OURS, "passed.not-ours")                \
 	X(PASS_IP_OPTIONS, "passed.ip-options") X(PASS_FRAGMENT, "passed.fragment")          \
 	X(PASS_DNS_HEADER, "passed.dns-header") X(PASS_QNAME, "passed.qname")                \

@@ -5,12 +5,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "carousel.skel.h"
 #include "carousel_xdp.h"
@@ -27,9 +32,20 @@ static struct {
 	__u32 attach_flags;
 	char ifname[IF_NAMESIZE];
 	const char *mode;
+	char driver[32];
+	char why[128];      /* why this mode: the status output says it */
+	enum xdp_mode want; /* the configured xdp-mode */
+	bool warned;
+	/* XDP_TX verdicts and the driver's XDP transmit errors at attach and
+	 * when last read: "answered" is what left, not what the program sent */
+	uint64_t tx_base, err_base, err_seen;
+	uint64_t next_watch, watch_tx, watch_errs;
 	uint32_t generation;
 	uint64_t published, skipped;
 } x;
+
+static uint64_t mono_ns(void);
+static uint64_t counter(unsigned idx);
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -38,9 +54,98 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-int xdp_init(const struct config *cfg, bool attach)
+/* ethtool(8)'s ioctl on the interface: the driver's name. */
+static int eth_ioctl(const char *ifname, void *cmd)
+{
+	struct ifreq ifr = {.ifr_data = cmd};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	rc = ioctl(fd, SIOCETHTOOL, &ifr);
+	close(fd);
+	return rc;
+}
+
+static void eth_driver(const char *ifname, char *drv, size_t len)
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+
+	snprintf(drv, len, "%s", eth_ioctl(ifname, &info) == 0 ? info.driver : "unknown");
+}
+
+/* The sum of the driver's statistics that count XDP_TX frames it could not
+ * send (veth: rx_queue_N_xdp_tx_errors; mlx5: rx_xdp_tx_err; virtio_net:
+ * ..._xdp_tx_drops). -1 when the driver has none. */
+static int eth_xdp_tx_errors(const char *ifname, uint64_t *sum)
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		__u32 count;
+	} sset = {.hdr = {.cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_STATS}};
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_stats *stats = NULL;
+	int found = -1;
+
+	if (eth_ioctl(ifname, &sset) < 0 || !(sset.hdr.sset_mask & (1ULL << ETH_SS_STATS)) ||
+	    sset.count == 0 || sset.count > 65536)
+		return -1;
+	names = calloc(1, sizeof(*names) + (size_t)sset.count * ETH_GSTRING_LEN);
+	stats = calloc(1, sizeof(*stats) + (size_t)sset.count * sizeof(__u64));
+	if (!names || !stats)
+		goto out;
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_STATS;
+	names->len = sset.count;
+	stats->cmd = ETHTOOL_GSTATS;
+	stats->n_stats = sset.count;
+	if (eth_ioctl(ifname, names) < 0 || eth_ioctl(ifname, stats) < 0)
+		goto out;
+	*sum = 0;
+	for (__u32 i = 0; i < sset.count && i < stats->n_stats; i++) {
+		char name[ETH_GSTRING_LEN + 1] = {0};
+
+		memcpy(name, names->data + (size_t)i * ETH_GSTRING_LEN, ETH_GSTRING_LEN);
+		if (strstr(name, "xdp_tx_err") || strstr(name, "xdp_tx_drop")) {
+			*sum += stats->data[i];
+			found = 0;
+		}
+	}
+out:
+	free(names);
+	free(stats);
+	return found;
+}
+
+/* veth hands a natively XDP_TX'd frame to its peer only when the peer runs
+ * an XDP program of its own (it needs the peer's NAPI): a plain kernel
+ * client on the peer never sees the answer, and the frame shows up only in
+ * the sender's rx_queue_N_xdp_tx_errors. We cannot see the peer (it is
+ * usually in another namespace), so auto picks generic mode there. */
+static const char *native_tx_unsafe(const char *driver)
+{
+	if (strcmp(driver, "veth") == 0)
+		return "veth drops native XDP_TX frames unless its peer runs an XDP program";
+	return NULL;
+}
+
+static int attach(unsigned flags, const char *mode)
+{
+	int err = bpf_xdp_attach(x.ifindex, bpf_program__fd(x.skel->progs.carousel_xdp), flags,
+				 NULL);
+
+	if (err == 0) {
+		x.attach_flags = flags;
+		x.mode = mode;
+	}
+	return err;
+}
+
+int xdp_init(const struct config *cfg, bool attach_it)
 {
 	const struct dp_config *c = &cfg->dp;
+	const char *unsafe;
 	int err;
 
 	libbpf_set_print(libbpf_log);
@@ -64,7 +169,7 @@ int xdp_init(const struct config *cfg, bool attach)
 			  strerror(-err));
 		goto cleanup;
 	}
-	if (!attach)
+	if (!attach_it)
 		return 0;
 	snprintf(x.ifname, sizeof(x.ifname), "%s", c->interface);
 	x.ifindex = (int)if_nametoindex(c->interface);
@@ -72,41 +177,123 @@ int xdp_init(const struct config *cfg, bool attach)
 		log_error("event=xdp-init error=\"no interface %s\"", c->interface);
 		goto cleanup;
 	}
-	int fd = bpf_program__fd(x.skel->progs.carousel_xdp);
-
-	x.attach_flags = XDP_FLAGS_DRV_MODE;
-	x.mode = "native";
-	if (c->xdp_mode != XDP_MODE_GENERIC) {
-		err = bpf_xdp_attach(x.ifindex, fd, x.attach_flags, NULL);
-		if (err && c->xdp_mode == XDP_MODE_NATIVE) {
+	eth_driver(x.ifname, x.driver, sizeof(x.driver));
+	unsafe = native_tx_unsafe(x.driver);
+	x.want = c->xdp_mode;
+	switch (c->xdp_mode) {
+	case XDP_MODE_NATIVE:
+		err = attach(XDP_FLAGS_DRV_MODE, "native");
+		if (err) {
 			log_error("event=xdp-init error=\"%s cannot run XDP in native mode: %s\"",
 				  c->interface, strerror(-err));
 			goto cleanup;
 		}
-	} else {
-		err = -1;
-	}
-	if (err) {
-		if (c->xdp_mode == XDP_MODE_AUTO)
-			log_warn("event=xdp-init note=\"native XDP unavailable on %s (%s); using "
-				 "generic mode, which is slower\"",
-				 c->interface, strerror(-err));
-		x.attach_flags = XDP_FLAGS_SKB_MODE;
-		x.mode = "generic";
-		err = bpf_xdp_attach(x.ifindex, fd, x.attach_flags, NULL);
+		snprintf(x.why, sizeof(x.why), "asked for");
+		if (unsafe)
+			log_warn("event=xdp-init interface=%s driver=%s mode=native warning=\"%s: "
+				 "answers reach the wire only if the peer has one (watch "
+				 "xdp.tx-errors in carouselctl stats, or ethtool -S %s); "
+				 "xdp-mode: generic always delivers\"",
+				 x.ifname, x.driver, unsafe, x.ifname);
+		break;
+	case XDP_MODE_AUTO:
+		if (unsafe) {
+			snprintf(x.why, sizeof(x.why), "%s", unsafe);
+			err = -EOPNOTSUPP;
+		} else {
+			err = attach(XDP_FLAGS_DRV_MODE, "native");
+			snprintf(x.why, sizeof(x.why), "%s%s",
+				 err ? "native attach failed: " : "the driver runs XDP",
+				 err ? strerror(-err) : "");
+		}
+		if (!err)
+			break;
+		/* fall through */
+	case XDP_MODE_GENERIC:
+		if (c->xdp_mode == XDP_MODE_GENERIC)
+			snprintf(x.why, sizeof(x.why), "asked for");
+		err = attach(XDP_FLAGS_SKB_MODE, "generic");
 		if (err) {
 			log_error("event=xdp-init error=\"cannot attach XDP to %s: %s\"", c->interface,
 				  strerror(-err));
 			goto cleanup;
 		}
+		break;
 	}
-	log_info("event=xdp-init interface=%s mode=%s", c->interface, x.mode);
+	x.tx_base = counter(XC_TX);
+	if (eth_xdp_tx_errors(x.ifname, &x.err_base) < 0)
+		x.err_base = 0;
+	x.err_seen = x.err_base;
+	log_info("event=xdp-init interface=%s driver=%s mode=%s xdp-mode=%s reason=\"%s\"",
+		 x.ifname, x.driver, x.mode,
+		 c->xdp_mode == XDP_MODE_AUTO ? "auto" : c->xdp_mode == XDP_MODE_NATIVE ? "native"
+											: "generic",
+		 x.why);
 	return 0;
 cleanup:
 	carousel_bpf__destroy(x.skel);
 	x.skel = NULL;
 	x.ifindex = 0;
 	return -1;
+}
+
+/* The driver's XDP transmit errors since attach, read now. */
+static void refresh_tx_errors(void)
+{
+	uint64_t errs;
+
+	if (!x.ifindex || eth_xdp_tx_errors(x.ifname, &errs) < 0)
+		return;
+	if (errs < x.err_seen) /* the driver reset its statistics */
+		x.err_base = errs - (x.err_seen - x.err_base);
+	x.err_seen = errs;
+}
+
+uint64_t xdp_tx_errors(void)
+{
+	refresh_tx_errors();
+	return x.err_seen - x.err_base;
+}
+
+void xdp_watch(void)
+{
+	uint64_t now = mono_ns(), tx, errs;
+
+	if (!x.skel || !x.ifindex || now < x.next_watch)
+		return;
+	x.next_watch = now + 250 * 1000000ULL;
+	errs = xdp_tx_errors();
+	tx = counter(XC_TX) - x.tx_base;
+	if (errs == x.watch_errs || tx == x.watch_tx) {
+		x.watch_errs = errs;
+		x.watch_tx = tx;
+		return;
+	}
+	x.watch_errs = errs;
+	x.watch_tx = tx;
+	/* answers are leaving the program and the driver drops them */
+	if (x.want == XDP_MODE_AUTO && x.attach_flags == XDP_FLAGS_DRV_MODE) {
+		log_warn("event=xdp-fallback interface=%s driver=%s tx-errors=%llu note=\"the "
+			 "driver drops native XDP_TX answers; moving to generic mode\"",
+			 x.ifname, x.driver, (unsigned long long)errs);
+		bpf_xdp_detach(x.ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		if (attach(XDP_FLAGS_SKB_MODE, "generic") < 0) {
+			log_error("event=xdp-fallback interface=%s error=\"cannot attach in generic "
+				  "mode; the kernel path answers everything\"",
+				  x.ifname);
+			x.ifindex = 0;
+			return;
+		}
+		snprintf(x.why, sizeof(x.why), "native XDP_TX answers were dropped by the driver");
+		return;
+	}
+	if (!x.warned) {
+		x.warned = true;
+		log_warn("event=xdp-tx-errors interface=%s driver=%s mode=%s tx-errors=%llu "
+			 "fix=\"the driver drops the program's answers: use dataplane.xdp-mode: "
+			 "generic (or auto), or on veth attach an XDP program to the peer\"",
+			 x.ifname, x.driver, x.mode, (unsigned long long)errs);
+	}
 }
 
 static uint64_t mono_ns(void)
@@ -320,8 +507,20 @@ static uint64_t counter(unsigned idx)
 	return sum;
 }
 
+/* Frames the program answered that the driver did send. */
+static uint64_t answered(void)
+{
+	uint64_t tx = counter(XC_TX), errs = xdp_tx_errors();
+
+	return tx > errs ? tx - errs : 0;
+}
+
 uint64_t xdp_counter(const char *name)
 {
+	if (strcmp(name, "answered") == 0)
+		return answered();
+	if (strcmp(name, "tx-errors") == 0)
+		return xdp_tx_errors();
 	for (unsigned i = 0; i < XC_COUNT; i++)
 		if (strcmp(counter_names[i], name) == 0)
 			return counter(i);
@@ -330,18 +529,24 @@ uint64_t xdp_counter(const char *name)
 
 size_t xdp_stats_text(char *buf, size_t len)
 {
-	size_t n = 0;
+	int n = snprintf(buf, len, "xdp.answered %llu\nxdp.tx-errors %llu\n",
+			 (unsigned long long)answered(), (unsigned long long)xdp_tx_errors());
+	size_t k = n < 0 ? 0 : (size_t)n;
 
-	for (unsigned i = 0; i < XC_COUNT && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "xdp.%s %llu\n", counter_names[i],
+	for (unsigned i = 0; i < XC_COUNT && k < len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "xdp.%s %llu\n", counter_names[i],
 				      (unsigned long long)counter(i));
-	return n < len ? n : len;
+	return k < len ? k : len;
 }
 
 size_t xdp_status_text(char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "dataplane xdp\ninterface %s mode %s\nentries-published %llu\n",
-			 x.ifname, x.mode ? x.mode : "none", (unsigned long long)x.published);
+	int n = snprintf(buf, len,
+			 "dataplane xdp\ninterface %s driver %s mode %s (%s)\n"
+			 "entries-published %llu\ntx-errors %llu\n",
+			 x.ifname, x.driver[0] ? x.driver : "none", x.mode ? x.mode : "none",
+			 x.why[0] ? x.why : "not attached", (unsigned long long)x.published,
+			 (unsigned long long)xdp_tx_errors());
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
 }

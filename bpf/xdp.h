@@ -23,6 +23,12 @@ void xdp_publish_pool(const struct config *cfg, unsigned index);
 int xdp_publish_entry(const struct entry *e);
 void xdp_withdraw(uint64_t digest);
 void xdp_stop(void);
+/* From the main loop, a few times a second: reads the driver's XDP transmit
+ * errors; when they grow while the program answers, auto mode moves to
+ * generic, native mode warns once with the fix. */
+void xdp_watch(void);
+/* The driver's XDP_TX errors on the interface since attach. */
+uint64_t xdp_tx_errors(void);
 
 int xdp_prog_fd(void);
 size_t xdp_stats_text(char *buf, size_t len);

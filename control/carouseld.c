@@ -400,8 +400,11 @@ int main(int argc, char **argv)
 			metrics_run(metrics);
 
 #ifdef HAVE_XDP
-		if (dataplane_xdp && srv.resolver)
-			resolver_drain_promotions(srv.resolver);
+		if (dataplane_xdp) {
+			xdp_watch();
+			if (srv.resolver)
+				resolver_drain_promotions(srv.resolver);
+		}
 #endif
 #ifdef HAVE_DPDK
 		if (dataplane_dpdk) {

@@ -62,8 +62,11 @@ def start_socket(tmp, w):
 
 def start_xdp(tmp, w):
     text = base_config(tmp, w)
+    # native: kxdpgun's AF_XDP program on the peer takes native XDP_TX
+    # frames (auto would pick generic mode on veth)
     text = text[:text.index("dataplane:")] + f"""dataplane:
   interface: {w.app_if}
+  xdp-mode: native
   address: [{w.APP_IP4}/24]
 """ + text[text.index("\nzones:") + 1:]
     text = text.replace(', "2001:db8:100::1@53"', "")

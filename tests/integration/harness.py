@@ -300,12 +300,14 @@ def sh(*args, check=True):
 class Wire:
     """Two namespaces joined by a veth pair: `app` holds the appliance's
     end (no address: the dataplane owns it), `cli` the client's end with
-    198.51.100.2/24 and 2001:db8:100::2/64."""
+    198.51.100.2/24 and 2001:db8:100::2/64. With client_defaults the
+    client end keeps the kernel's offloads (checksum offload on), as a
+    real host's would."""
 
     APP_IP4, APP_IP6 = "198.51.100.1", "2001:db8:100::1"
     CLI_IP4, CLI_IP6 = "198.51.100.2", "2001:db8:100::2"
 
-    def __init__(self, tag):
+    def __init__(self, tag, client_defaults=False):
         n = os.getpid() % 100000
         self.app, self.cli = f"car{tag}{n}a", f"car{tag}{n}c"
         self.app_if, self.cli_if = f"cw{n}a", f"cw{n}c"
@@ -326,8 +328,8 @@ class Wire:
                  "net.ipv6.conf.default.accept_dad=0"],
                 ["ip", "addr", "add", f"{self.CLI_IP4}/24", "dev", self.cli_if],
                 ["ip", "addr", "add", f"{self.CLI_IP6}/64", "dev", self.cli_if, "nodad"],
-                ["ip", "link", "set", self.cli_if, "up"],
-                ["ethtool", "-K", self.cli_if, "tx", "off"]])):
+                ["ip", "link", "set", self.cli_if, "up"]] +
+                ([] if client_defaults else [["ethtool", "-K", self.cli_if, "tx", "off"]]))):
             for c in cmds:
                 sh("ip", "netns", "exec", ns, *c)
 
