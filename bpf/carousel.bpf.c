@@ -125,15 +125,15 @@ static __always_inline int parse_l2_l4(struct xdp_md *ctx, struct query *q)
 		if ((void *)(ip + 1) > end)
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 		if (ip->version != 4)
-			return pass(XC_PASS_NOT_IP);
+			return pass(XC_PUNT_NOT_IP);
 		if (ip->ihl != 5)
-			return pass(XC_PASS_IP_OPTIONS);
+			return pass(XC_PUNT_IP_OPTIONS);
 		if (ip->frag_off & bpf_htons(0x3fff))
-			return pass(XC_PASS_FRAGMENT);
+			return pass(XC_PUNT_FRAGMENT);
 		if (ip->protocol != IPPROTO_UDP)
-			return pass(XC_PASS_NOT_UDP);
+			return pass(XC_PUNT_NOT_UDP);
 		if (our_ip4 == 0 || ip->daddr != our_ip4)
-			return pass(XC_PASS_NOT_OURS);
+			return pass(XC_PUNT_NOT_OURS);
 		if (off + bpf_ntohs(ip->tot_len) > (__u32)(end - data) || bpf_ntohs(ip->tot_len) < 28)
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 		q->v6 = 0;
@@ -144,24 +144,24 @@ static __always_inline int parse_l2_l4(struct xdp_md *ctx, struct query *q)
 		if ((void *)(ip6 + 1) > end)
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 		if (ip6->version != 6)
-			return pass(XC_PASS_NOT_IP);
+			return pass(XC_PUNT_NOT_IP);
 		if (ip6->nexthdr == 44)
-			return pass(XC_PASS_FRAGMENT);
+			return pass(XC_PUNT_FRAGMENT);
 		if (ip6->nexthdr == 0 || ip6->nexthdr == 43 || ip6->nexthdr == 60)
-			return pass(XC_PASS_IP_OPTIONS);
+			return pass(XC_PUNT_IP_OPTIONS);
 		if (ip6->nexthdr != IPPROTO_UDP)
-			return pass(XC_PASS_NOT_UDP);
+			return pass(XC_PUNT_NOT_UDP);
 		if (!has_ip6)
-			return pass(XC_PASS_NOT_OURS);
+			return pass(XC_PUNT_NOT_OURS);
 		for (int i = 0; i < 16; i++)
 			if (ip6->daddr.in6_u.u6_addr8[i] != our_ip6[i])
-				return pass(XC_PASS_NOT_OURS);
+				return pass(XC_PUNT_NOT_OURS);
 		if (off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > (__u32)(end - data))
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 		q->v6 = 1;
 		off += sizeof(*ip6);
 	} else {
-		return pass(XC_PASS_NOT_IP);
+		return pass(XC_PUNT_NOT_IP);
 	}
 	q->l4 = off;
 	struct udphdr *udp = data + off;
@@ -173,7 +173,7 @@ static __always_inline int parse_l2_l4(struct xdp_md *ctx, struct query *q)
 	if (ulen < sizeof(*udp) || off + ulen > (__u32)(end - data))
 		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 	if (udp->dest != bpf_htons(our_port))
-		return pass(XC_PASS_NOT_OURS);
+		return pass(XC_PUNT_NOT_OURS);
 	q->dns = off + sizeof(*udp);
 	q->dns_len = ulen - sizeof(*udp);
 	return CONTINUE;
@@ -229,11 +229,11 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	__u8 *m = data + q->dns;
 
 	if (q->dns > 0xffff || (void *)(m + DNS_HLEN) > end || q->dns_len < DNS_HLEN)
-		return pass(XC_PASS_DNS_HEADER);
+		return pass(XC_PUNT_DNS_HEADER);
 	/* flags: QR, TC, opcode; counts: 1, 0, 0, <= 1 */
 	if ((m[2] & 0x80) || (m[2] & 0x02) || (m[2] & 0x78) || m[4] || m[5] != 1 || m[6] || m[7] ||
 	    m[8] || m[9] || m[10] || m[11] > 1)
-		return pass(XC_PASS_DNS_HEADER);
+		return pass(XC_PUNT_DNS_HEADER);
 	/* copy the question out once, then walk it in a bpf_loop (one
 	 * verification of the body instead of one per byte) */
 	__u32 avail = q->dns_len - DNS_HLEN;
@@ -241,17 +241,17 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	if (avail > XDP_NAME_MAX + 4)
 		avail = XDP_NAME_MAX + 4;
 	if (avail < 5 || bpf_xdp_load_bytes(ctx, q->dns + DNS_HLEN, s->raw, avail) != 0)
-		return pass(XC_PASS_QNAME);
+		return pass(XC_PUNT_QNAME);
 	struct name_walk w = {.s = s, .avail = avail, .h = 0xcbf29ce484222325ULL};
 
 	bpf_loop(XDP_NAME_MAX, name_step, &w, 0);
 	if (!w.done || w.n > 255)
-		return pass(XC_PASS_QNAME);
+		return pass(XC_PUNT_QNAME);
 	__u32 n = w.n, pos = q->dns + DNS_HLEN + n, qsum = w.qsum;
 	__u64 h = w.h;
 
 	if (n + 4 > avail)
-		return pass(XC_PASS_QNAME);
+		return pass(XC_PUNT_QNAME);
 	fence(n);
 	n &= XDP_NAME_MAX - 1;
 	const __u8 *t = s->raw + n; /* type and class, from the copy */
@@ -277,30 +277,30 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 		__u8 *o = data + (pos & 0x3fff);
 
 		if ((void *)(o + OPT_LEN) > end || o[0] != 0 || o[1] != 0 || o[2] != 41 || o[6] != 0)
-			return pass(XC_PASS_EDNS);
+			return pass(XC_PUNT_EDNS);
 		__u32 rdlen = (__u32)(o[9] << 8 | o[10]);
 
 		q->edns_udp = (__u16)(o[3] << 8 | o[4]);
 		q->edns_do = (o[7] & 0x80) != 0;
 		pos += OPT_LEN;
 		if (pos + rdlen != msg_end)
-			return pass(XC_PASS_EDNS);
+			return pass(XC_PUNT_EDNS);
 		/* options: {code, length, data}, ignored once they parse */
 		for (int i = 0; i < 16 && pos < msg_end; i++) {
 			__u8 *op = data + (pos & 0x3fff);
 
 			if ((void *)(op + 4) > end)
-				return pass(XC_PASS_EDNS);
+				return pass(XC_PUNT_EDNS);
 			if (punt_cookies && op[0] == 0 && op[1] == 10)
-				return pass(XC_PASS_EDNS);
+				return pass(XC_PUNT_EDNS);
 			pos += 4 + (__u32)(op[2] << 8 | op[3]);
 		}
 		if (pos != msg_end)
-			return pass(XC_PASS_EDNS);
+			return pass(XC_PUNT_EDNS);
 		q->edns = 1;
 	}
 	if (pos != msg_end)
-		return pass(XC_PASS_DNS_HEADER);
+		return pass(XC_PUNT_DNS_HEADER);
 	return CONTINUE;
 }
 
@@ -515,7 +515,7 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 
 	if (!step || head > XDP_BYTES_MAX || tail > XDP_BYTES_MAX || rr_len > XDP_RR_LEN_MAX ||
 	    n > XDP_RR_MAX || e->sched_len > XDP_SCHED_MAX || e->nttl > XDP_TTL_MAX)
-		return pass(XC_PASS_MISS);
+		return pass(XC_PUNT_MISS);
 	for (int i = 0; i < XDP_RR_MAX; i++) {
 		if ((__u32)i >= n)
 			break;
@@ -524,13 +524,13 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	if (e->answer_count && k > e->answer_count)
 		k = e->answer_count;
 	if (head + n * rr_len + tail > XDP_BYTES_MAX)
-		return pass(XC_PASS_MISS);
+		return pass(XC_PUNT_MISS);
 	if (q->edns && q->edns_udp > UDP_MIN)
 		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
 	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN : 0);
 
 	if (dns_len > limit)
-		return pass(XC_PASS_TOO_BIG);
+		return pass(XC_PUNT_TOO_BIG);
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	int delta = (int)(q->dns + dns_len) - (int)(end - data);
 
@@ -541,14 +541,14 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 		__u32 keep = q->dns + q->qend;
 
 		if (delta <= 0 || delta > 256 || keep > HEAD_MOVE_MAX || keep == 0)
-			return pass(XC_PASS_TOO_BIG);
+			return pass(XC_PUNT_TOO_BIG);
 		fence(keep);
 		keep &= 511;
 		if (keep == 0 || keep > HEAD_MOVE_MAX)
-			return pass(XC_PASS_TOO_BIG);
+			return pass(XC_PUNT_TOO_BIG);
 		if (bpf_xdp_load_bytes(ctx, 0, s->front, keep) != 0 ||
 		    bpf_xdp_adjust_head(ctx, -delta) != 0)
-			return pass(XC_PASS_TOO_BIG);
+			return pass(XC_PUNT_TOO_BIG);
 		if (bpf_xdp_store_bytes(ctx, 0, s->front, keep) != 0)
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 	}
@@ -654,7 +654,7 @@ int carousel_xdp(struct xdp_md *ctx)
 	struct xdp_entry *e = bpf_map_lookup_elem(&entries, &q.digest);
 
 	if (!e || e->name_len != q.name_len || e->qtype != q.qtype || e->qclass != q.qclass)
-		return pass(XC_PASS_MISS);
+		return pass(XC_PUNT_MISS);
 	/* the whole name, eight bytes a step (the entry's is zero-padded) */
 	for (int i = 0; i < XDP_NAME_MAX / 8; i++) {
 		__u32 o = (__u32)i * 8;
@@ -671,12 +671,12 @@ int carousel_xdp(struct xdp_md *ctx)
 			b &= mask;
 		}
 		if (a != b)
-			return pass(XC_PASS_MISS); /* a digest collision: never a wrong answer */
+			return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
 	}
 	__u64 now = bpf_ktime_get_ns();
 
 	if (e->expires_ns && now >= e->expires_ns)
-		return pass(XC_PASS_EXPIRED);
+		return pass(XC_PUNT_EXPIRED);
 	return respond(ctx, &q, s, e, now);
 }
 

@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 
+#include "verdict.h"
+
 #define XDP_NAME_MAX 256
 #define XDP_BYTES_MAX 1200 /* = ENTRY_MAX_BYTES */
 #define XDP_RR_MAX 64      /* = ENTRY_MAX_RR */
@@ -51,17 +53,9 @@ struct xdp_entry {
 /* Per-CPU counters: what came in, what the program sent back (XDP_TX: the
  * driver may still drop it; the loader reports "answered" as tx less the
  * driver's XDP transmit errors), and why the rest was passed to the kernel
- * (or dropped). */
-#define XDP_COUNTERS(X)                                                                    \
-	X(RX, "rx") X(TX, "tx") X(PASS_NOT_IP, "passed.not-ip")                              \
-	X(PASS_NOT_UDP, "passed.not-udp") X(PASS_NOT_OURS, "passed.not-ours")                \
-	X(PASS_IP_OPTIONS, "passed.ip-options") X(PASS_FRAGMENT, "passed.fragment")          \
-	X(PASS_DNS_HEADER, "passed.dns-header") X(PASS_QNAME, "passed.qname")                \
-	X(PASS_EDNS, "passed.edns") X(PASS_MISS, "passed.miss")                              \
-	X(PASS_EXPIRED, "passed.expired") X(PASS_TOO_BIG, "passed.too-big")                  \
-	X(DROP_BAD_LENGTH, "dropped.bad-length")
-
-#define XDP_COUNTER_ENUM(id, name) XC_##id,
-enum xdp_counter { XDP_COUNTERS(XDP_COUNTER_ENUM) XC_COUNT };
+ * ("punted", the DPDK path's word) or dropped: lib/verdict.h's list. */
+#define XDP_PUNT_ENUM(id, name) XC_PUNT_##id,
+#define XDP_DROP_ENUM(id, name) XC_DROP_##id,
+enum xdp_counter { XC_RX, XC_TX, FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT };
 
 #endif

@@ -19,12 +19,12 @@
 
 #include "carousel.skel.h"
 #include "carousel_xdp.h"
-#include "engine.h"
 #include "log.h"
-#include "wire.h"
 
-#define XDP_COUNTER_NAME(id, name) name,
-static const char *const counter_names[XC_COUNT] = {XDP_COUNTERS(XDP_COUNTER_NAME)};
+#define XDP_PUNT_NAME(id, name) "punted." name,
+#define XDP_DROP_NAME(id, name) "dropped." name,
+static const char *const counter_names[XC_COUNT] = {
+	"rx", "tx", FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
 
 static struct {
 	struct carousel_bpf *skel;
@@ -142,9 +142,8 @@ static int attach(unsigned flags, const char *mode)
 	return err;
 }
 
-int xdp_init(const struct config *cfg, bool attach_it)
+int xdp_init(const struct fp_config *c, bool attach_it)
 {
-	const struct dp_config *c = &cfg->dp;
 	const char *unsafe;
 	int err;
 
@@ -161,7 +160,7 @@ int xdp_init(const struct config *cfg, bool attach_it)
 		x.skel->rodata->has_ip6 = 1;
 	}
 	x.skel->rodata->our_port = c->dns_port;
-	x.skel->rodata->punt_cookies = cfg->cookies.enable;
+	x.skel->rodata->punt_cookies = c->punt_cookies;
 	err = carousel_bpf__load(x.skel);
 	if (err) {
 		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "
@@ -255,7 +254,7 @@ uint64_t xdp_tx_errors(void)
 	return x.err_seen - x.err_base;
 }
 
-void xdp_watch(void)
+static void xdp_watch(void)
 {
 	uint64_t now = mono_ns(), tx, errs;
 
@@ -356,7 +355,7 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 				e->tail_len);
 }
 
-int xdp_publish_entry(const struct entry *e)
+static int xdp_publish(const struct entry *e)
 {
 	struct xdp_entry *v = malloc(sizeof(*v));
 	int rc;
@@ -371,111 +370,13 @@ int xdp_publish_entry(const struct entry *e)
 	return rc == 0 ? 0 : -1;
 }
 
-void xdp_withdraw(uint64_t digest)
+static void xdp_withdraw(uint64_t digest)
 {
 	if (x.skel)
 		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &digest);
 }
 
-/* Digests a full publish made, for its sweep of what is gone. */
-struct keep {
-	uint64_t *digest;
-	size_t n, cap;
-};
-
-/* The names of one pool: built and published, or withdrawn where they
- * cannot be served here now (the program passes those on). keep: NULL
- * for a single pool's re-publish, else a full publish's list and counts. */
-static void publish_pool(const struct config *cfg, unsigned index, struct entry *e,
-			 struct keep *keep)
-{
-	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
-	const struct pool *p = &cfg->pools[index];
-
-	for (unsigned j = 0; j <= p->naliases; j++)
-		for (int t = 0; t < 2; t++) {
-			const uint8_t *name = j == 0 ? p->name : p->aliases[j - 1];
-
-			if (engine_build_entry(cfg, name, types[t], e) < 0 ||
-			    xdp_publish_entry(e) < 0) {
-				xdp_withdraw(entry_digest(name, dname_len(name), types[t], CLASS_IN));
-				x.skipped += keep != NULL;
-				continue;
-			}
-			if (!keep)
-				continue;
-			x.published++;
-			if (keep->n == keep->cap) {
-				keep->cap = keep->cap ? keep->cap * 2 : 64;
-				keep->digest = realloc(keep->digest, keep->cap * sizeof(*keep->digest));
-				if (!keep->digest)
-					abort();
-			}
-			keep->digest[keep->n++] = e->digest;
-		}
-}
-
-void xdp_publish_pool(const struct config *cfg, unsigned index)
-{
-	struct entry *e;
-
-	/* with RRL on, every query goes through the socket path's limiter */
-	if (!x.skel || cfg->rrl.enable)
-		return;
-	e = aligned_alloc(64, sizeof(*e));
-	if (e)
-		publish_pool(cfg, index, e, NULL);
-	free(e);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t p = *(const uint64_t *)a, q = *(const uint64_t *)b;
-
-	return p < q ? -1 : p > q;
-}
-
-void xdp_publish(const struct config *cfg)
-{
-	struct keep k = {0};
-	struct entry *e = aligned_alloc(64, sizeof(*e));
-	struct xdp_entry *v = malloc(sizeof(*v));
-	unsigned removed = 0;
-
-	if (!e || !v || !x.skel)
-		goto out;
-	x.published = x.skipped = 0;
-	x.generation = cfg->generation;
-	/* with RRL on, every query goes through the socket path's limiter */
-	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++)
-		publish_pool(cfg, i, e, &k);
-	if (k.n)
-		qsort(k.digest, k.n, sizeof(*k.digest), cmp_u64);
-	/* config entries that are gone: delete (cached ones carry an expiry) */
-	int fd = bpf_map__fd(x.skel->maps.entries);
-	uint64_t key, next, *prev = NULL;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (k.n && bsearch(&key, k.digest, k.n, sizeof(*k.digest), cmp_u64))
-			continue;
-		if (bpf_map_lookup_elem(fd, &key, v) == 0 && v->expires_ns == 0 &&
-		    bpf_map_delete_elem(fd, &key) == 0) {
-			removed++;
-			prev = NULL; /* the walk restarts: deletion moves keys */
-		}
-	}
-	log_info("event=xdp-publish generation=%u entries=%llu skipped=%llu removed=%u",
-		 cfg->generation, (unsigned long long)x.published, (unsigned long long)x.skipped,
-		 removed);
-out:
-	free(k.digest);
-	free(e);
-	free(v);
-}
-
-void xdp_stop(void)
+static void xdp_stop(void)
 {
 	if (!x.skel)
 		return;
@@ -527,7 +428,7 @@ uint64_t xdp_counter(const char *name)
 	return 0;
 }
 
-size_t xdp_stats_text(char *buf, size_t len)
+static size_t xdp_stats_text(char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "xdp.answered %llu\nxdp.tx-errors %llu\n",
 			 (unsigned long long)answered(), (unsigned long long)xdp_tx_errors());
@@ -539,7 +440,7 @@ size_t xdp_stats_text(char *buf, size_t len)
 	return k < len ? k : len;
 }
 
-size_t xdp_status_text(char *buf, size_t len)
+static size_t xdp_status_text(char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "dataplane xdp\ninterface %s driver %s mode %s (%s)\n"
@@ -550,3 +451,13 @@ size_t xdp_status_text(char *buf, size_t len)
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
 }
+
+const struct fp_ops xdp_ops = {
+	.name = "xdp",
+	.publish = xdp_publish,
+	.withdraw = xdp_withdraw,
+	.poll = xdp_watch,
+	.stats = xdp_stats_text,
+	.status = xdp_status_text,
+	.stop = xdp_stop,
+};

@@ -18,6 +18,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "publish.h"
 #include "resolver.h"
 #include "server.h"
 #ifdef HAVE_DPDK
@@ -28,6 +29,9 @@
 #endif
 
 static bool dataplane_dpdk, dataplane_xdp;
+/* the fast path in use, if any, and the one publisher that feeds it */
+static const struct fp_ops *fast;
+static struct publisher *the_publisher;
 static struct server *the_server;
 static struct health *the_health;
 
@@ -42,29 +46,25 @@ static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 	return resolver_ctl(the_server->resolver, cmd[5] ? cmd + 6 : "stats", buf, len, ok);
 }
 
-#if defined(HAVE_DPDK) || defined(HAVE_XDP)
-/* Hot cached names go to the fast path, unless RRL needs to see them. */
-static bool rrl_on(void)
+/* Hot cached names go to the fast path through the publisher. */
+static void publish_hot_entry(struct entry *e)
 {
-	return atomic_load(&the_server->cfg)->rrl.enable; /* main thread: no swap races */
-}
-#endif
-
-#ifdef HAVE_DPDK
-static void publish_hot(struct entry *e)
-{
-	if (rrl_on() || dp_publish_entry(e) < 0)
-		free(e);
-}
-#endif
-#ifdef HAVE_XDP
-static void publish_hot_xdp(struct entry *e)
-{
-	if (!rrl_on())
-		xdp_publish_entry(e); /* the map holds a copy */
+	publish_hot(the_publisher, atomic_load(&the_server->cfg), e); /* main thread */
 	free(e);
 }
-#endif
+
+static void withdraw_hot_entry(uint64_t digest)
+{
+	publish_withdraw(the_publisher, digest);
+}
+
+/* carouselctl status: the fast path's own lines, then the publisher's. */
+static size_t fast_status(char *buf, size_t len)
+{
+	size_t n = fast->status(buf, len);
+
+	return n + publish_status(the_publisher, buf + n, len - n);
+}
 
 /* Health: wait out readers of a replaced pool view. */
 static void health_synchronize(void *arg)
@@ -77,20 +77,8 @@ static void health_synchronize(void *arg)
 static void health_changed(void *arg, const struct config *cfg, unsigned index)
 {
 	(void)arg;
-	if (!dataplane_dpdk && !dataplane_xdp)
-		return;
-	for (unsigned i = 0; i < cfg->npools; i++) {
-		if (i != index && !cfg->pools[i].fallback)
-			continue;
-#ifdef HAVE_DPDK
-		if (dataplane_dpdk)
-			dp_publish_pool(cfg, i);
-#endif
-#ifdef HAVE_XDP
-		if (dataplane_xdp)
-			xdp_publish_pool(cfg, i);
-#endif
-	}
+	if (the_publisher)
+		publish_pool(the_publisher, cfg, index);
 }
 
 static void usage(FILE *f)
@@ -168,14 +156,8 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 		log_warn("event=reload note=\"metrics changes take effect on restart\"");
 	health_adopt(the_health, cfg); /* members keep their state */
 	server_swap(srv, cfg);
-#ifdef HAVE_DPDK
-	if (dataplane_dpdk)
-		dp_publish(atomic_load(&srv->cfg));
-#endif
-#ifdef HAVE_XDP
-	if (dataplane_xdp)
-		xdp_publish(atomic_load(&srv->cfg));
-#endif
+	if (the_publisher)
+		publish_config(the_publisher, atomic_load(&srv->cfg));
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
 	log_info("event=reload result=ok zones=%u pools=%u", cfg->nzones, cfg->npools);
@@ -298,10 +280,9 @@ int main(int argc, char **argv)
 		}
 		/* before the sockets: the exception interface carries the
 		 * addresses they may bind */
-		if (dp_init(cfg, argc - optind, argv + optind) < 0)
+		if (dp_init(&cfg->dp, argc - optind, argv + optind) < 0)
 			return 1;
-		ops.stats_extra = dp_stats_text;
-		ops.status_extra = dp_status_text;
+		fast = &dp_ops;
 	}
 #endif
 	the_server = &srv;
@@ -311,12 +292,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: --dataplane xdp needs dataplane.interface\n", path);
 			return 1;
 		}
-		if (xdp_init(cfg, true) < 0)
+		if (xdp_init(&cfg->dp, true) < 0)
 			return 1;
-		ops.stats_extra = xdp_stats_text;
-		ops.status_extra = xdp_status_text;
+		fast = &xdp_ops;
 	}
 #endif
+	if (fast) {
+		the_publisher = publish_create(fast);
+		if (!the_publisher)
+			return 1;
+		ops.stats_extra = fast->stats;
+		ops.status_extra = fast_status;
+	}
 	if (server_open(&srv, cfg) < 0)
 		return 1;
 	if (cfg->rec.enable) {
@@ -326,14 +313,8 @@ int main(int argc, char **argv)
 			log_error("event=recursion error=\"%s\"", err);
 			return 1;
 		}
-#ifdef HAVE_DPDK
-		if (dataplane_dpdk)
-			resolver_set_publisher(srv.resolver, publish_hot, dp_withdraw);
-#endif
-#ifdef HAVE_XDP
-		if (dataplane_xdp)
-			resolver_set_publisher(srv.resolver, publish_hot_xdp, xdp_withdraw);
-#endif
+		if (fast)
+			resolver_set_publisher(srv.resolver, publish_hot_entry, withdraw_hot_entry);
 	}
 	struct health_hooks hooks = {.synchronize = health_synchronize,
 				      .changed = health_changed, .arg = &srv};
@@ -345,34 +326,21 @@ int main(int argc, char **argv)
 	if (cfg->metrics) {
 		struct metrics_sources ms = {.srv = &srv, .health = the_health};
 
-#ifdef HAVE_DPDK
-		if (dataplane_dpdk) {
-			ms.dataplane = "dpdk";
-			ms.dataplane_stats = dp_stats_text;
+		if (fast) {
+			ms.dataplane = fast->name;
+			ms.dataplane_stats = fast->stats;
 		}
-#endif
-#ifdef HAVE_XDP
-		if (dataplane_xdp) {
-			ms.dataplane = "xdp";
-			ms.dataplane_stats = xdp_stats_text;
-		}
-#endif
 		metrics = metrics_start(&cfg->metrics_listen, &ms);
 		if (!metrics)
 			return 1;
 	}
 	if (server_start(&srv) < 0)
 		return 1;
+	if (the_publisher)
+		publish_config(the_publisher, cfg);
 #ifdef HAVE_DPDK
-	if (dataplane_dpdk) {
-		dp_publish(cfg);
-		if (dp_launch() < 0)
-			return 1;
-	}
-#endif
-#ifdef HAVE_XDP
-	if (dataplane_xdp)
-		xdp_publish(cfg);
+	if (dataplane_dpdk && dp_launch() < 0)
+		return 1;
 #endif
 	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
 		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
@@ -394,25 +362,16 @@ int main(int argc, char **argv)
 		struct epoll_event evs[8];
 		/* the fast paths reclaim, and metrics time idle HTTP clients out */
 		int n = epoll_wait(ep, evs, 8,
-				   dataplane_dpdk || dataplane_xdp ? 100 : metrics ? 1000 : -1);
+				   fast ? 100 : metrics ? 1000 : -1);
 
 		if (metrics)
 			metrics_run(metrics);
 
-#ifdef HAVE_XDP
-		if (dataplane_xdp) {
-			xdp_watch();
+		if (fast) {
 			if (srv.resolver)
 				resolver_drain_promotions(srv.resolver);
+			fast->poll();
 		}
-#endif
-#ifdef HAVE_DPDK
-		if (dataplane_dpdk) {
-			if (srv.resolver)
-				resolver_drain_promotions(srv.resolver);
-			dp_reclaim();
-		}
-#endif
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == ctl_fd) {
@@ -441,16 +400,13 @@ int main(int argc, char **argv)
 	metrics_stop(metrics);
 	health_destroy(the_health);
 	server_stop(&srv);
-#ifdef HAVE_XDP
 	if (dataplane_xdp)
-		xdp_stop(); /* detach before anything else goes */
-#endif
+		fast->stop(); /* detach before anything else goes */
 	resolver_stop(srv.resolver);
 	cache_destroy(srv.cache);
-#ifdef HAVE_DPDK
 	if (dataplane_dpdk)
-		dp_stop();
-#endif
+		fast->stop();
+	publish_destroy(the_publisher);
 	cfg = atomic_load(&srv.cfg);
 	unlink(cfg->control_socket);
 	config_free(cfg);

@@ -969,7 +969,7 @@ static int check_loops(struct cfg_ctx *c, yaml_node_t *pools)
 }
 
 /* "198.51.100.1/24" or "2001:db8::1/64" (prefix optional: /24, /64) */
-static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct dp_config *dp)
+static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct fp_config *dp)
 {
 	char host[64];
 	const char *s = scalar(n), *slash = strchr(s, '/');
@@ -1013,7 +1013,7 @@ static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct dp_config 
 
 static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
-	struct dp_config *dp = &c->cfg->dp;
+	struct fp_config *dp = &c->cfg->dp;
 	unsigned long u = 0;
 
 	(void)arg;
@@ -1090,7 +1090,7 @@ static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 	static const char *const keys[] = {"port",	"exception",  "address",  "burst",
 					   "mbufs",	"dns-port",   "idle-sleep", "interface",
 					   "xdp-mode", NULL};
-	struct dp_config *dp = &c->cfg->dp;
+	struct fp_config *dp = &c->cfg->dp;
 
 	dp->present = true;
 	dp->exception = "net_tap0,iface=cartap0";
@@ -1517,6 +1517,8 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		fail(&c, root, "no randomness for the cookie secret");
 		goto out;
 	}
+	/* the fast paths leave the cookie answer to carouseld */
+	cfg->dp.punt_cookies = cfg->cookies.enable;
 	rc = 0;
 out:
 	yaml_document_delete(&doc);

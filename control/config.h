@@ -12,6 +12,7 @@
 
 #include "arena.h"
 #include "dname.h"
+#include "fastpath.h"
 #include "rot.h"
 #include "rrl.h"
 #include "zone.h"
@@ -107,24 +108,6 @@ struct pool {
 	_Atomic(struct pool_view *) view;
 };
 
-/* The `dataplane:` section: where the fast path runs (docs/configuration.md). */
-enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
-
-struct dp_config {
-	bool present;
-	const char *port;      /* DPDK: devargs of the wire port (a vdev or a PCI address) */
-	const char *interface; /* XDP: the kernel interface to attach to */
-	enum xdp_mode xdp_mode;
-	const char *exception; /* devargs of the kernel exception port (net_tap) */
-	unsigned burst;
-	unsigned mbufs;
-	unsigned idle_sleep_us; /* back-off of an idle worker lcore; 0 = spin */
-	uint16_t dns_port;
-	bool has_ip4, has_ip6;
-	uint8_t ip4[4], ip6[16];
-	unsigned ip4_prefix, ip6_prefix;
-};
-
 /* The `recursion:` section (docs/configuration.md). */
 #define REC_MAX_ALLOW 64
 #define REC_MAX_FORWARDERS 8
@@ -172,7 +155,7 @@ struct config {
 	uint32_t zone_mask;
 	unsigned npools;
 	struct pool *pools;
-	struct dp_config dp;
+	struct fp_config dp; /* the `dataplane:` section */
 	struct rec_config rec;
 	struct rrl_config rrl;
 	struct cookie_config cookies;

@@ -28,10 +28,8 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
-#include "engine.h"
 #include "frame.h"
 #include "log.h"
-#include "wire.h"
 
 #define DP_TABLE_SIZE 65536
 #define DP_MAX_BURST 512
@@ -73,8 +71,6 @@ static struct {
 	uint64_t tsc_hz, tsc0, unix0;
 	struct retired *retired;
 	unsigned nretired;
-	uint64_t published, skipped, collisions;
-	uint32_t generation;
 	enum dp_mode mode;
 } dp;
 
@@ -434,7 +430,7 @@ static void kernel_restore(const char *iface)
 
 /* Give the exception interface the appliance's addresses, so the kernel
  * (carouseld's sockets, ARP, ND, ICMP) owns them. */
-static int tap_addresses(const struct dp_config *c)
+static int tap_addresses(const struct fp_config *c)
 {
 	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
@@ -473,9 +469,8 @@ static int tap_addresses(const struct dp_config *c)
 	return rc;
 }
 
-int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
+int dp_init(const struct fp_config *c, int eal_argc, char **eal_argv)
 {
-	const struct dp_config *c = &cfg->dp;
 	char vport[256], vexc[256];
 	char *argv[eal_argc + 8];
 	int argc = 0;
@@ -497,12 +492,11 @@ int dp_init(const struct config *cfg, int eal_argc, char **eal_argv)
 		log_error("event=dataplane-init error=\"EAL: %s\"", rte_strerror(rte_errno));
 		return -1;
 	}
-	return dp_setup(cfg);
+	return dp_setup(c);
 }
 
-int dp_setup(const struct config *cfg)
+int dp_setup(const struct fp_config *c)
 {
-	const struct dp_config *c = &cfg->dp;
 	int rc;
 
 	dp.nq = rte_lcore_count() - 1;
@@ -568,7 +562,7 @@ int dp_setup(const struct config *cfg)
 	memcpy(dp.addrs.ip6, c->ip6, 16);
 	dp.addrs.has_ip6 = c->has_ip6;
 	dp.addrs.port = c->dns_port;
-	dp.addrs.punt_cookies = cfg->cookies.enable;
+	dp.addrs.punt_cookies = c->punt_cookies;
 	dp.burst = c->burst < DP_MAX_BURST ? c->burst : DP_MAX_BURST;
 	dp.idle_sleep_us = c->idle_sleep_us;
 
@@ -618,6 +612,8 @@ int dp_launch(void)
 
 /* ---- publisher (main thread only) ---- */
 
+static void dp_reclaim(void);
+
 static void retire(struct entry *e, int32_t pos)
 {
 	if (dp.nretired == DP_RETIRE_MAX) {
@@ -629,7 +625,7 @@ static void retire(struct entry *e, int32_t pos)
 		.e = e, .pos = pos, .token = rte_rcu_qsbr_start(dp.qsv)};
 }
 
-void dp_reclaim(void)
+static void dp_reclaim(void)
 {
 	unsigned keep = 0;
 
@@ -647,25 +643,27 @@ void dp_reclaim(void)
 	dp.nretired = keep;
 }
 
-int dp_publish_entry(struct entry *e)
+/* Publisher: a copy of e replaces the entry with its key in one atomic
+ * store of the data pointer (readers see the old or the new); the old one
+ * is freed after the grace period. */
+static int dp_publish(const struct entry *e)
 {
-	struct entry *old = NULL;
+	struct entry *copy = aligned_alloc(64, sizeof(*copy)), *old = NULL;
 
-	if (rte_hash_lookup_data(dp.table, &e->digest, (void **)&old) >= 0 &&
-	    !entry_matches(old, e->name, e->name_len, e->qtype, e->qclass) &&
-	    old->version == e->version) {
-		dp.collisions++; /* two names, one digest: the first keeps it */
+	if (!copy)
+		return -1;
+	memcpy(copy, e, sizeof(*copy));
+	rte_hash_lookup_data(dp.table, &e->digest, (void **)&old);
+	if (rte_hash_add_key_data(dp.table, &e->digest, copy) < 0) {
+		free(copy);
 		return -1;
 	}
-	/* One atomic store of the data pointer: readers see old or new. */
-	if (rte_hash_add_key_data(dp.table, &e->digest, e) < 0)
-		return -1;
 	if (old)
 		retire(old, -1);
 	return 0;
 }
 
-void dp_withdraw(uint64_t digest)
+static void dp_withdraw(uint64_t digest)
 {
 	struct entry *e = NULL;
 
@@ -677,88 +675,7 @@ void dp_withdraw(uint64_t digest)
 		retire(e, pos);
 }
 
-static void publish_one(const struct config *cfg, const uint8_t *name, uint16_t qtype)
-{
-	struct entry *e = aligned_alloc(64, sizeof(*e));
-
-	if (!e)
-		return;
-	if (engine_build_entry(cfg, name, qtype, e) < 0) {
-		/* not (or no longer) servable here: its queries go to carouseld */
-		dp_withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
-		dp.skipped++;
-		free(e);
-		return;
-	}
-	e->version = cfg->generation;
-	if (dp_publish_entry(e) < 0) {
-		dp.skipped++;
-		free(e);
-		return;
-	}
-	dp.published++;
-}
-
-void dp_publish_pool(const struct config *cfg, unsigned index)
-{
-	static const uint16_t types[2] = {TYPE_A, TYPE_AAAA};
-	const struct pool *p = &cfg->pools[index];
-
-	/* with RRL on, every query goes through the socket path's limiter:
-	 * publish nothing, so the fast path punts them all */
-	if (cfg->rrl.enable)
-		return;
-	for (int t = 0; t < 2; t++) {
-		publish_one(cfg, p->name, types[t]);
-		for (unsigned j = 0; j < p->naliases; j++)
-			publish_one(cfg, p->aliases[j], types[t]);
-	}
-}
-
-void dp_publish(const struct config *cfg)
-{
-	const void *key;
-	void *data;
-	uint32_t iter = 0;
-	uint64_t *stale = NULL;
-	unsigned nstale = 0, cap = 0;
-
-	dp.published = dp.skipped = dp.collisions = 0;
-	dp.generation = cfg->generation;
-	for (unsigned i = 0; i < cfg->npools; i++)
-		dp_publish_pool(cfg, i);
-	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0) {
-		const struct entry *e = data;
-
-		/* hot cached names are the resolver's, not the config's */
-		if (e->version == cfg->generation || e->expires)
-			continue;
-		if (nstale == cap) {
-			cap = cap ? cap * 2 : 64;
-			stale = realloc(stale, cap * sizeof(*stale));
-			if (!stale)
-				abort();
-		}
-		stale[nstale++] = *(const uint64_t *)key;
-	}
-	for (unsigned i = 0; i < nstale; i++) {
-		struct entry *e = NULL;
-
-		rte_hash_lookup_data(dp.table, &stale[i], (void **)&e);
-		int32_t pos = rte_hash_del_key(dp.table, &stale[i]);
-
-		if (pos >= 0 && e)
-			retire(e, pos);
-	}
-	free(stale);
-	log_info("event=dataplane-publish generation=%u entries=%llu skipped=%llu removed=%u "
-		 "collisions=%llu",
-		 cfg->generation, (unsigned long long)dp.published,
-		 (unsigned long long)dp.skipped, nstale, (unsigned long long)dp.collisions);
-	dp_reclaim();
-}
-
-void dp_stop(void)
+static void dp_stop(void)
 {
 	const void *key;
 	void *data;
@@ -790,7 +707,7 @@ void dp_stop(void)
 
 /* ---- carouselctl ---- */
 
-size_t dp_stats_text(char *buf, size_t len)
+static size_t dp_stats_text(char *buf, size_t len)
 {
 	struct lcore_stats t = {0};
 	size_t n = 0;
@@ -847,7 +764,7 @@ size_t dp_stats_text(char *buf, size_t len)
 	return n < len ? n : len;
 }
 
-size_t dp_status_text(char *buf, size_t len)
+static size_t dp_status_text(char *buf, size_t len)
 {
 	size_t n = 0;
 	char name[RTE_ETH_NAME_MAX_LEN];
@@ -864,7 +781,17 @@ size_t dp_status_text(char *buf, size_t len)
 	SAY("exception %u %s iface %s\n", dp.tap, name, dp.tap_iface);
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	SAY("lcore %u queue %u\n", lcore, dp.lc[lcore].queue);
-	SAY("entries %d generation %u\n", rte_hash_count(dp.table), dp.generation);
+	SAY("entries %d\n", rte_hash_count(dp.table));
 	return n < len ? n : len;
 #undef SAY
 }
+
+const struct fp_ops dp_ops = {
+	.name = "dpdk",
+	.publish = dp_publish,
+	.withdraw = dp_withdraw,
+	.poll = dp_reclaim,
+	.stats = dp_stats_text,
+	.status = dp_status_text,
+	.stop = dp_stop,
+};

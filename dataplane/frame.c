@@ -15,21 +15,9 @@
 #define UDP_HLEN 8
 #define IPPROTO_UDP_ 17
 
+#define FRAME_NAME(id, name) name,
 const char *const frame_verdict_names[DROP_COUNT_END] = {
-	[FRAME_HIT] = "hit",
-	[PUNT_NOT_IP] = "not-ip",
-	[PUNT_NOT_UDP] = "not-udp",
-	[PUNT_NOT_OURS] = "not-ours",
-	[PUNT_IP_OPTIONS] = "ip-options",
-	[PUNT_FRAGMENT] = "fragment",
-	[PUNT_DNS_HEADER] = "dns-header",
-	[PUNT_QNAME] = "qname",
-	[PUNT_EDNS] = "edns",
-	[PUNT_MISS] = "miss",
-	[PUNT_EXPIRED] = "expired",
-	[PUNT_TOO_BIG] = "too-big",
-	[DROP_BAD_LENGTH] = "bad-length",
-};
+	"hit", FP_PUNTS(FRAME_NAME) FP_DROPS(FRAME_NAME)};
 
 /* RFC 1071 2(B): the sum is byte-order independent, so add native 32-bit
  * words (8 bytes a step), fold, and turn the result to network order. */

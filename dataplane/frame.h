@@ -10,25 +10,17 @@
 
 #include "dname.h"
 #include "entry.h"
+#include "verdict.h"
 
 /* What the fast path does not answer goes to the kernel (punt) with one of
- * these reasons; frames too broken for anyone are dropped. */
+ * these reasons (lib/verdict.h); frames too broken for anyone are dropped. */
+#define FRAME_PUNT_ENUM(id, name) PUNT_##id,
+#define FRAME_DROP_ENUM(id, name) DROP_##id,
 enum frame_verdict {
-	FRAME_HIT = 0,    /* a query we may answer: look it up */
-	PUNT_NOT_IP,      /* ARP, LLDP, ... */
-	PUNT_NOT_UDP,     /* ICMP, TCP, ... */
-	PUNT_NOT_OURS,    /* other destination address or port */
-	PUNT_IP_OPTIONS,  /* IPv4 options, IPv6 extension headers */
-	PUNT_FRAGMENT,
-	PUNT_DNS_HEADER,  /* QR, opcode, TC, counts the fast path does not serve */
-	PUNT_QNAME,       /* compressed or malformed name: carouseld decides */
-	PUNT_EDNS,        /* options, version != 0, several records */
-	PUNT_MISS,        /* no entry */
-	PUNT_EXPIRED,     /* cached data past its TTL */
-	PUNT_TOO_BIG,     /* reply larger than the client takes over UDP */
-	PUNT_COUNT,
-	DROP_BAD_LENGTH = PUNT_COUNT, /* lengths that lie: truncated frame */
-	DROP_COUNT_END,
+	FRAME_HIT = 0, /* a query we may answer: look it up */
+	FP_PUNTS(FRAME_PUNT_ENUM) PUNT_COUNT,
+	DROP_FIRST_ = PUNT_COUNT - 1,
+	FP_DROPS(FRAME_DROP_ENUM) DROP_COUNT_END,
 };
 
 #define DROP_COUNT (DROP_COUNT_END - PUNT_COUNT)

@@ -21,6 +21,7 @@
 #include "../unit/frame_util.h"
 #include "../unit/ring_ports.h"
 #include "dp.h"
+#include "publish.h"
 
 #define NAMES 10000
 #define FRAMES 65536
@@ -107,7 +108,7 @@ static uint64_t busy_cycles(void)
 	char buf[8192];
 	const char *p;
 
-	dp_stats_text(buf, sizeof(buf));
+	dp_ops.stats(buf, sizeof(buf));
 	p = strstr(buf, ".busy-cycles ");
 	return p ? strtoull(p + 13, NULL, 10) : 0;
 }
@@ -213,12 +214,14 @@ int main(int argc, char **argv)
 	wire_rx = rp.wire_rx;
 	wire_tx = rp.wire_tx;
 	exc_tx = rp.exc_tx;
-	cfg->dp = (struct dp_config){.port = rp.wire, .exception = rp.exc, .burst = BURST,
+	cfg->dp = (struct fp_config){.port = rp.wire, .exception = rp.exc, .burst = BURST,
 				     .mbufs = 16383};
 	fu_dp_addresses(cfg);
-	if (dp_setup(cfg) < 0)
+	if (dp_setup(&cfg->dp) < 0)
 		return 1;
-	dp_publish(cfg);
+	struct publisher *pub = publish_create(&dp_ops);
+
+	publish_config(pub, cfg);
 	make_frames();
 	if (dp_launch() < 0)
 		return 1;
@@ -259,7 +262,8 @@ int main(int argc, char **argv)
 	printf("added latency: p50 %+.1f µs, p99 %+.1f µs\n",
 	       (ans[0].p50_ns + ans[1].p50_ns - refl[0].p50_ns - refl[1].p50_ns) / 2e3,
 	       (ans[0].p99_ns + ans[1].p99_ns - refl[0].p99_ns - refl[1].p99_ns) / 2e3);
-	dp_stop();
+	dp_ops.stop();
+	publish_destroy(pub);
 	config_free(cfg);
 	char cmd[128];
 

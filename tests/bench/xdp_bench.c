@@ -13,6 +13,7 @@
 
 #include "../unit/frame_util.h"
 #include "engine.h"
+#include "publish.h"
 #include "xdp.h"
 
 #define REPEAT 2000000
@@ -62,9 +63,11 @@ int main(int argc, char **argv)
 	if (!cfg)
 		return 1;
 	fu_dp_addresses(cfg);
-	if (xdp_init(cfg, false) < 0)
+	if (xdp_init(&cfg->dp, false) < 0)
 		return 1;
-	xdp_publish(cfg);
+	struct publisher *pub = publish_create(&xdp_ops);
+
+	publish_config(pub, cfg);
 	struct bpf_object *obj = bpf_object__open_file(reflect_obj, NULL);
 
 	if (!obj || bpf_object__load(obj) != 0) {
@@ -95,7 +98,8 @@ int main(int argc, char **argv)
 	printf("\nmean: carousel %.0f ns, reflector %.0f ns per frame\n", t_car / 8, t_ref / 8);
 	printf("xdp ratio=%.2f mpps=%.2f\n", t_ref / t_car, 1e3 / (t_car / 8));
 	bpf_object__close(obj);
-	xdp_stop();
+	xdp_ops.stop();
+	publish_destroy(pub);
 	config_free(cfg);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "dp.h"
 #include "engine.h"
 #include "frame_util.h"
+#include "publish.h"
 #include "ring_ports.h"
 
 static struct config *cfg;
@@ -113,7 +114,7 @@ static void test_punt_and_kernel(void **state)
 	rte_pktmbuf_free(m);
 	char stats[8192];
 
-	dp_stats_text(stats, sizeof(stats));
+	dp_ops.stats(stats, sizeof(stats));
 	assert_non_null(strstr(stats, "dpdk.punted.miss 1\n"));
 	assert_non_null(strstr(stats, "dpdk.punted.not-ip 1\n"));
 	assert_non_null(strstr(stats, "dpdk.dropped.bad-length 1\n"));
@@ -137,13 +138,9 @@ static void test_publish_under_load(void **state)
 	size_t fl = fu_frame(f, false, dns, dl, 5555);
 
 	for (unsigned n = 0; n < 100000; n++) {
-		struct entry *e = aligned_alloc(64, sizeof(*e));
-
-		*e = n & 1 ? *b : *a;
-		e->version = 1000000 + n;
-		assert_int_equal(dp_publish_entry(e), 0);
+		assert_int_equal(dp_ops.publish(n & 1 ? b : a), 0);
 		if (n % 64 == 0)
-			dp_reclaim();
+			dp_ops.poll();
 		if (n % 16 == 0 && rte_ring_enqueue(wire_rx, mbuf_of(f, fl)) == 0)
 			outstanding++;
 		void *m;
@@ -208,10 +205,12 @@ int main(void)
 	cfg->dp.burst = 32;
 	cfg->dp.mbufs = 8191;
 	cfg->dp.idle_sleep_us = 0;
-	if (dp_setup(cfg) < 0)
+	if (dp_setup(&cfg->dp) < 0)
 		return 1;
 	pool = rte_mempool_lookup("carousel_mbufs");
-	dp_publish(cfg);
+	struct publisher *pub = publish_create(&dp_ops);
+
+	publish_config(pub, cfg);
 	if (dp_launch() < 0)
 		return 1;
 
@@ -222,7 +221,8 @@ int main(void)
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
-	dp_stop();
+	dp_ops.stop();
+	publish_destroy(pub);
 	config_free(cfg);
 	return rc;
 }

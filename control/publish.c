@@ -1,0 +1,207 @@
+/* publish.c -- the publisher: which names go to the fast path, rendered
+ * by the answer engine, handed over through fp_ops, withdrawn by
+ * difference between generations. */
+#include "publish.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "log.h"
+#include "wire.h"
+
+struct publisher {
+	const struct fp_ops *fp;
+	struct entry *scratch; /* one rendering at a time (main thread only) */
+	/* this generation's configured keys, sorted: what the next full
+	 * publish compares against, and what hot entries may not take */
+	uint64_t *keys;
+	size_t nkeys, cap;
+	uint32_t generation;
+	uint64_t published, skipped, collisions, removed, hot;
+};
+
+struct publisher *publish_create(const struct fp_ops *fp)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->fp = fp;
+	p->scratch = aligned_alloc(64, sizeof(*p->scratch));
+	if (!p->scratch) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void publish_destroy(struct publisher *p)
+{
+	if (!p)
+		return;
+	free(p->scratch);
+	free(p->keys);
+	free(p);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool has_key(const uint64_t *keys, size_t n, uint64_t key)
+{
+	return n && bsearch(&key, keys, n, sizeof(*keys), cmp_u64) != NULL;
+}
+
+/* Render and hand over one name, or withdraw it where it cannot be served
+ * on the fast path now (the query then reaches carouseld). */
+static bool publish_name(struct publisher *p, const struct config *cfg, const uint8_t *name,
+			 uint16_t qtype)
+{
+	struct entry *e = p->scratch;
+
+	if (engine_build_entry(cfg, name, qtype, e) == 0) {
+		e->version = cfg->generation;
+		if (p->fp->publish(e) == 0)
+			return true;
+	}
+	p->fp->withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
+	return false;
+}
+
+/* Visit every name of pool i: fn(name, qtype). */
+#define POOL_NAMES(pool, name, qtype)                                                      \
+	for (unsigned j_ = 0; j_ <= (pool)->naliases; j_++)                                 \
+		for (uint16_t t_ = 0, qtype = TYPE_A; t_ < 2; t_++, qtype = TYPE_AAAA)       \
+			for (const uint8_t *name = j_ ? (pool)->aliases[j_ - 1] : (pool)->name; \
+			     name; name = NULL)
+
+/* Open addressing over keys, 0 marking a free slot (and *zero the key 0
+ * itself): true when key was there already. */
+static bool seen(uint64_t *set, size_t mask, bool *zero, uint64_t key)
+{
+	if (key == 0) {
+		bool was = *zero;
+
+		*zero = true;
+		return was;
+	}
+	for (size_t i = (size_t)(key ^ key >> 32) & mask;; i = (i + 1) & mask) {
+		if (set[i] == key)
+			return true;
+		if (set[i] == 0) {
+			set[i] = key;
+			return false;
+		}
+	}
+}
+
+void publish_config(struct publisher *p, const struct config *cfg)
+{
+	size_t n = 0, cap = 0, removed = 0, names = 0, slots = 64;
+	uint64_t *keys = NULL, *set;
+	bool zero = false;
+
+	for (unsigned i = 0; i < cfg->npools; i++)
+		names += 2 * (1 + (size_t)cfg->pools[i].naliases);
+	while (slots < 2 * names)
+		slots *= 2;
+	set = calloc(slots, sizeof(*set));
+	if (!set)
+		abort();
+	p->published = p->skipped = p->collisions = 0;
+	p->generation = cfg->generation;
+	/* with RRL on, every query goes through the socket path's limiter:
+	 * publish nothing, so the fast path punts them all */
+	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++) {
+		const struct pool *pool = &cfg->pools[i];
+
+		POOL_NAMES(pool, name, qtype)
+		{
+			uint64_t key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
+
+			/* two names, one key: the first keeps it */
+			if (seen(set, slots - 1, &zero, key)) {
+				p->collisions++;
+				continue;
+			}
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				keys = realloc(keys, cap * sizeof(*keys));
+				if (!keys)
+					abort();
+			}
+			keys[n++] = key;
+			if (publish_name(p, cfg, name, qtype))
+				p->published++;
+			else
+				p->skipped++;
+		}
+	}
+	free(set);
+	if (n)
+		qsort(keys, n, sizeof(*keys), cmp_u64);
+	/* what the previous generation had and this one does not */
+	for (size_t k = 0; k < p->nkeys; k++)
+		if (!has_key(keys, n, p->keys[k])) {
+			p->fp->withdraw(p->keys[k]);
+			removed++;
+		}
+	free(p->keys);
+	p->keys = keys;
+	p->nkeys = n;
+	p->cap = cap;
+	p->removed = removed;
+	log_info("event=publish path=%s generation=%u entries=%llu skipped=%llu removed=%zu "
+		 "collisions=%llu",
+		 p->fp->name, cfg->generation, (unsigned long long)p->published,
+		 (unsigned long long)p->skipped, removed, (unsigned long long)p->collisions);
+}
+
+void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
+{
+	if (cfg->rrl.enable)
+		return;
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		const struct pool *pool = &cfg->pools[i];
+
+		if (i != index && !pool->fallback)
+			continue;
+		POOL_NAMES(pool, name, qtype)
+		{
+			if (has_key(p->keys, p->nkeys,
+				    entry_digest(name, dname_len(name), qtype, CLASS_IN)))
+				publish_name(p, cfg, name, qtype);
+		}
+	}
+}
+
+void publish_hot(struct publisher *p, const struct config *cfg, const struct entry *e)
+{
+	if (cfg->rrl.enable || has_key(p->keys, p->nkeys, e->digest))
+		return;
+	if (p->fp->publish(e) == 0)
+		p->hot++;
+}
+
+void publish_withdraw(struct publisher *p, uint64_t digest)
+{
+	if (!has_key(p->keys, p->nkeys, digest))
+		p->fp->withdraw(digest);
+}
+
+size_t publish_status(const struct publisher *p, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "entries-published %llu generation %u skipped %llu collisions %llu "
+			 "removed %llu hot %llu\n",
+			 (unsigned long long)p->published, p->generation,
+			 (unsigned long long)p->skipped, (unsigned long long)p->collisions,
+			 (unsigned long long)p->removed, (unsigned long long)p->hot);
+
+	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
+}

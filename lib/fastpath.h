@@ -1,0 +1,53 @@
+/* fastpath.h -- the seam between carouseld and a fast path (DPDK, XDP):
+ * what a fast path is told at start (struct fp_config), the calls the
+ * control plane's publisher makes (struct fp_ops), and the one list of
+ * verdicts and counter names both paths and the metrics use. */
+#ifndef CAROUSEL_FASTPATH_H
+#define CAROUSEL_FASTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verdict.h"
+
+struct entry;
+
+enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
+
+/* The `dataplane:` section (docs/configuration.md), plus what carouseld
+ * derives for the fast path from the rest of the config. */
+struct fp_config {
+	bool present;
+	const char *port;      /* DPDK: devargs of the wire port (a vdev or a PCI address) */
+	const char *interface; /* XDP: the kernel interface to attach to */
+	enum xdp_mode xdp_mode;
+	const char *exception; /* devargs of the kernel exception port (net_tap) */
+	unsigned burst;
+	unsigned mbufs;
+	unsigned idle_sleep_us; /* back-off of an idle worker lcore; 0 = spin */
+	uint16_t dns_port;
+	bool has_ip4, has_ip6;
+	uint8_t ip4[4], ip6[16];
+	unsigned ip4_prefix, ip6_prefix;
+	bool punt_cookies; /* DNS Cookies on: queries with a COOKIE go to carouseld */
+};
+
+/* A fast path as the publisher sees it. Entries are copied in: the
+ * caller keeps e. Every call comes from carouseld's main thread. */
+struct fp_ops {
+	const char *name; /* "dpdk", "xdp": the prefix of its counters */
+	/* Add or replace the entry with e's key. 0, or -1 when it cannot be
+	 * held (no memory, table full, too large for this path). */
+	int (*publish)(const struct entry *e);
+	/* Remove the entry with this key, if any. */
+	void (*withdraw)(uint64_t digest);
+	/* A few times a second from the main loop: reclaim retired entries,
+	 * watch the link and transmit errors. */
+	void (*poll)(void);
+	size_t (*stats)(char *buf, size_t len);
+	size_t (*status)(char *buf, size_t len);
+	void (*stop)(void);
+};
+
+#endif
