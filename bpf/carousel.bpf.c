@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "carousel_xdp.h"
+#include "entry_hash.h"
 
 #define CONTINUE -1
 #define DNS_HLEN 12
@@ -95,7 +96,6 @@ static __always_inline __u8 lower(__u8 c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-#define FNV_PRIME 0x100000001b3ULL
 /* keep the compiler from dropping a bound the verifier needs to see */
 #define fence(v) asm volatile("" : "+r"(v))
 
@@ -182,7 +182,6 @@ static __always_inline int parse_l2_l4(struct xdp_md *ctx, struct query *q)
 struct name_walk {
 	struct scratch *s;
 	__u32 avail, n, left, qsum;
-	__u64 h;
 	int done;
 };
 
@@ -213,12 +212,32 @@ static int name_step(__u32 i, void *arg)
 	}
 	s->name[idx] = c;
 	w->n = idx + 1;
-	w->h = (w->h ^ c) * FNV_PRIME;
 	if (is_len && c == 0) {
 		w->done = 1;
 		return 1;
 	}
 	return 0;
+}
+
+/* The entry key of the lower-case name in scratch (lib/entry.h
+ * entry_digest): little-endian words, the last one zero-padded. */
+static __always_inline __u64 name_digest(const struct scratch *s, __u32 n)
+{
+	__u64 h = ENTRY_HASH_SEED;
+
+	for (int i = 0; i < XDP_NAME_MAX / 8; i++) {
+		__u32 o = (__u32)i * 8;
+
+		if (o >= n)
+			break;
+		__u64 w = *(const __u64 *)(s->name + o);
+		__u32 rest = n - o;
+
+		if (rest < 8) /* little-endian: keep the low `rest` bytes */
+			w &= (1ULL << (rest * 8)) - 1;
+		h = entry_hash_word(h, w);
+	}
+	return h;
 }
 
 /* One question, uncompressed name (lower-cased into scratch, digested),
@@ -242,13 +261,12 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 		avail = XDP_NAME_MAX + 4;
 	if (avail < 5 || bpf_xdp_load_bytes(ctx, q->dns + DNS_HLEN, s->raw, avail) != 0)
 		return pass(XC_PUNT_QNAME);
-	struct name_walk w = {.s = s, .avail = avail, .h = 0xcbf29ce484222325ULL};
+	struct name_walk w = {.s = s, .avail = avail};
 
 	bpf_loop(XDP_NAME_MAX, name_step, &w, 0);
 	if (!w.done || w.n > 255)
 		return pass(XC_PUNT_QNAME);
 	__u32 n = w.n, pos = q->dns + DNS_HLEN + n, qsum = w.qsum;
-	__u64 h = w.h;
 
 	if (n + 4 > avail)
 		return pass(XC_PUNT_QNAME);
@@ -259,11 +277,7 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	q->name_len = w.n;
 	q->qtype = (__u16)(t[0] << 8 | t[1]);
 	q->qclass = (__u16)(t[2] << 8 | t[3]);
-	h = (h ^ t[0]) * FNV_PRIME;
-	h = (h ^ t[1]) * FNV_PRIME;
-	h = (h ^ t[2]) * FNV_PRIME;
-	h = (h ^ t[3]) * FNV_PRIME;
-	q->digest = h;
+	q->digest = entry_hash_finish(name_digest(s, w.n), q->qtype, q->qclass);
 	for (int i = 0; i < 4; i++)
 		qsum += (pos + i - q->dns) & 1 ? t[i] : (__u32)t[i] << 8;
 	q->qsum = qsum;
@@ -503,34 +517,10 @@ static int emit_ttl(__u32 i, void *arg)
 	return 0;
 }
 
-/* Rewrite the frame into the answer for e: the sections after the question,
- * the header, OPT, then addresses and checksums. */
-static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct scratch *s,
-				   const struct xdp_entry *e, __u64 now)
+/* Make the frame dns_len bytes of DNS long. */
+static __always_inline int grow(struct xdp_md *ctx, const struct query *q, struct scratch *s,
+				__u32 dns_len)
 {
-	__u32 rot_id = e->rot_id & (XDP_ROT_SLOTS - 1);
-	__u32 *step = bpf_map_lookup_elem(&rot, &rot_id);
-	__u32 head = e->head_len, tail = e->tail_len, rr_len = e->rr_len, n = e->rr_count;
-	__u32 k = 0, limit = UDP_MIN;
-
-	if (!step || head > XDP_BYTES_MAX || tail > XDP_BYTES_MAX || rr_len > XDP_RR_LEN_MAX ||
-	    n > XDP_RR_MAX || e->sched_len > XDP_SCHED_MAX || e->nttl > XDP_TTL_MAX)
-		return pass(XC_PUNT_MISS);
-	for (int i = 0; i < XDP_RR_MAX; i++) {
-		if ((__u32)i >= n)
-			break;
-		k += e->live[i];
-	}
-	if (e->answer_count && k > e->answer_count)
-		k = e->answer_count;
-	if (head + n * rr_len + tail > XDP_BYTES_MAX)
-		return pass(XC_PUNT_MISS);
-	if (q->edns && q->edns_udp > UDP_MIN)
-		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
-	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN : 0);
-
-	if (dns_len > limit)
-		return pass(XC_PUNT_TOO_BIG);
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	int delta = (int)(q->dns + dns_len) - (int)(end - data);
 
@@ -552,6 +542,121 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 		if (bpf_xdp_store_bytes(ctx, 0, s->front, keep) != 0)
 			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 	}
+	return CONTINUE;
+}
+
+/* QR, AA, RD and CD, rcode and the counts; ID and question stay. */
+static __always_inline int put_header(struct xdp_md *ctx, const struct query *q, __u16 flags,
+				      __u16 an, __u16 ns, __u16 ar, __u32 *sum)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+
+	if (q->dns > 62)
+		return XDP_DROP;
+	__u8 *m = data + q->dns;
+
+	if ((void *)(m + DNS_HLEN) > end)
+		return XDP_DROP;
+	m[2] = (flags >> 8) | (m[2] & 0x01);
+	m[3] = (flags & 0xff) | (m[3] & 0x10);
+	m[6] = an >> 8;
+	m[7] = an & 0xff;
+	m[8] = ns >> 8;
+	m[9] = ns & 0xff;
+	m[10] = ar >> 8;
+	m[11] = ar & 0xff;
+	for (int i = 0; i < DNS_HLEN; i += 2)
+		*sum = fold32(*sum + ((__u32)m[i] << 8 | m[i + 1]));
+	return CONTINUE;
+}
+
+/* A hit on an entry with prebuilt variants: one store of the variant (and
+ * its OPT template), the DO bit, the header, and the checksum from the
+ * question's sum and the variant's precomputed one. */
+static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
+					    struct scratch *s, const struct xdp_entry *e)
+{
+	__u32 rot_id = e->rot_id & (XDP_ROT_SLOTS - 1);
+	__u32 *step = bpf_map_lookup_elem(&rot, &rot_id);
+	__u32 limit = UDP_MIN, st, vi, off, len, n;
+	int ret;
+
+	if (!step)
+		return pass(XC_PUNT_MISS);
+	st = *step;
+	if (st >= e->pb_sched_len)
+		st = 0; /* the schedule shrank since */
+	vi = e->step_variant[st & (XDP_SCHED_MAX - 1)] & (XDP_RR_MAX - 1);
+	off = e->var[vi].off;
+	len = e->var[vi].len;
+	n = len + (q->edns ? OPT_LEN : 0);
+	if (off > XDP_VARIANT_BYTES_MAX || n > XDP_VARIANT_BYTES_MAX || n == 0)
+		return pass(XC_PUNT_MISS);
+	if (q->edns && q->edns_udp > UDP_MIN)
+		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
+	if (q->qend + n > limit)
+		return pass(XC_PUNT_TOO_BIG);
+	ret = grow(ctx, q, s, q->qend + n);
+	if (ret >= 0)
+		return ret;
+	/* from here on the frame is ours to finish: never pass it on */
+	__u32 at = q->dns + q->qend;
+
+	fence(off);
+	off &= 4095;
+	fence(n);
+	n &= 4095;
+	if (off > XDP_VARIANT_BYTES_MAX || n == 0 || n > XDP_VARIANT_BYTES_MAX)
+		return XDP_DROP;
+	if (bpf_xdp_store_bytes(ctx, at & 0xffff, (void *)(e->vbytes + off), n) != 0)
+		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	if (q->edns_do) {
+		s->opt[0] = 0x80;
+		if (bpf_xdp_store_bytes(ctx, (at + len + 7) & 0xffff, s->opt, 1) != 0)
+			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	}
+	__u32 sum = fold32(q->qsum + e->var[vi].sum[q->edns ? 1 + q->edns_do : 0]);
+
+	ret = put_header(ctx, q, e->pb_flags, e->pb_an, e->pb_ns, e->pb_ar + q->edns, &sum);
+	if (ret >= 0)
+		return ret;
+	*step = st + 1 < e->pb_sched_len ? st + 1 : 0;
+	count(XC_TX);
+	return finish_headers(ctx, q, q->qend + n, sum);
+}
+
+/* Rewrite the frame into the answer for e: the sections after the question,
+ * the header, OPT, then addresses and checksums. */
+static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct scratch *s,
+				   const struct xdp_entry *e, __u64 now)
+{
+	__u32 rot_id = e->rot_id & (XDP_ROT_SLOTS - 1);
+	__u32 *step = bpf_map_lookup_elem(&rot, &rot_id);
+	__u32 head = e->head_len, tail = e->tail_len, rr_len = e->rr_len, n = e->rr_count;
+	__u32 k = 0, limit = UDP_MIN;
+	int ret;
+
+	if (!step || head > XDP_BYTES_MAX || tail > XDP_BYTES_MAX || rr_len > XDP_RR_LEN_MAX ||
+	    n > XDP_RR_MAX || e->sched_len > XDP_SCHED_MAX || e->nttl > XDP_TTL_MAX)
+		return pass(XC_PUNT_MISS);
+	for (int i = 0; i < XDP_RR_MAX; i++) {
+		if ((__u32)i >= n)
+			break;
+		k += e->live[i];
+	}
+	if (e->answer_count && k > e->answer_count)
+		k = e->answer_count;
+	if (head + n * rr_len + tail > XDP_BYTES_MAX)
+		return pass(XC_PUNT_MISS);
+	if (q->edns && q->edns_udp > UDP_MIN)
+		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
+	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN : 0);
+
+	if (dns_len > limit)
+		return pass(XC_PUNT_TOO_BIG);
+	ret = grow(ctx, q, s, dns_len);
+	if (ret >= 0)
+		return ret;
 	/* from here on the frame is ours to finish: never pass it on */
 	__u32 base = q->dns + q->qend, at = base, left = 0, sum = fold32(q->qsum);
 
@@ -608,27 +713,10 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 
 		sum = add_piece(sum, opt_sum, at - q->dns);
 	}
-	/* the header: ID and question stay; QR, AA, RD and CD, rcode, counts */
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (q->dns > 62)
-		return XDP_DROP;
-	__u8 *m = data + q->dns;
-
-	if ((void *)(m + DNS_HLEN) > end)
-		return XDP_DROP;
-	__u16 an = e->head_an + k + e->tail_an, ar = e->tail_ar + q->edns;
-
-	m[2] = 0x80 | (e->hdr_flags >> 8) | (m[2] & 0x01);
-	m[3] = (e->hdr_flags & 0xff) | (m[3] & 0x10) | (e->rcode & 0x0f);
-	m[6] = an >> 8;
-	m[7] = an & 0xff;
-	m[8] = e->tail_ns >> 8;
-	m[9] = e->tail_ns & 0xff;
-	m[10] = ar >> 8;
-	m[11] = ar & 0xff;
-	for (int i = 0; i < DNS_HLEN; i += 2)
-		sum = fold32(sum + ((__u32)m[i] << 8 | m[i + 1]));
+	ret = put_header(ctx, q, 0x8000 | e->hdr_flags | (e->rcode & 0x0f),
+			 e->head_an + k + e->tail_an, e->tail_ns, e->tail_ar + q->edns, &sum);
+	if (ret >= 0)
+		return ret;
 	*step += 1;
 	count(XC_TX);
 	return finish_headers(ctx, q, dns_len, sum);
@@ -673,6 +761,9 @@ int carousel_xdp(struct xdp_md *ctx)
 		if (a != b)
 			return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
 	}
+	if (e->nvariants)
+		return respond_prebuilt(ctx, &q, s, e);
+	/* entries that expire: the clock, and the answer assembled */
 	__u64 now = bpf_ktime_get_ns();
 
 	if (e->expires_ns && now >= e->expires_ns)

@@ -13,6 +13,7 @@
 #define XDP_RR_LEN_MAX 28  /* a rotated AAAA: pointer, fixed fields, 16 bytes */
 #define XDP_SCHED_MAX 1024 /* = ENTRY_MAX_SCHED, a power of two */
 #define XDP_TTL_MAX 80     /* = ENTRY_MAX_TTL */
+#define XDP_VARIANT_BYTES_MAX 2048 /* prebuilt variants (and their OPT templates) */
 #define XDP_ROT_SLOTS 65536
 #define XDP_ENTRIES_MAX 65536
 
@@ -44,10 +45,20 @@ struct xdp_entry {
 	__u16 ttl_off[XDP_TTL_MAX];
 	__u32 ttl[XDP_TTL_MAX];
 	__u8 bytes[XDP_BYTES_MAX];
+	/* Prebuilt answers (lib/entry.h entry_prebuild): a hit copies one
+	 * variant with one store. nvariants 0: assemble from the pieces above
+	 * (entries that expire, variants over XDP_VARIANT_BYTES_MAX). */
+	__u16 nvariants, pb_sched_len;
+	__u16 pb_flags, pb_an, pb_ns, pb_ar;
+	struct {
+		__u16 off, len, sum[3]; /* = struct entry_variant */
+	} var[XDP_RR_MAX];
+	__u8 step_variant[XDP_SCHED_MAX];
+	__u8 vbytes[XDP_VARIANT_BYTES_MAX];
 	/* slack: the verifier checks offset and length bounds separately, so
-	 * any offset <= XDP_BYTES_MAX plus any length <= XDP_BYTES_MAX must
+	 * any offset <= the size of bytes or vbytes plus any length <= it must
 	 * stay inside the value */
-	__u8 slack[XDP_BYTES_MAX];
+	__u8 slack[XDP_VARIANT_BYTES_MAX];
 };
 
 /* Per-CPU counters: what came in, what the program sent back (XDP_TX: the

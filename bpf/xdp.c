@@ -303,18 +303,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Folded one's-complement sum of bytes placed at an even offset. */
-static uint16_t piece_sum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | (i + 1 < len ? p[i + 1] : 0));
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 static void convert(const struct entry *e, struct xdp_entry *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -348,11 +336,24 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 	memcpy(v->ttl_off, e->ttl_off, sizeof(v->ttl_off));
 	memcpy(v->ttl, e->ttl, sizeof(v->ttl));
 	memcpy(v->bytes, e->bytes, sizeof(v->bytes));
-	v->head_sum = piece_sum(e->bytes, e->head_len);
+	v->head_sum = entry_sum(e->bytes, e->head_len);
 	for (unsigned i = 0; i < e->rr_count && i < XDP_RR_MAX; i++)
-		v->rr_sum[i] = piece_sum(e->bytes + e->head_len + i * e->rr_len, e->rr_len);
-	v->tail_sum = piece_sum(e->bytes + e->head_len + (size_t)e->rr_count * e->rr_len,
+		v->rr_sum[i] = entry_sum(e->bytes + e->head_len + i * e->rr_len, e->rr_len);
+	v->tail_sum = entry_sum(e->bytes + e->head_len + (size_t)e->rr_count * e->rr_len,
 				e->tail_len);
+	static struct entry_prebuilt pb; /* the main thread only */
+
+	if (entry_prebuild(e, &pb, v->vbytes, sizeof(v->vbytes)) >= 0) {
+		_Static_assert(sizeof(v->var[0]) == sizeof(pb.v[0]), "one variant layout");
+		v->nvariants = pb.nvariants;
+		v->pb_sched_len = pb.sched_len;
+		v->pb_flags = pb.flags;
+		v->pb_an = pb.ancount;
+		v->pb_ns = pb.nscount;
+		v->pb_ar = pb.arcount;
+		memcpy(v->var, pb.v, pb.nvariants * sizeof(pb.v[0]));
+		memcpy(v->step_variant, pb.step_variant, pb.sched_len);
+	}
 }
 
 static int xdp_publish(const struct entry *e)

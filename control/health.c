@@ -350,14 +350,10 @@ struct old_index {
 
 static uint64_t member_key(const struct pool *p, const struct member *m)
 {
-	uint64_t h = ENTRY_DIGEST_INIT;
-	size_t n = dname_len(p->name);
+	uint64_t h = entry_digest(p->name, dname_len(p->name), (uint16_t)m->family, 0);
 
-	for (size_t i = 0; i < n; i++)
-		h = entry_digest_byte(h, p->name[i]);
-	for (size_t i = 0; i < 16; i++)
-		h = entry_digest_byte(h, m->addr[i]);
-	return entry_digest_byte(h, (uint8_t)m->family);
+	h = entry_hash_word(h, entry_le64(m->addr));
+	return entry_hash_word(h, entry_le64(m->addr + 8));
 }
 
 static void old_index_build(struct old_index *ix, struct mstate *old, unsigned nold)

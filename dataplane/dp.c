@@ -51,7 +51,7 @@ struct lcore_ctx {
 } __rte_cache_aligned;
 
 struct retired {
-	struct entry *e;
+	struct frame_entry *e;
 	int32_t pos; /* key slot to free, -1 when the key stays */
 	uint64_t token;
 };
@@ -108,31 +108,37 @@ static inline void punt_or_drop(struct lcore_ctx *lc, struct rte_mbuf *m, enum f
 	}
 }
 
-/* A hit's table value: answer in place, or punt (miss, expired, too big). */
+/* A hit's table value: answer in place from a prebuilt variant (or, for
+ * an entry that expires, by assembling it), or punt (miss, expired, too
+ * big). The rotation step wraps by comparison, not division. */
 static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, const struct frame_query *q,
-			  const struct entry *e, uint64_t now, struct burst_out *o)
+			  const struct frame_entry *e, uint64_t now, struct burst_out *o)
 {
 	enum frame_verdict v = PUNT_MISS;
 
-	if (e && entry_matches(e, q->name, q->name_len, q->qtype, q->qclass)) {
-		if (e->expires && now >= e->expires) {
-			v = PUNT_EXPIRED;
-		} else {
-			uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-			size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
-			uint32_t *step = &lc->rot[e->rot_id];
-			int len = frame_respond(d, cap, q, e, *step, now);
+	if (e && frame_entry_matches(e, q)) {
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+		uint32_t *slot = &lc->rot[e->rot_id], step = *slot;
+		int len;
 
-			if (len > 0) {
-				(*step)++;
-				m->data_len = (uint16_t)len;
-				m->pkt_len = (uint32_t)len;
-				count(&lc->stats.answered);
-				o->tx[o->ntx++] = m;
-				return;
-			}
-			v = (enum frame_verdict)(-len);
+		if (step >= e->sched_len)
+			step = 0; /* the schedule shrank since */
+		if (!e->slow)
+			len = frame_answer(d, cap, q, e, step);
+		else if (e->slow->expires && now >= e->slow->expires)
+			len = -PUNT_EXPIRED;
+		else
+			len = frame_respond(d, cap, q, e->slow, step, now);
+		if (len > 0) {
+			*slot = step + 1 < e->sched_len ? step + 1 : 0;
+			m->data_len = (uint16_t)len;
+			m->pkt_len = (uint32_t)len;
+			count(&lc->stats.answered);
+			o->tx[o->ntx++] = m;
+			return;
 		}
+		v = (enum frame_verdict)(-len);
 	}
 	punt_or_drop(lc, m, v, o);
 }
@@ -152,9 +158,14 @@ static void burst_answer(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n,
 		uint64_t found = 0;
 
 		/* frames arrive cold (written by the NIC or another core): ask
-		 * for all of them before touching the first */
-		for (unsigned i = base; i < end; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(rx[i], void *));
+		 * for all of them, both lines a query spans, before touching the
+		 * first (the mbuf headers were asked for by the caller) */
+		for (unsigned i = base; i < end; i++) {
+			const uint8_t *d = rte_pktmbuf_mtod(rx[i], const uint8_t *);
+
+			rte_prefetch0(d);
+			rte_prefetch0(d + RTE_CACHE_LINE_SIZE);
+		}
 		for (unsigned i = base; i < end; i++) {
 			struct rte_mbuf *m = rx[i];
 			enum frame_verdict v;
@@ -173,11 +184,12 @@ static void burst_answer(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n,
 		}
 		if (nk)
 			rte_hash_lookup_bulk_data(dp.table, keys, nk, &found, data);
-		for (unsigned k = 0; k < nk; k++) {
-			if (k + 1 < nk && (found >> (k + 1) & 1))
-				rte_prefetch0(data[k + 1]);
+		/* then every entry found, and the rotation slots */
+		for (unsigned k = 0; k < nk; k++)
+			if (found >> k & 1)
+				rte_prefetch0(data[k]);
+		for (unsigned k = 0; k < nk; k++)
 			answer(lc, hit[k], &q[k], found >> k & 1 ? data[k] : NULL, now, o);
-		}
 	}
 }
 
@@ -196,12 +208,45 @@ static void burst_reflect(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n
 	count_n(&lc->stats.answered, n);
 }
 
+/* The benchmark's second baseline: a minimal responder that reads the
+ * question and writes a fixed answer of carousel's length. */
+static uint8_t fixed_answer[ENTRY_MAX_BYTES];
+static size_t fixed_len;
+
+static void burst_respond(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n, uint64_t now,
+			  struct burst_out *o)
+{
+	(void)now;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+		int len = frame_respond_fixed(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
+					      rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m),
+					      fixed_answer, fixed_len);
+
+		if (len < 0) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = (uint32_t)len;
+		o->tx[o->ntx++] = m;
+	}
+	count_n(&lc->stats.answered, n);
+}
+
+void dp_set_fixed_answer(const uint8_t *answer, size_t len)
+{
+	fixed_len = len < sizeof(fixed_answer) ? len : sizeof(fixed_answer);
+	memcpy(fixed_answer, answer, fixed_len);
+}
+
 typedef void (*burst_fn)(struct lcore_ctx *lc, struct rte_mbuf **rx, uint16_t n, uint64_t now,
 			 struct burst_out *o);
 
 static const burst_fn burst_handlers[] = {
 	[DP_MODE_ANSWER] = burst_answer,
 	[DP_MODE_REFLECT] = burst_reflect,
+	[DP_MODE_RESPOND] = burst_respond,
 };
 
 void dp_set_mode(enum dp_mode mode)
@@ -234,6 +279,8 @@ static int worker_main(void *arg)
 		uint16_t n = rte_eth_rx_burst(dp.port, lc->queue, rx, (uint16_t)dp.burst);
 
 		o.ntx = o.npunt = 0;
+		for (uint16_t i = 0; i < n; i++)
+			rte_prefetch0(rx[i]);
 		if (n) {
 			count_n(&lc->stats.rx, n);
 			burst_handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)](lc, rx, n,
@@ -614,7 +661,7 @@ int dp_launch(void)
 
 static void dp_reclaim(void);
 
-static void retire(struct entry *e, int32_t pos)
+static void retire(struct frame_entry *e, int32_t pos)
 {
 	if (dp.nretired == DP_RETIRE_MAX) {
 		/* full: wait for this grace period rather than leak */
@@ -643,19 +690,18 @@ static void dp_reclaim(void)
 	dp.nretired = keep;
 }
 
-/* Publisher: a copy of e replaces the entry with its key in one atomic
- * store of the data pointer (readers see the old or the new); the old one
- * is freed after the grace period. */
+/* Publisher: the DPDK form of e (frame_entry_build) replaces the entry
+ * with its key in one atomic store of the data pointer (readers see the
+ * old or the new); the old one is freed after the grace period. */
 static int dp_publish(const struct entry *e)
 {
-	struct entry *copy = aligned_alloc(64, sizeof(*copy)), *old = NULL;
+	struct frame_entry *f = frame_entry_build(e), *old = NULL;
 
-	if (!copy)
+	if (!f)
 		return -1;
-	memcpy(copy, e, sizeof(*copy));
 	rte_hash_lookup_data(dp.table, &e->digest, (void **)&old);
-	if (rte_hash_add_key_data(dp.table, &e->digest, copy) < 0) {
-		free(copy);
+	if (rte_hash_add_key_data(dp.table, &e->digest, f) < 0) {
+		free(f);
 		return -1;
 	}
 	if (old)
@@ -665,7 +711,7 @@ static int dp_publish(const struct entry *e)
 
 static void dp_withdraw(uint64_t digest)
 {
-	struct entry *e = NULL;
+	struct frame_entry *e = NULL;
 
 	if (rte_hash_lookup_data(dp.table, &digest, (void **)&e) < 0)
 		return;

@@ -5,6 +5,9 @@
 #ifndef CAROUSEL_DP_H
 #define CAROUSEL_DP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "fastpath.h"
 
 /* EAL init (eal_argv as after "--" on carouseld's command line), ports,
@@ -22,9 +25,12 @@ extern const struct fp_ops dp_ops;
 enum dp_mode {
 	DP_MODE_ANSWER,  /* the fast path */
 	DP_MODE_REFLECT, /* benchmark baseline: swap addresses and send back */
+	DP_MODE_RESPOND, /* benchmark baseline: read the question, answer fixed bytes */
 };
 
-/* Benchmarks only: switch what the worker lcores do with each frame. */
+/* Benchmarks only: switch what the worker lcores do with each frame; the
+ * fixed answer of DP_MODE_RESPOND (copied). */
 void dp_set_mode(enum dp_mode mode);
+void dp_set_fixed_answer(const uint8_t *answer, size_t len);
 
 #endif

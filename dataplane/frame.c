@@ -2,6 +2,8 @@
  * read; no allocation, no DPDK. */
 #include "frame.h"
 
+#include <endian.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wire.h"
@@ -58,6 +60,18 @@ uint16_t frame_csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+/* ASCII upper case to lower case in eight bytes at once: a byte in
+ * 'A'..'Z' gets 0x20 added. Label length bytes are below 'A', so the whole
+ * wire name can be folded. */
+static inline uint64_t lower8(uint64_t w)
+{
+	uint64_t h = w & 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3fULL; /* bit 7: byte >= 'A' */
+	uint64_t gt_z = h + 0x2525252525252525ULL; /* bit 7: byte > 'Z' */
+
+	return w | (((ge_a ^ gt_z) & ~w & 0x8080808080808080ULL) >> 2);
+}
+
 /* The DNS part: one question, uncompressed name, at most one OPT without
  * options. Everything else is carouseld's to judge. */
 static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct frame_addrs *ours,
@@ -70,9 +84,9 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 	if ((flags & (WIRE_QR | WIRE_TC)) || WIRE_OPCODE(flags) != 0 || wire_read16(m + 4) != 1 ||
 	    wire_read16(m + 6) != 0 || wire_read16(m + 8) != 0 || wire_read16(m + 10) > 1)
 		return PUNT_DNS_HEADER;
-	size_t pos = WIRE_HDR_LEN, n = 0;
-	uint64_t h = ENTRY_DIGEST_INIT; /* entry_digest, fused with lower-casing */
+	size_t pos = WIRE_HDR_LEN, n, i;
 
+	/* the labels' lengths only, to find the end */
 	for (;;) {
 		if (pos >= len)
 			return PUNT_QNAME;
@@ -80,21 +94,29 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 
 		if (l & 0xc0)
 			return PUNT_QNAME; /* pointers: let the full parser judge */
-		if (n + 1 + l > DNAME_MAXLEN || pos + 1 + l > len)
+		if (pos - WIRE_HDR_LEN + 1 + l > DNAME_MAXLEN || pos + 1 + l > len)
 			return PUNT_QNAME;
-		q->name[n++] = l;
-		h = entry_digest_byte(h, l);
+		pos += 1 + (size_t)l;
 		if (l == 0)
 			break;
-		for (unsigned i = 1; i <= l; i++) {
-			uint8_t c = dname_lower_char(m[pos + i]);
-
-			q->name[n++] = c;
-			h = entry_digest_byte(h, c);
-		}
-		pos += 1 + (size_t)l;
 	}
-	pos++;
+	n = pos - WIRE_HDR_LEN;
+	/* then the name a word at a time: fold, keep, hash (entry_digest) */
+	uint64_t h = ENTRY_HASH_SEED, w;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, m + WIRE_HDR_LEN + i, 8);
+		w = lower8(w);
+		memcpy(q->name + i, &w, 8);
+		h = entry_hash_word(h, le64toh(w));
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, m + WIRE_HDR_LEN + i, n - i); /* zero-padded */
+		w = lower8(w); /* byte by byte: the same in either order */
+		memcpy(q->name + i, &w, 8);
+		h = entry_hash_word(h, le64toh(w));
+	}
 	if (pos + 4 > len)
 		return PUNT_QNAME;
 	q->name_len = (uint8_t)n;
@@ -129,7 +151,7 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 	}
 	if (pos != len)
 		return PUNT_DNS_HEADER;
-	q->digest = entry_digest_finish(h, q->qtype, q->qclass);
+	q->digest = entry_hash_finish(h, q->qtype, q->qclass);
 	return FRAME_HIT;
 }
 
@@ -230,8 +252,10 @@ static void swap_addresses(uint8_t *pkt, const struct frame_query *q)
 	swap(udp, udp + 2, 2);
 }
 
-/* Lengths and checksums for a UDP payload of dns_len bytes. */
-static void finish_headers(uint8_t *pkt, const struct frame_query *q, size_t dns_len)
+/* Lengths and checksums for a UDP payload of dns_len bytes whose RFC 1071
+ * sum (frame_csum_add form) is dns_sum. */
+static void finish_headers_sum(uint8_t *pkt, const struct frame_query *q, size_t dns_len,
+			       uint32_t dns_sum)
 {
 	uint8_t *ip = pkt + q->l3_off, *udp = pkt + q->l4_off;
 	size_t ulen = UDP_HLEN + dns_len;
@@ -252,23 +276,44 @@ static void finish_headers(uint8_t *pkt, const struct frame_query *q, size_t dns
 		sum = frame_csum_add(0, ip + 12, 8);
 	}
 	sum += IPPROTO_UDP_ + (uint32_t)ulen;
-	sum = frame_csum_add(sum, udp, ulen);
+	sum = frame_csum_add(sum, udp, UDP_HLEN) + dns_sum;
 	uint16_t c = frame_csum_fold(sum);
 
 	wire_write16(udp + 6, c ? c : 0xffff); /* RFC 768: 0 means none */
+}
+
+static void finish_headers(uint8_t *pkt, const struct frame_query *q, size_t dns_len)
+{
+	finish_headers_sum(pkt, q, dns_len, frame_csum_add(0, pkt + q->dns_off, dns_len));
+}
+
+/* The most the reply may take: 512, or the client's EDNS size up to ours,
+ * and what the buffer holds. */
+static size_t reply_limit(const struct frame_query *q, size_t cap)
+{
+	size_t limit = WIRE_UDP_MIN;
+
+	if (q->edns && q->edns_udp > WIRE_UDP_MIN)
+		limit = q->edns_udp < WIRE_EDNS_UDP ? q->edns_udp : WIRE_EDNS_UDP;
+	return q->dns_off + limit > cap ? cap - q->dns_off : limit;
+}
+
+/* header: keep ID, opcode 0, RD and CD; QR, AA and rcode from the entry */
+static void put_header(uint8_t *m, uint16_t flags, uint16_t an, uint16_t ns, uint16_t ar)
+{
+	wire_write16(m + 2, (uint16_t)(flags | (wire_read16(m + 2) & (WIRE_RD | WIRE_CD))));
+	wire_write16(m + 6, an);
+	wire_write16(m + 8, ns);
+	wire_write16(m + 10, ar);
 }
 
 int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
 		  uint64_t step, uint64_t now)
 {
 	uint8_t *m = pkt + q->dns_off;
-	size_t limit = WIRE_UDP_MIN, room, len;
+	size_t limit = reply_limit(q, cap), room, len;
 	uint16_t counts[3];
 
-	if (q->edns && q->edns_udp > WIRE_UDP_MIN)
-		limit = q->edns_udp < WIRE_EDNS_UDP ? q->edns_udp : WIRE_EDNS_UDP;
-	if (q->dns_off + limit > cap)
-		limit = cap - q->dns_off;
 	if (limit < (size_t)q->question_end + (q->edns ? WIRE_OPT_RR_LEN : 0))
 		return -PUNT_TOO_BIG;
 	room = limit - q->question_end - (q->edns ? WIRE_OPT_RR_LEN : 0);
@@ -277,14 +322,8 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	if (n < 0)
 		return -PUNT_TOO_BIG;
 	len = q->question_end + (size_t)n;
-	/* header: keep ID, opcode 0, RD and CD; QR, AA and rcode from the entry */
-	uint16_t flags = wire_read16(m + 2);
-
-	flags = (uint16_t)(WIRE_QR | e->hdr_flags | (flags & (WIRE_RD | WIRE_CD)) | (e->rcode & 0xf));
-	wire_write16(m + 2, flags);
-	wire_write16(m + 6, counts[0]);
-	wire_write16(m + 8, counts[1]);
-	wire_write16(m + 10, (uint16_t)(counts[2] + q->edns));
+	put_header(m, (uint16_t)(WIRE_QR | e->hdr_flags | (e->rcode & 0xf)), counts[0], counts[1],
+		   (uint16_t)(counts[2] + q->edns));
 	if (q->edns) {
 		uint8_t *o = m + len;
 
@@ -300,7 +339,110 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	return (int)(q->dns_off + len);
 }
 
+int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
+		 const struct frame_entry *e, unsigned step)
+{
+	const struct entry_variant *v = &e->variant[e->step_variant[step]];
+	uint8_t *m = pkt + q->dns_off;
+	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN : 0);
+
+	if (q->question_end + n > reply_limit(q, cap))
+		return -PUNT_TOO_BIG;
+	/* the variant and, with EDNS, its OPT template in one copy */
+	memcpy(m + q->question_end, e->bytes + v->off, n);
+	if (q->edns_do)
+		m[q->question_end + v->len + ENTRY_OPT_DO_OFF] = WIRE_EDNS_DO >> 8;
+	put_header(m, e->flags, e->ancount, e->nscount, (uint16_t)(e->arcount + q->edns));
+	swap_addresses(pkt, q);
+	/* the header and question from the frame, the rest precomputed */
+	uint32_t sum = frame_csum_add(0, m, q->question_end) +
+		       v->sum[q->edns ? 1 + q->edns_do : 0];
+
+	finish_headers_sum(pkt, q, q->question_end + n, sum);
+	return (int)(q->dns_off + q->question_end + n);
+}
+
+struct frame_entry *frame_entry_build(const struct entry *e)
+{
+	static struct entry_prebuilt pb; /* publish time: the main thread only */
+	static uint8_t bytes[FRAME_VARIANT_BYTES_MAX];
+	size_t words = (e->name_len + 7u) / 8;
+	int used = entry_prebuild(e, &pb, bytes, sizeof(bytes));
+	size_t head = sizeof(struct frame_entry) + words * 8;
+	struct frame_entry *f;
+
+	if (used < 0) {
+		/* expires, or too large: keep the lib entry and assemble per hit */
+		f = calloc(1, head + sizeof(struct entry) + 64);
+		if (!f)
+			return NULL;
+		struct entry *copy = (struct entry *)(((uintptr_t)f + head + 63) & ~(uintptr_t)63);
+
+		memcpy(copy, e, sizeof(*copy));
+		f->slow = copy;
+		f->sched_len = e->sched_len ? e->sched_len : 1;
+	} else {
+		size_t vsz = pb.nvariants * sizeof(struct entry_variant);
+
+		f = calloc(1, head + vsz + pb.sched_len + (size_t)used);
+		if (!f)
+			return NULL;
+		uint8_t *p = (uint8_t *)f + head;
+
+		memcpy(p, pb.v, vsz);
+		f->variant = (const struct entry_variant *)p;
+		p += vsz;
+		memcpy(p, pb.step_variant, pb.sched_len);
+		f->step_variant = p;
+		p += pb.sched_len;
+		memcpy(p, bytes, (size_t)used);
+		f->bytes = p;
+		f->sched_len = pb.sched_len;
+		f->flags = pb.flags;
+		f->ancount = pb.ancount;
+		f->nscount = pb.nscount;
+		f->arcount = pb.arcount;
+	}
+	f->digest = e->digest;
+	f->qtype = e->qtype;
+	f->qclass = e->qclass;
+	f->name_len = e->name_len;
+	f->name_words = (uint8_t)words;
+	f->rot_id = e->rot_id;
+	memcpy(f->name, e->name, e->name_len);
+	return f;
+}
+
 void frame_reflect(uint8_t *pkt, const struct frame_query *q)
 {
 	swap_addresses(pkt, q);
+}
+
+volatile uint32_t frame_responder_sink;
+
+int frame_respond_fixed(uint8_t *pkt, size_t len, size_t cap, const uint8_t *answer,
+			size_t alen)
+{
+	static const struct frame_query q4 = {.l3_off = 14, .l4_off = 34, .dns_off = 42};
+	const size_t dns = q4.dns_off;
+	size_t pos = dns + WIRE_HDR_LEN;
+	uint32_t seen = 0;
+
+	/* the question: every byte read, as a parser would */
+	while (pos < len && pkt[pos] != 0 && !(pkt[pos] & 0xc0)) {
+		for (size_t i = pos + 1; i <= pos + pkt[pos] && i < len; i++)
+			seen += pkt[i];
+		pos += 1 + (size_t)pkt[pos];
+	}
+	pos += 5; /* root label, type, class */
+	if (pos > len || pos + alen > cap)
+		return -PUNT_TOO_BIG;
+	memcpy(pkt + pos, answer, alen);
+	frame_responder_sink = seen; /* the reads count */
+	pkt[dns + 2] = (uint8_t)(0x84 | (pkt[dns + 2] & 0x01)); /* QR AA RD */
+	pkt[dns + 3] = 0;
+	wire_write16(pkt + dns + 6, 1);
+	swap_addresses(pkt, &q4);
+	finish_headers(pkt, &q4, pos + alen - dns);
+	return (int)(pos + alen);
 }

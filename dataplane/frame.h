@@ -4,6 +4,7 @@
 #ifndef CAROUSEL_FRAME_H
 #define CAROUSEL_FRAME_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,8 @@ struct frame_query {
 	uint16_t l3_off, l4_off, dns_off, dns_len;
 	bool v6;
 	uint16_t question_end; /* offset in the DNS message */
-	uint8_t name[DNAME_MAXLEN];
+	/* lower-case wire name, zero-padded to whole 8-byte words */
+	alignas(8) uint8_t name[DNAME_MAXLEN + 8];
 	uint8_t name_len;
 	uint16_t qtype, qclass;
 	bool edns, edns_do;
@@ -56,6 +58,61 @@ enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct fram
  * room in the buffer. Returns the new frame length or -PUNT_TOO_BIG. */
 int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
 		  uint64_t step, uint64_t now);
+
+/*
+ * A published entry as the DPDK path holds it, in one allocation sized by
+ * what it holds: the name to verify (whole words), the prebuilt variants
+ * (lib/entry.h) and the step -> variant table. An entry that expires, or
+ * whose variants exceed FRAME_VARIANT_BYTES_MAX, keeps a copy of the lib
+ * entry instead (`slow`) and is assembled on every hit as before.
+ */
+#define FRAME_VARIANT_BYTES_MAX 8192
+
+struct frame_entry {
+	uint64_t digest;
+	const struct entry *slow;
+	uint16_t qtype, qclass;
+	uint8_t name_len, name_words;
+	uint16_t flags; /* QR | AA | rcode */
+	uint16_t ancount, nscount, arcount;
+	uint16_t sched_len;
+	uint32_t rot_id;
+	const uint8_t *step_variant;         /* [sched_len] */
+	const struct entry_variant *variant; /* [nvariants] */
+	const uint8_t *bytes;
+	uint64_t name[]; /* name_words words */
+};
+
+/* Publish time (allocates): the DPDK form of e, or NULL (no memory).
+ * Free with free(). */
+struct frame_entry *frame_entry_build(const struct entry *e);
+
+static inline bool frame_entry_matches(const struct frame_entry *e, const struct frame_query *q)
+{
+	const uint64_t *a = e->name, *b = (const uint64_t *)(const void *)q->name;
+	uint64_t diff = 0;
+
+	if (e->name_len != q->name_len || e->qtype != q->qtype || e->qclass != q->qclass)
+		return false;
+	for (unsigned i = 0; i < e->name_words; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+/* The reply from a prebuilt variant (e->slow == NULL) at rotation step
+ * `step` (< e->sched_len): copy the variant after the question, patch the
+ * header, swap addresses, finish lengths and checksums from the variant's
+ * precomputed sum. Returns the new frame length or -PUNT_TOO_BIG. */
+int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
+		 const struct frame_entry *e, unsigned step);
+
+/* The benchmark's minimal responder (an IPv4 query without a VLAN tag):
+ * read every byte of the question, write `answer` after it, set QR and
+ * the counts, swap addresses, fix lengths and both checksums the slow way.
+ * Returns the new length or -PUNT_TOO_BIG. */
+int frame_respond_fixed(uint8_t *pkt, size_t len, size_t cap, const uint8_t *answer,
+			size_t alen);
+extern volatile uint32_t frame_responder_sink;
 
 /* Swap MAC, IP and UDP ports only: the reflector baseline of the benchmark. */
 void frame_reflect(uint8_t *pkt, const struct frame_query *q);

@@ -74,3 +74,80 @@ int entry_write(const struct entry *e, uint64_t step, uint64_t now, uint8_t *dst
 	counts[2] = e->tail_ar;
 	return (int)len;
 }
+
+uint16_t entry_sum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The sum of bytes that will sit at an odd offset is the byte-swapped sum
+ * (RFC 1071 2(B)). */
+static uint16_t placed(uint16_t sum, bool odd)
+{
+	return odd ? (uint16_t)(sum << 8 | sum >> 8) : sum;
+}
+
+static uint16_t add16(uint16_t a, uint16_t b)
+{
+	uint32_t s = (uint32_t)a + b;
+
+	return (uint16_t)((s & 0xffff) + (s >> 16));
+}
+
+int entry_prebuild(const struct entry *e, struct entry_prebuilt *pb, uint8_t *bytes, size_t max)
+{
+	static const uint8_t opt[WIRE_OPT_RR_LEN] = {
+		0, TYPE_OPT >> 8, TYPE_OPT & 0xff, WIRE_EDNS_UDP >> 8, WIRE_EDNS_UDP & 0xff};
+	int16_t var_of[ENTRY_MAX_RR];
+	size_t used = 0;
+	uint16_t counts[3];
+
+	if (e->expires)
+		return CAR_EINVAL;
+	memset(pb, 0, offsetof(struct entry_prebuilt, v));
+	memset(var_of, -1, sizeof(var_of));
+	pb->sched_len = e->sched_len ? e->sched_len : 1;
+	for (unsigned s = 0; s < pb->sched_len; s++) {
+		unsigned first = e->sched_len ? e->sched[s] : 0;
+
+		if (first >= ENTRY_MAX_RR)
+			return CAR_EINVAL;
+		if (var_of[first] < 0) {
+			struct entry_variant *v = &pb->v[pb->nvariants];
+			int n;
+
+			if (max - used < WIRE_OPT_RR_LEN)
+				return CAR_ESPACE;
+			n = entry_write(e, s, 0, bytes + used, max - used - WIRE_OPT_RR_LEN, counts);
+			if (n < 0)
+				return CAR_ESPACE;
+			memcpy(bytes + used + n, opt, sizeof(opt));
+			/* the answer starts after 12 + name + 4 bytes: at an odd
+			 * offset when the name's length is odd; so may the OPT */
+			bool odd = e->name_len & 1, opt_odd = (e->name_len + n) & 1;
+			uint16_t o0 = placed(entry_sum(opt, sizeof(opt)), opt_odd);
+
+			v->off = (uint16_t)used;
+			v->len = (uint16_t)n;
+			v->sum[0] = placed(entry_sum(bytes + used, (size_t)n), odd);
+			v->sum[1] = add16(v->sum[0], o0);
+			v->sum[2] = add16(v->sum[1], opt_odd ? 0x8000 : 0x0080);
+			used += (size_t)n + WIRE_OPT_RR_LEN;
+			var_of[first] = (int16_t)pb->nvariants++;
+			pb->ancount = counts[0];
+			pb->nscount = counts[1];
+			pb->arcount = counts[2];
+		}
+		pb->step_variant[s] = (uint8_t)var_of[first];
+	}
+	pb->flags = (uint16_t)(WIRE_QR | e->hdr_flags | (e->rcode & 0xf));
+	return (int)used;
+}

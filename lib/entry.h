@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dname.h"
+#include "entry_hash.h"
 
 #define ENTRY_MAX_RR 64      /* rotated records (members of one family) */
 #define ENTRY_MAX_SCHED 1024 /* rotation schedule steps (Σ weights for WRR) */
@@ -56,31 +57,36 @@ struct entry {
 	uint32_t ttl[ENTRY_MAX_TTL]; /* original TTLs of head and tail records */
 };
 
-/* FNV-1a 64 over name, qtype, qclass: simple enough for BPF too. The
- * byte step is exposed so a parser can fold it into its own name loop. */
-#define ENTRY_DIGEST_INIT 0xcbf29ce484222325ULL
-
-static inline uint64_t entry_digest_byte(uint64_t h, uint8_t c)
+/* The key of an entry: the lower-case wire name read as little-endian
+ * 64-bit words (the last one zero-padded), then qtype and qclass, mixed
+ * a word at a time so a fast path hashes a name in a few multiplies. The
+ * XDP program computes the same (lib/entry_hash.h). */
+/* 8 bytes as a little-endian word, whatever the host's order. */
+static inline uint64_t entry_le64(const uint8_t *p)
 {
-	return (h ^ c) * 0x100000001b3ULL;
-}
+	uint64_t w = 0;
 
-static inline uint64_t entry_digest_finish(uint64_t h, uint16_t qtype, uint16_t qclass)
-{
-	h = entry_digest_byte(h, (uint8_t)(qtype >> 8));
-	h = entry_digest_byte(h, (uint8_t)qtype);
-	h = entry_digest_byte(h, (uint8_t)(qclass >> 8));
-	return entry_digest_byte(h, (uint8_t)qclass);
+	for (int i = 7; i >= 0; i--)
+		w = w << 8 | p[i];
+	return w;
 }
 
 static inline uint64_t entry_digest(const uint8_t *name, size_t len, uint16_t qtype,
 				    uint16_t qclass)
 {
-	uint64_t h = ENTRY_DIGEST_INIT;
+	uint64_t h = ENTRY_HASH_SEED;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++)
-		h = entry_digest_byte(h, name[i]);
-	return entry_digest_finish(h, qtype, qclass);
+	for (; i + 8 <= len; i += 8)
+		h = entry_hash_word(h, entry_le64(name + i));
+	if (i < len) {
+		uint8_t tail[8] = {0};
+
+		for (size_t k = 0; k < len - i; k++)
+			tail[k] = name[i + k];
+		h = entry_hash_word(h, entry_le64(tail));
+	}
+	return entry_hash_finish(h, qtype, qclass);
 }
 
 /* Rotation: the scheduled member first, then the other live members in
@@ -117,5 +123,41 @@ size_t entry_answer_len(const struct entry *e);
  * written, or CAR_ESPACE when more than max would be needed. */
 int entry_write(const struct entry *e, uint64_t step, uint64_t now, uint8_t *dst, size_t max,
 		uint16_t counts[3]);
+
+/*
+ * Prebuilt answers. What an answer holds depends only on the entry, the
+ * rotation step (which member comes first), and whether the query had
+ * EDNS with DO or not; the UDP size only decides whether it fits. So every
+ * variant is rendered once at publish time: for each member a step can
+ * put first, the answer bytes after the question followed by an OPT
+ * record template (DO=0), with the RFC 1071 sums a hit needs to finish the
+ * UDP checksum without reading them: of the answer alone, and of the
+ * answer and the OPT with DO=0 and with DO=1, each placed where it will
+ * sit (the question ends at an odd offset when the name's length is odd).
+ * Only for entries that never expire (their TTLs are fixed).
+ */
+#define ENTRY_VARIANTS_MAX ENTRY_MAX_RR
+#define ENTRY_OPT_DO_OFF 7 /* the DO bit's byte inside the OPT template */
+
+struct entry_variant {
+	uint16_t off, len; /* in the variant bytes; an 11-byte OPT follows */
+	uint16_t sum[3];   /* plain, EDNS DO=0, EDNS DO=1 */
+};
+
+struct entry_prebuilt {
+	uint16_t nvariants, sched_len;
+	uint16_t flags; /* QR | AA | rcode: the query's RD and CD are added */
+	uint16_t ancount, nscount, arcount; /* without the OPT */
+	struct entry_variant v[ENTRY_VARIANTS_MAX];
+	uint8_t step_variant[ENTRY_MAX_SCHED]; /* rotation step -> variant */
+};
+
+/* Render e's variants into bytes (at most max). Returns the bytes used,
+ * CAR_ESPACE when they do not fit, CAR_EINVAL for an entry that expires. */
+int entry_prebuild(const struct entry *e, struct entry_prebuilt *pb, uint8_t *bytes, size_t max);
+
+/* RFC 1071 one's-complement sum of len bytes starting at an even offset,
+ * folded to 16 bits (the value as a big-endian word). */
+uint16_t entry_sum(const uint8_t *p, size_t len);
 
 #endif

@@ -1,6 +1,8 @@
 /* fuzz_frame.c -- any bytes as a frame on the wire: the fast-path parser,
  * then, on a hit for a published entry, the in-place reply, which must
- * fit the buffer and carry valid checksums. */
+ * fit the buffer and carry valid checksums; and the prebuilt variant's
+ * reply (frame_answer) must equal the assembled one (frame_respond) byte
+ * for byte: a differential target, old builder against prebuilt. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "engine.h"
 
 static struct entry *entries[64];
+static struct frame_entry *prebuilt[64];
 static unsigned nentries;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -26,10 +29,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				struct entry *e = aligned_alloc(64, sizeof(*e));
 				const uint8_t *n = j ? cfg->pools[i].aliases[j - 1] : cfg->pools[i].name;
 
-				if (engine_build_entry(cfg, n, t ? TYPE_AAAA : TYPE_A, e) == 0)
+				if (engine_build_entry(cfg, n, t ? TYPE_AAAA : TYPE_A, e) == 0) {
+					prebuilt[nentries] = frame_entry_build(e);
+					if (!prebuilt[nentries] || prebuilt[nentries]->slow)
+						abort();
 					entries[nentries++] = e;
-				else
+				} else {
 					free(e);
+				}
 			}
 	config_free(cfg);
 	return 0;
@@ -37,7 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static uint8_t f[2048];
+	static uint8_t f[2048], g[2048];
 	struct frame_addrs a = fu_addrs();
 	struct frame_query q;
 
@@ -46,14 +53,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memcpy(f, data, len);
 	if (frame_parse(f, len, &a, &q) != FRAME_HIT)
 		return 0;
+	memcpy(g, f, len);
 	for (unsigned i = 0; i < nentries; i++) {
 		if (entries[i]->digest != q.digest ||
 		    !entry_matches(entries[i], q.name, q.name_len, q.qtype, q.qclass))
 			continue;
-		int n = frame_respond(f, sizeof(f), &q, entries[i], len, 0);
+		if (!frame_entry_matches(prebuilt[i], &q))
+			abort();
+		unsigned step = (unsigned)(len % prebuilt[i]->sched_len);
+		int n = frame_respond(f, sizeof(f), &q, entries[i], step, 0);
+		int m = frame_answer(g, sizeof(g), &q, prebuilt[i], step);
 
 		if (n > (int)sizeof(f) || (n > 0 && !fu_checksums_ok(f, (size_t)n)))
 			abort();
+		if (n != m || (n > 0 && memcmp(f, g, (size_t)n) != 0))
+			abort();
+		break;
 	}
 	return 0;
 }
