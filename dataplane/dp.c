@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -27,6 +29,7 @@
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "frame.h"
 #include "log.h"
@@ -39,6 +42,7 @@
 struct lcore_stats {
 	uint64_t busy_cycles; /* TSC cycles spent on non-empty bursts */
 	uint64_t rx, answered, tx_wire_fail, from_kernel, to_kernel_fail, kernel_tx_fail;
+	uint64_t link_down_drop;
 	uint64_t punt[PUNT_COUNT];
 	uint64_t drop[DROP_COUNT];
 } __rte_cache_aligned;
@@ -48,6 +52,7 @@ struct lcore_ctx {
 	uint16_t queue;
 	struct lcore_stats stats;
 	uint32_t *rot; /* [ENTRY_ROT_SLOTS] rotation steps, this lcore's own */
+	struct rte_ring *punt, *from_kernel; /* to and from the exception thread */
 } __rte_cache_aligned;
 
 struct retired {
@@ -56,9 +61,19 @@ struct retired {
 	uint64_t token;
 };
 
+#define DP_EXC_POLL_US 100 /* the exception thread's sleep when idle */
+#define DP_EXC_RING 1024   /* frames in flight to or from the kernel, per worker */
+
 static struct {
 	volatile bool force_quit;
 	bool launched;
+	bool link_up;          /* the wire port's link: workers send only while up */
+	uint64_t link_downs;
+	int tap_intr_fd;       /* the tap's rx interrupt, -1: none (poll) */
+	pthread_t exc_thread;
+	bool exc_started;
+	struct lcore_stats exc_stats; /* the exception thread's drops */
+	unsigned worker_lcore[RTE_MAX_LCORE];
 	uint16_t port, tap;
 	char tap_iface[IF_NAMESIZE];
 	char wire_iface[IF_NAMESIZE]; /* af_packet's interface, kept from the kernel */
@@ -86,10 +101,6 @@ static inline void count_n(uint64_t *c, uint64_t n)
 
 /* ---- the per-lcore loop ---- */
 
-static inline uint64_t unix_now(void)
-{
-	return dp.unix0 + (rte_get_tsc_cycles() - dp.tsc0) / dp.tsc_hz;
-}
 
 struct burst_out {
 	struct rte_mbuf *tx[DP_MAX_BURST], *punt[DP_MAX_BURST];
@@ -254,14 +265,33 @@ void dp_set_mode(enum dp_mode mode)
 	__atomic_store_n(&dp.mode, mode, __ATOMIC_RELEASE);
 }
 
-static void send_or_free(uint16_t port, uint16_t q, struct rte_mbuf **m, uint16_t n,
-			 uint64_t *fail)
+/* To the wire on this lcore's queue; while the link is down nothing is
+ * handed to the PMD (some crash sending to a peer that went away). */
+static void wire_send(struct lcore_ctx *lc, struct rte_mbuf **m, uint16_t n, bool up,
+		      uint64_t *fail)
 {
-	uint16_t sent = n ? rte_eth_tx_burst(port, q, m, n) : 0;
+	uint16_t sent = 0;
 
+	if (!n)
+		return;
+	if (up)
+		sent = rte_eth_tx_burst(dp.port, lc->queue, m, n);
+	else
+		count_n(&lc->stats.link_down_drop, n);
 	if (sent < n) {
-		count_n(fail, n - sent);
+		if (up)
+			count_n(fail, n - sent);
 		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+}
+
+static void ring_or_free(struct rte_ring *r, struct rte_mbuf **m, unsigned n, uint64_t *fail)
+{
+	unsigned q = n ? rte_ring_enqueue_burst(r, (void **)m, n, NULL) : 0;
+
+	if (q < n) {
+		count_n(fail, n - q);
+		rte_pktmbuf_free_bulk(m + q, n - q);
 	}
 }
 
@@ -274,25 +304,29 @@ static int worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp.qsv, lc->lcore);
 	rte_rcu_qsbr_thread_online(dp.qsv, lc->lcore);
+	/* no system call in here: punts and the kernel's replies cross to the
+	 * exception thread through this lcore's two rings */
 	while (!dp.force_quit) {
 		uint64_t t0 = rte_rdtsc();
 		uint16_t n = rte_eth_rx_burst(dp.port, lc->queue, rx, (uint16_t)dp.burst);
+		bool up = __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED);
 
 		o.ntx = o.npunt = 0;
 		for (uint16_t i = 0; i < n; i++)
 			rte_prefetch0(rx[i]);
 		if (n) {
 			count_n(&lc->stats.rx, n);
-			burst_handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)](lc, rx, n,
-										   unix_now(), &o);
+			burst_handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)](
+				lc, rx, n, dp.unix0 + (t0 - dp.tsc0) / dp.tsc_hz, &o);
 		}
-		send_or_free(dp.port, lc->queue, o.tx, o.ntx, &lc->stats.tx_wire_fail);
-		send_or_free(dp.tap, lc->queue, o.punt, o.npunt, &lc->stats.to_kernel_fail);
+		wire_send(lc, o.tx, o.ntx, up, &lc->stats.tx_wire_fail);
+		ring_or_free(lc->punt, o.punt, o.npunt, &lc->stats.to_kernel_fail);
 		/* the kernel's replies (carouseld's sockets, ARP, ICMP) go out */
-		uint16_t k = rte_eth_rx_burst(dp.tap, lc->queue, rx, (uint16_t)dp.burst);
+		uint16_t k = (uint16_t)rte_ring_dequeue_burst(lc->from_kernel, (void **)rx, dp.burst,
+							      NULL);
 
 		count_n(&lc->stats.from_kernel, k);
-		send_or_free(dp.port, lc->queue, rx, k, &lc->stats.kernel_tx_fail);
+		wire_send(lc, rx, k, up, &lc->stats.kernel_tx_fail);
 		rte_rcu_qsbr_quiescent(dp.qsv, lc->lcore);
 		if (n || k) {
 			count_n(&lc->stats.busy_cycles, rte_rdtsc() - t0);
@@ -309,6 +343,103 @@ static int worker_main(void *arg)
 	return 0;
 }
 
+/* ---- the exception thread: owns the kernel's port ---- */
+
+/* The wire link as the kernel sees it, for PMDs that do not report it
+ * (af_packet, af_xdp): the interface they sit on is administratively up.
+ * Its carrier (IFF_RUNNING) is not waited for: the kernel reports it up
+ * to a second late (linkwatch), and sending meanwhile is harmless. */
+static int kernel_link(const char *iface)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), up = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+		up = (ifr.ifr_flags & IFF_UP) != 0;
+	close(fd);
+	return up;
+}
+
+static void link_check(void)
+{
+	int up;
+
+	if (dp.wire_iface[0]) {
+		up = kernel_link(dp.wire_iface);
+	} else {
+		struct rte_eth_link link;
+
+		up = rte_eth_link_get_nowait(dp.port, &link) == 0 ? link.link_status : -1;
+	}
+	if (up < 0 || (bool)up == __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&dp.link_up, (bool)up, __ATOMIC_RELAXED);
+	if (!up)
+		dp.link_downs++;
+	/* one line per change: rare by nature */
+	log_warn("event=dataplane-link state=%s port=%u%s%s", up ? "up" : "down", dp.port,
+		 dp.wire_iface[0] ? " iface=" : "", dp.wire_iface);
+}
+
+/* Punts to the kernel, the kernel's frames to the workers (round robin:
+ * any worker's queue reaches the wire), the link watched every 100 ms.
+ * Sleeps on the tap's rx interrupt where it has one, else polls every
+ * DP_EXC_POLL_US; a punt waits at most that long. */
+static void *exception_main(void *arg)
+{
+	struct rte_mbuf *m[DP_MAX_BURST];
+	uint64_t next_link = 0;
+	unsigned rr = 0;
+
+	(void)arg;
+	while (!dp.force_quit) {
+		bool busy = false;
+		unsigned lcore;
+
+		RTE_LCORE_FOREACH_WORKER(lcore) {
+			struct lcore_ctx *lc = &dp.lc[lcore];
+			unsigned n = rte_ring_dequeue_burst(lc->punt, (void **)m, DP_MAX_BURST, NULL);
+			uint16_t sent = n ? rte_eth_tx_burst(dp.tap, 0, m, (uint16_t)n) : 0;
+
+			if (sent < n) {
+				count_n(&dp.exc_stats.to_kernel_fail, n - sent);
+				rte_pktmbuf_free_bulk(m + sent, n - sent);
+			}
+			busy |= n > 0;
+		}
+		uint16_t k = rte_eth_rx_burst(dp.tap, 0, m, DP_MAX_BURST);
+
+		if (k) {
+			struct lcore_ctx *lc = &dp.lc[dp.worker_lcore[rr++ % dp.nq]];
+
+			ring_or_free(lc->from_kernel, m, k, &dp.exc_stats.kernel_tx_fail);
+			busy = true;
+		}
+		uint64_t now = rte_get_tsc_cycles();
+
+		if (now >= next_link) {
+			link_check();
+			next_link = now + dp.tsc_hz / 10;
+		}
+		if (busy)
+			continue;
+		if (dp.tap_intr_fd >= 0) {
+			/* net_tap's rx interrupt fd is its queue's own: readable
+			 * while frames wait (read by rx_burst, never here) */
+			struct pollfd p = {.fd = dp.tap_intr_fd, .events = POLLIN};
+			struct timespec ts = {.tv_nsec = DP_EXC_POLL_US * 1000};
+
+			ppoll(&p, 1, &ts, NULL);
+		} else {
+			rte_delay_us_sleep(DP_EXC_POLL_US);
+		}
+	}
+	return NULL;
+}
+
 /* ---- setup ---- */
 
 static int port_by_devargs(const char *devargs, uint16_t *port)
@@ -323,7 +454,9 @@ static int port_by_devargs(const char *devargs, uint16_t *port)
 	return rte_eth_dev_get_port_by_name(name, port);
 }
 
-static int port_setup(uint16_t port, uint16_t nq, bool rss)
+/* rxq_intr: ask for rx interrupts (the exception port), where the PMD
+ * has them; *got says whether it did. */
+static int port_setup(uint16_t port, uint16_t nq, bool rss, bool rxq_intr, bool *got)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = {0};
@@ -336,8 +469,16 @@ static int port_setup(uint16_t port, uint16_t nq, bool rss)
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
-	if ((rc = rte_eth_dev_configure(port, nq, nq, &conf)) != 0)
+	conf.intr_conf.rxq = rxq_intr;
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	if (rc != 0 && rxq_intr) {
+		conf.intr_conf.rxq = 0;
+		rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	}
+	if (rc != 0)
 		return rc;
+	if (got)
+		*got = conf.intr_conf.rxq;
 	uint16_t nrx = 1024, ntx = 1024;
 
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
@@ -570,8 +711,11 @@ int dp_setup(const struct fp_config *c)
 		log_error("event=dataplane-init error=\"mbuf pool: %s\"", rte_strerror(rte_errno));
 		return -1;
 	}
-	if ((rc = port_setup(dp.port, (uint16_t)dp.nq, true)) != 0 ||
-	    (rc = port_setup(dp.tap, (uint16_t)dp.nq, false)) != 0) {
+	bool tap_intr = false;
+
+	/* the kernel's port has one queue: only the exception thread uses it */
+	if ((rc = port_setup(dp.port, (uint16_t)dp.nq, true, false, NULL)) != 0 ||
+	    (rc = port_setup(dp.tap, 1, false, true, &tap_intr)) != 0) {
 		log_error("event=dataplane-init error=\"port setup: %s\"", rte_strerror(-rc));
 		return -1;
 	}
@@ -587,6 +731,8 @@ int dp_setup(const struct fp_config *c)
 		return -1;
 	}
 	rte_eth_promiscuous_enable(dp.port);
+	dp.tap_intr_fd = tap_intr ? rte_eth_dev_rx_intr_ctl_q_get_fd(dp.tap, 0) : -1;
+	dp.link_up = true;
 	const char *wif = strstr(c->port, "iface=");
 
 	if (strncmp(c->port, "net_af_packet", 13) == 0 && wif) {
@@ -650,10 +796,23 @@ int dp_launch(void)
 		lc->queue = (uint16_t)i++;
 		lc->rot = rte_zmalloc("carousel_rot", ENTRY_ROT_SLOTS * sizeof(uint32_t),
 				      RTE_CACHE_LINE_SIZE);
-		if (!lc->rot || rte_eal_remote_launch(worker_main, lc, lcore) != 0)
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof(name), "car_punt%u", lcore);
+		lc->punt = rte_ring_create(name, DP_EXC_RING, (int)rte_socket_id(),
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "car_kern%u", lcore);
+		lc->from_kernel = rte_ring_create(name, DP_EXC_RING, (int)rte_socket_id(),
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		dp.worker_lcore[lc->queue] = lcore;
+		if (!lc->rot || !lc->punt || !lc->from_kernel ||
+		    rte_eal_remote_launch(worker_main, lc, lcore) != 0)
 			return -1;
 	}
 	dp.launched = true;
+	if (pthread_create(&dp.exc_thread, NULL, exception_main, NULL) != 0)
+		return -1;
+	dp.exc_started = true;
 	return 0;
 }
 
@@ -730,6 +889,8 @@ static void dp_stop(void)
 	dp.force_quit = true;
 	if (dp.launched)
 		rte_eal_mp_wait_lcore();
+	if (dp.exc_started)
+		pthread_join(dp.exc_thread, NULL);
 	rte_eth_dev_stop(dp.port);
 	rte_eth_dev_stop(dp.tap);
 	rte_eth_dev_close(dp.port);
@@ -746,8 +907,18 @@ static void dp_stop(void)
 	rte_free(dp.qsv);
 	unsigned lcore;
 
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	rte_free(dp.lc[lcore].rot);
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct lcore_ctx *lc = &dp.lc[lcore];
+		void *m;
+
+		rte_free(lc->rot);
+		while (lc->punt && rte_ring_dequeue(lc->punt, &m) == 0)
+			rte_pktmbuf_free(m);
+		while (lc->from_kernel && rte_ring_dequeue(lc->from_kernel, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(lc->punt);
+		rte_ring_free(lc->from_kernel);
+	}
 	rte_eal_cleanup();
 }
 
@@ -789,6 +960,7 @@ static size_t dp_stats_text(char *buf, size_t len)
 		t.tx_wire_fail += __atomic_load_n(&s->tx_wire_fail, __ATOMIC_RELAXED);
 		t.to_kernel_fail += __atomic_load_n(&s->to_kernel_fail, __ATOMIC_RELAXED);
 		t.kernel_tx_fail += __atomic_load_n(&s->kernel_tx_fail, __ATOMIC_RELAXED);
+		t.link_down_drop += __atomic_load_n(&s->link_down_drop, __ATOMIC_RELAXED);
 		SAY("dpdk.lcore%u.rx %llu\ndpdk.lcore%u.answered %llu\ndpdk.lcore%u.punted %llu\n"
 		    "dpdk.lcore%u.dropped %llu\ndpdk.lcore%u.busy-cycles %llu\n",
 		    lcore, (unsigned long long)rx, lcore, (unsigned long long)ans, lcore,
@@ -802,10 +974,16 @@ static size_t dp_stats_text(char *buf, size_t len)
 	for (int i = 0; i < DROP_COUNT; i++)
 		SAY("dpdk.dropped.%s %llu\n", frame_verdict_names[PUNT_COUNT + i],
 		    (unsigned long long)t.drop[i]);
+	/* the exception thread's drops: the kernel's port or a worker's ring full */
+	t.to_kernel_fail += __atomic_load_n(&dp.exc_stats.to_kernel_fail, __ATOMIC_RELAXED);
+	t.kernel_tx_fail += __atomic_load_n(&dp.exc_stats.kernel_tx_fail, __ATOMIC_RELAXED);
 	SAY("dpdk.dropped.wire-tx-full %llu\ndpdk.dropped.kernel-tx-full %llu\n"
-	    "dpdk.dropped.to-kernel-full %llu\ndpdk.from-kernel %llu\n",
+	    "dpdk.dropped.to-kernel-full %llu\ndpdk.dropped.link-down %llu\n"
+	    "dpdk.from-kernel %llu\ndpdk.link-up %d\ndpdk.link-downs %llu\n",
 	    (unsigned long long)t.tx_wire_fail, (unsigned long long)t.kernel_tx_fail,
-	    (unsigned long long)t.to_kernel_fail, (unsigned long long)t.from_kernel);
+	    (unsigned long long)t.to_kernel_fail, (unsigned long long)t.link_down_drop,
+	    (unsigned long long)t.from_kernel, __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED),
+	    (unsigned long long)dp.link_downs);
 	SAY("dpdk.entries %d\n", rte_hash_count(dp.table));
 	return n < len ? n : len;
 }
@@ -815,14 +993,13 @@ static size_t dp_status_text(char *buf, size_t len)
 	size_t n = 0;
 	char name[RTE_ETH_NAME_MAX_LEN];
 	struct rte_ether_addr mac;
-	struct rte_eth_link link;
 	unsigned lcore;
 
 	rte_eth_dev_get_name_by_port(dp.port, name);
 	rte_eth_macaddr_get(dp.port, &mac);
-	rte_eth_link_get_nowait(dp.port, &link);
 	SAY("dataplane dpdk\nport %u %s mac " RTE_ETHER_ADDR_PRT_FMT " link %s queues %u\n",
-	    dp.port, name, RTE_ETHER_ADDR_BYTES(&mac), link.link_status ? "up" : "down", dp.nq);
+	    dp.port, name, RTE_ETHER_ADDR_BYTES(&mac),
+	    __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED) ? "up" : "down", dp.nq);
 	rte_eth_dev_get_name_by_port(dp.tap, name);
 	SAY("exception %u %s iface %s\n", dp.tap, name, dp.tap_iface);
 	RTE_LCORE_FOREACH_WORKER(lcore)

@@ -2,16 +2,16 @@
 # dpdk.sh -- DPDK fast-path benchmarks: the in-process net_ring benchmark
 # against a reflector (same run), then end to end over a veth wire with
 # kxdpgun against the DPDK path, the socket path and Knot DNS's XDP mode.
-# Last line: "dpdk ratio=R mqps=M".
+# Last line: "dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P".
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${CAROUSEL_BUILD:-$here/../../build}
 export CAROUSEL_SOURCE="${CAROUSEL_SOURCE:-$here/../..}"
 export CAROUSELD="${CAROUSELD:-$build/carouseld}"
 "$build/tests/dp_bench" "${BENCH_SECONDS:-3}" > /tmp/carousel-dp-bench.$$ 2>/dev/null
-grep -v '^dpdk ratio' /tmp/carousel-dp-bench.$$
+grep -v '^dpdk mqps' /tmp/carousel-dp-bench.$$
 echo
 /usr/bin/python3 "$here/e2e.py" || echo "(end-to-end part skipped)"
 echo
-grep '^dpdk ratio' /tmp/carousel-dp-bench.$$
+grep '^dpdk mqps' /tmp/carousel-dp-bench.$$
 rm -f /tmp/carousel-dp-bench.$$
