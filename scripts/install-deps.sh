@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="
 meson ninja-build pkg-config gcc clang
-libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk libunbound-dev unbound
+libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev libunbound-dev unbound
 libbpf-dev bpftool linux-libc-dev libclang-rt-14-dev
 knot knot-dnsutils dnsutils dnsperf
 python3 python3-dnspython python3-yaml

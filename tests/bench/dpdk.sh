@@ -1,6 +1,7 @@
 #!/bin/sh
 # dpdk.sh -- DPDK fast-path benchmarks: the in-process net_ring benchmark
-# against a reflector (same run), then end to end over a veth wire with
+# against a reflector and a minimal responder (same run), end to end from
+# a stock generator (dpdk-testpmd over memif), then over a veth wire with
 # kxdpgun against the DPDK path, the socket path and Knot DNS's XDP mode.
 # Last line: "dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P".
 set -eu
@@ -10,6 +11,11 @@ export CAROUSEL_SOURCE="${CAROUSEL_SOURCE:-$here/../..}"
 export CAROUSELD="${CAROUSELD:-$build/carouseld}"
 "$build/tests/dp_bench" "${BENCH_SECONDS:-3}" > /tmp/carousel-dp-bench.$$ 2>/dev/null
 grep -v '^dpdk mqps' /tmp/carousel-dp-bench.$$
+echo
+/usr/bin/python3 "$here/memif.py" > /tmp/carousel-memif-bench.$$ 2>&1 ||
+	echo "(memif part skipped)"
+cat /tmp/carousel-memif-bench.$$
+rm -f /tmp/carousel-memif-bench.$$
 echo
 /usr/bin/python3 "$here/e2e.py" || echo "(end-to-end part skipped)"
 echo
