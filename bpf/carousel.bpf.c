@@ -91,10 +91,17 @@ static __always_inline int pass(__u32 c)
 	return XDP_PASS;
 }
 
-static __always_inline __u8 lower(__u8 c)
+static __always_inline __u32 fold32(__u32 sum)
 {
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (sum & 0xffff) + (sum >> 16);
 }
+
+static __always_inline __u16 swap16(__u16 v)
+{
+	return (__u16)(v >> 8 | v << 8);
+}
+
 
 /* keep the compiler from dropping a bound the verifier needs to see */
 #define fence(v) asm volatile("" : "+r"(v))
@@ -179,65 +186,29 @@ static __always_inline int parse_l2_l4(struct xdp_md *ctx, struct query *q)
 	return CONTINUE;
 }
 
-struct name_walk {
-	struct scratch *s;
-	__u32 avail, n, left, qsum;
+struct label_walk {
+	const struct scratch *s;
+	__u32 avail, pos;
 	int done;
 };
 
-/* One byte of the question name: a label length or a character. */
-static int name_step(__u32 i, void *arg)
+/* One label of the question name: its length byte, then a jump over it. */
+static int label_step(__u32 i, void *arg)
 {
-	struct name_walk *w = arg;
-	struct scratch *s = w->s;
+	struct label_walk *w = arg;
+	__u32 p = w->pos;
 
-	__u32 idx = i;
-
-	if (idx >= w->avail || idx >= XDP_NAME_MAX)
+	(void)i;
+	if (p >= w->avail || p >= XDP_NAME_MAX)
 		return 1;
-	fence(idx);
-	idx &= XDP_NAME_MAX - 1;
-	__u8 c = s->raw[idx];
-	int is_len = w->left == 0;
+	__u8 c = w->s->raw[p & (XDP_NAME_MAX - 1)];
 
-	/* the name starts at DNS offset 12: even bytes are high halves */
-	w->qsum += idx & 1 ? c : (__u32)c << 8;
-	if (is_len) {
-		if (c & 0xc0)
-			return 1; /* pointers: carouseld judges (done stays 0) */
-		w->left = c;
-	} else {
-		c = lower(c);
-		w->left--;
-	}
-	s->name[idx] = c;
-	w->n = idx + 1;
-	if (is_len && c == 0) {
+	if (c & 0xc0)
+		return 1; /* pointers: carouseld judges (done stays 0) */
+	w->pos = p + 1 + c;
+	if (c == 0)
 		w->done = 1;
-		return 1;
-	}
-	return 0;
-}
-
-/* The entry key of the lower-case name in scratch (lib/entry.h
- * entry_digest): little-endian words, the last one zero-padded. */
-static __always_inline __u64 name_digest(const struct scratch *s, __u32 n)
-{
-	__u64 h = ENTRY_HASH_SEED;
-
-	for (int i = 0; i < XDP_NAME_MAX / 8; i++) {
-		__u32 o = (__u32)i * 8;
-
-		if (o >= n)
-			break;
-		__u64 w = *(const __u64 *)(s->name + o);
-		__u32 rest = n - o;
-
-		if (rest < 8) /* little-endian: keep the low `rest` bytes */
-			w &= (1ULL << (rest * 8)) - 1;
-		h = entry_hash_word(h, w);
-	}
-	return h;
+	return w->done;
 }
 
 /* One question, uncompressed name (lower-cased into scratch, digested),
@@ -261,23 +232,41 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 		avail = XDP_NAME_MAX + 4;
 	if (avail < 5 || bpf_xdp_load_bytes(ctx, q->dns + DNS_HLEN, s->raw, avail) != 0)
 		return pass(XC_PUNT_QNAME);
-	struct name_walk w = {.s = s, .avail = avail};
+	struct label_walk lw = {.s = s, .avail = avail};
 
-	bpf_loop(XDP_NAME_MAX, name_step, &w, 0);
-	if (!w.done || w.n > 255)
+	bpf_loop(XDP_NAME_MAX / 2, label_step, &lw, 0);
+	if (!lw.done || lw.pos > 255 || lw.pos + 4 > avail)
 		return pass(XC_PUNT_QNAME);
-	__u32 n = w.n, pos = q->dns + DNS_HLEN + n, qsum = w.qsum;
+	/* then the name eight bytes a step: summed as it came (the answer's
+	 * checksum), folded into scratch, mixed into the key */
+	__u32 n = lw.pos, pos = q->dns + DNS_HLEN + n, qsum;
+	__u64 h = ENTRY_HASH_SEED, le = 0;
 
-	if (n + 4 > avail)
-		return pass(XC_PUNT_QNAME);
+	for (int i = 0; i < XDP_NAME_MAX / 8; i++) {
+		__u32 o = (__u32)i * 8;
+
+		if (o >= n)
+			break;
+		__u64 w = *(const __u64 *)(s->raw + o);
+		__u32 rest = n - o;
+
+		if (rest < 8) /* little-endian: keep the low `rest` bytes */
+			w &= (1ULL << (rest * 8)) - 1;
+		le += (w & 0xffff) + ((w >> 16) & 0xffff) + ((w >> 32) & 0xffff) + (w >> 48);
+		w = entry_fold_case8(w);
+		*(__u64 *)(s->name + o) = w;
+		h = entry_hash_word(h, w);
+	}
+	/* the little-endian words' sum is the byte-swapped sum (RFC 1071) */
+	qsum = swap16((__u16)fold32(fold32((__u32)le + (__u32)(le >> 32))));
 	fence(n);
 	n &= XDP_NAME_MAX - 1;
 	const __u8 *t = s->raw + n; /* type and class, from the copy */
 
-	q->name_len = w.n;
+	q->name_len = lw.pos;
 	q->qtype = (__u16)(t[0] << 8 | t[1]);
 	q->qclass = (__u16)(t[2] << 8 | t[3]);
-	q->digest = entry_hash_finish(name_digest(s, w.n), q->qtype, q->qclass);
+	q->digest = entry_hash_finish(h, q->qtype, q->qclass);
 	for (int i = 0; i < 4; i++)
 		qsum += (pos + i - q->dns) & 1 ? t[i] : (__u32)t[i] << 8;
 	q->qsum = qsum;
@@ -316,17 +305,6 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	if (pos != msg_end)
 		return pass(XC_PUNT_DNS_HEADER);
 	return CONTINUE;
-}
-
-static __always_inline __u32 fold32(__u32 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (sum & 0xffff) + (sum >> 16);
-}
-
-static __always_inline __u16 swap16(__u16 v)
-{
-	return (__u16)(v >> 8 | v << 8);
 }
 
 /* A piece's sum (computed for an even start) placed at offset off: bytes

@@ -60,18 +60,6 @@ uint16_t frame_csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-/* ASCII upper case to lower case in eight bytes at once: a byte in
- * 'A'..'Z' gets 0x20 added. Label length bytes are below 'A', so the whole
- * wire name can be folded. */
-static inline uint64_t lower8(uint64_t w)
-{
-	uint64_t h = w & 0x7f7f7f7f7f7f7f7fULL;
-	uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3fULL; /* bit 7: byte >= 'A' */
-	uint64_t gt_z = h + 0x2525252525252525ULL; /* bit 7: byte > 'Z' */
-
-	return w | (((ge_a ^ gt_z) & ~w & 0x8080808080808080ULL) >> 2);
-}
-
 /* The DNS part: one question, uncompressed name, at most one OPT without
  * options. Everything else is carouseld's to judge. */
 static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct frame_addrs *ours,
@@ -106,14 +94,14 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 
 	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, m + WIRE_HDR_LEN + i, 8);
-		w = lower8(w);
+		w = entry_fold_case8(w);
 		memcpy(q->name + i, &w, 8);
 		h = entry_hash_word(h, le64toh(w));
 	}
 	if (i < n) {
 		w = 0;
 		memcpy(&w, m + WIRE_HDR_LEN + i, n - i); /* zero-padded */
-		w = lower8(w); /* byte by byte: the same in either order */
+		w = entry_fold_case8(w); /* byte by byte: the same in either order */
 		memcpy(q->name + i, &w, 8);
 		h = entry_hash_word(h, le64toh(w));
 	}
