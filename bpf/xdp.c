@@ -161,6 +161,10 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	}
 	x.skel->rodata->our_port = c->dns_port;
 	x.skel->rodata->punt_cookies = c->punt_cookies;
+	/* BPF_F_NO_PREALLOC: the kernel allocates an element per entry held
+	 * (sizeof(struct xdp_entry) each), not the maximum up front */
+	if (c->max_entries)
+		bpf_map__set_max_entries(x.skel->maps.entries, c->max_entries);
 	err = carousel_bpf__load(x.skel);
 	if (err) {
 		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "
@@ -223,8 +227,9 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	if (eth_xdp_tx_errors(x.ifname, &x.err_base) < 0)
 		x.err_base = 0;
 	x.err_seen = x.err_base;
-	log_info("event=xdp-init interface=%s driver=%s mode=%s xdp-mode=%s reason=\"%s\"",
-		 x.ifname, x.driver, x.mode,
+	log_info("event=xdp-init interface=%s driver=%s mode=%s max-entries=%u xdp-mode=%s "
+		 "reason=\"%s\"",
+		 x.ifname, x.driver, x.mode, bpf_map__max_entries(x.skel->maps.entries),
 		 c->xdp_mode == XDP_MODE_AUTO ? "auto" : c->xdp_mode == XDP_MODE_NATIVE ? "native"
 											: "generic",
 		 x.why);

@@ -1075,6 +1075,10 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 		if (get_uint(c, v, "dataplane.dns-port", 1, 65535, &u) < 0)
 			return -1;
 		dp->dns_port = (uint16_t)u;
+	} else if (strcmp(key, "max-entries") == 0) {
+		if (get_uint(c, v, "dataplane.max-entries", 1024, 1u << 26, &u) < 0)
+			return -1;
+		dp->max_entries = (unsigned)u;
 	} else { /* idle-sleep */
 		if (get_duration_ms(c, v, "dataplane.idle-sleep", &u) < 0)
 			return -1;
@@ -1087,9 +1091,9 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 
 static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 {
-	static const char *const keys[] = {"port",	"exception",  "address",  "burst",
-					   "mbufs",	"dns-port",   "idle-sleep", "interface",
-					   "xdp-mode", NULL};
+	static const char *const keys[] = {"port",	  "exception",	 "address",  "burst",
+					   "mbufs",	  "dns-port",	 "idle-sleep", "interface",
+					   "xdp-mode",	  "max-entries", NULL};
 	struct fp_config *dp = &c->cfg->dp;
 
 	dp->present = true;
@@ -1519,6 +1523,17 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	}
 	/* the fast paths leave the cookie answer to carouseld */
 	cfg->dp.punt_cookies = cfg->cookies.enable;
+	if (!cfg->dp.max_entries) {
+		/* every pool name and alias, A and AAAA, a quarter more for
+		 * promoted cache answers and growth, at least 64 Ki */
+		size_t names = 0;
+
+		for (unsigned i = 0; i < cfg->npools; i++)
+			names += 2 * (1 + (size_t)cfg->pools[i].naliases);
+		names += names / 4;
+		cfg->dp.max_entries = names < 65536 ? 65536 : names > (1u << 26) ? 1u << 26
+										  : (unsigned)names;
+	}
 	rc = 0;
 out:
 	yaml_document_delete(&doc);

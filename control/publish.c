@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "log.h"
@@ -19,6 +20,8 @@ struct publisher {
 	size_t nkeys, cap;
 	uint32_t generation;
 	uint64_t published, skipped, collisions, removed, hot;
+	uint64_t no_room; /* names the fast path could not hold */
+	double last_ms; /* the last full publish took */
 };
 
 struct publisher *publish_create(const struct fp_ops *fp)
@@ -57,20 +60,25 @@ static bool has_key(const uint64_t *keys, size_t n, uint64_t key)
 	return n && bsearch(&key, keys, n, sizeof(*keys), cmp_u64) != NULL;
 }
 
+enum pub_result { PUB_OK, PUB_NOT_HERE, PUB_NO_ROOM };
+
 /* Render and hand over one name, or withdraw it where it cannot be served
- * on the fast path now (the query then reaches carouseld). */
-static bool publish_name(struct publisher *p, const struct config *cfg, const uint8_t *name,
-			 uint16_t qtype)
+ * on the fast path now, or where the fast path has no room for it (the
+ * query then reaches carouseld). */
+static enum pub_result publish_name(struct publisher *p, const struct config *cfg,
+				    const uint8_t *name, uint16_t qtype)
 {
 	struct entry *e = p->scratch;
+	enum pub_result r = PUB_NOT_HERE;
 
 	if (engine_build_entry(cfg, name, qtype, e) == 0) {
 		e->version = cfg->generation;
 		if (p->fp->publish(e) == 0)
-			return true;
+			return PUB_OK;
+		r = PUB_NO_ROOM;
 	}
 	p->fp->withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
-	return false;
+	return r;
 }
 
 /* Visit every name of pool i: fn(name, qtype). */
@@ -105,6 +113,9 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	size_t n = 0, cap = 0, removed = 0, names = 0, slots = 64;
 	uint64_t *keys = NULL, *set;
 	bool zero = false;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (unsigned i = 0; i < cfg->npools; i++)
 		names += 2 * (1 + (size_t)cfg->pools[i].naliases);
@@ -113,7 +124,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	set = calloc(slots, sizeof(*set));
 	if (!set)
 		abort();
-	p->published = p->skipped = p->collisions = 0;
+	p->published = p->skipped = p->collisions = p->no_room = 0;
 	p->generation = cfg->generation;
 	/* with RRL on, every query goes through the socket path's limiter:
 	 * publish nothing, so the fast path punts them all */
@@ -136,10 +147,17 @@ void publish_config(struct publisher *p, const struct config *cfg)
 					abort();
 			}
 			keys[n++] = key;
-			if (publish_name(p, cfg, name, qtype))
+			switch (publish_name(p, cfg, name, qtype)) {
+			case PUB_OK:
 				p->published++;
-			else
+				break;
+			case PUB_NOT_HERE:
 				p->skipped++;
+				break;
+			case PUB_NO_ROOM:
+				p->no_room++;
+				break;
+			}
 		}
 	}
 	free(set);
@@ -156,10 +174,17 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	p->nkeys = n;
 	p->cap = cap;
 	p->removed = removed;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->last_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	log_info("event=publish path=%s generation=%u entries=%llu skipped=%llu removed=%zu "
-		 "collisions=%llu",
+		 "collisions=%llu not-held=%llu ms=%.1f",
 		 p->fp->name, cfg->generation, (unsigned long long)p->published,
-		 (unsigned long long)p->skipped, removed, (unsigned long long)p->collisions);
+		 (unsigned long long)p->skipped, removed, (unsigned long long)p->collisions,
+		 (unsigned long long)p->no_room, p->last_ms);
+	if (p->no_room)
+		log_warn("event=publish path=%s not-held=%llu note=\"the fast path is full: these "
+			 "names are answered by carouseld; raise dataplane.max-entries (now %u)\"",
+			 p->fp->name, (unsigned long long)p->no_room, cfg->dp.max_entries);
 }
 
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
@@ -198,10 +223,11 @@ size_t publish_status(const struct publisher *p, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "entries-published %llu generation %u skipped %llu collisions %llu "
-			 "removed %llu hot %llu\n",
+			 "not-held %llu removed %llu hot %llu publish-ms %.1f\n",
 			 (unsigned long long)p->published, p->generation,
 			 (unsigned long long)p->skipped, (unsigned long long)p->collisions,
-			 (unsigned long long)p->removed, (unsigned long long)p->hot);
+			 (unsigned long long)p->no_room, (unsigned long long)p->removed,
+			 (unsigned long long)p->hot, p->last_ms);
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
 }

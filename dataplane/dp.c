@@ -72,6 +72,7 @@ static struct {
 	int tap_intr_fd;       /* the tap's rx interrupt, -1: none (poll) */
 	pthread_t exc_thread;
 	bool exc_started;
+	uint64_t entry_bytes, variant_bytes; /* held in the table (main thread) */
 	struct lcore_stats exc_stats; /* the exception thread's drops */
 	unsigned worker_lcore[RTE_MAX_LCORE];
 	uint16_t port, tap;
@@ -761,7 +762,7 @@ int dp_setup(const struct fp_config *c)
 
 	struct rte_hash_parameters hp = {
 		.name = "carousel_entries",
-		.entries = DP_TABLE_SIZE,
+		.entries = c->max_entries ? c->max_entries : DP_TABLE_SIZE,
 		.key_len = sizeof(uint64_t),
 		.hash_func = rte_hash_crc,
 		.socket_id = (int)rte_socket_id(),
@@ -780,8 +781,10 @@ int dp_setup(const struct fp_config *c)
 	dp.tsc_hz = rte_get_tsc_hz();
 	dp.tsc0 = rte_get_tsc_cycles();
 	dp.unix0 = (uint64_t)time(NULL);
-	log_info("event=dataplane-init port=%s exception=%s iface=%s lcores=%u burst=%u",
-		 c->port, c->exception, dp.tap_iface, dp.nq, dp.burst);
+	log_info("event=dataplane-init port=%s exception=%s iface=%s lcores=%u burst=%u "
+		 "max-entries=%u exception-wakeup=%s",
+		 c->port, c->exception, dp.tap_iface, dp.nq, dp.burst, hp.entries,
+		 dp.tap_intr_fd >= 0 ? "interrupt" : "poll");
 	return 0;
 }
 
@@ -822,6 +825,8 @@ static void dp_reclaim(void);
 
 static void retire(struct frame_entry *e, int32_t pos)
 {
+	dp.entry_bytes -= e->size;
+	dp.variant_bytes -= e->variant_bytes;
 	if (dp.nretired == DP_RETIRE_MAX) {
 		/* full: wait for this grace period rather than leak */
 		rte_rcu_qsbr_synchronize(dp.qsv, RTE_QSBR_THRID_INVALID);
@@ -863,6 +868,8 @@ static int dp_publish(const struct entry *e)
 		free(f);
 		return -1;
 	}
+	dp.entry_bytes += f->size;
+	dp.variant_bytes += f->variant_bytes;
 	if (old)
 		retire(old, -1);
 	return 0;
@@ -984,7 +991,9 @@ static size_t dp_stats_text(char *buf, size_t len)
 	    (unsigned long long)t.to_kernel_fail, (unsigned long long)t.link_down_drop,
 	    (unsigned long long)t.from_kernel, __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED),
 	    (unsigned long long)dp.link_downs);
-	SAY("dpdk.entries %d\n", rte_hash_count(dp.table));
+	SAY("dpdk.entries %d\ndpdk.entry-bytes %llu\ndpdk.variant-bytes %llu\n",
+	    rte_hash_count(dp.table), (unsigned long long)dp.entry_bytes,
+	    (unsigned long long)dp.variant_bytes);
 	return n < len ? n : len;
 }
 

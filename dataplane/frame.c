@@ -364,6 +364,7 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 		f = calloc(1, head + sizeof(struct entry) + 64);
 		if (!f)
 			return NULL;
+		f->size = (uint32_t)(head + sizeof(struct entry) + 64);
 		struct entry *copy = (struct entry *)(((uintptr_t)f + head + 63) & ~(uintptr_t)63);
 
 		memcpy(copy, e, sizeof(*copy));
@@ -375,6 +376,8 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 		f = calloc(1, head + vsz + pb.sched_len + (size_t)used);
 		if (!f)
 			return NULL;
+		f->size = (uint32_t)(head + vsz + pb.sched_len + (size_t)used);
+		f->variant_bytes = (uint32_t)used;
 		uint8_t *p = (uint8_t *)f + head;
 
 		memcpy(p, pb.v, vsz);

@@ -77,6 +77,7 @@ struct frame_entry {
 	uint16_t ancount, nscount, arcount;
 	uint16_t sched_len;
 	uint32_t rot_id;
+	uint32_t size, variant_bytes; /* of the allocation; of it, the variants' */
 	const uint8_t *step_variant;         /* [sched_len] */
 	const struct entry_variant *variant; /* [nvariants] */
 	const uint8_t *bytes;

@@ -31,6 +31,7 @@ struct fp_config {
 	uint8_t ip4[4], ip6[16];
 	unsigned ip4_prefix, ip6_prefix;
 	bool punt_cookies; /* DNS Cookies on: queries with a COOKIE go to carouseld */
+	unsigned max_entries; /* dataplane.max-entries, else sized to the config */
 };
 
 /* A fast path as the publisher sees it. Entries are copied in: the

@@ -30,7 +30,7 @@
 #include "engine.h"
 #include "publish.h"
 
-#define NAMES 10000
+static int NAMES = 10000; /* argv[2]: more names */
 #define FRAMES 65536
 #define INFLIGHT 2048
 #define BURST 32
@@ -70,7 +70,7 @@ static struct config *make_config(const char *dir)
 /* Zipf(s = 1) rank over n by inverse CDF on a precomputed table. */
 static void make_frames(void)
 {
-	static double cdf[NAMES];
+	double *cdf = calloc((size_t)NAMES, sizeof(double));
 	double h = 0;
 	uint8_t dns[512];
 
@@ -211,6 +211,9 @@ int main(int argc, char **argv)
 	char *eal[] = {"dp_bench", "-l", "0-1", "--no-huge", "--no-pci", "-m", "512",
 		       "--no-shconf", "--log-level=*:error", NULL};
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+
+	if (argc > 2)
+		NAMES = atoi(argv[2]) < 2 ? 2 : atoi(argv[2]);
 	char dir[] = "/tmp/carousel-dpbench-XXXXXX";
 
 	if (rte_eal_init(9, eal) < 0 || rte_lcore_count() < 2) {
@@ -231,6 +234,7 @@ int main(int argc, char **argv)
 	wire_tx = rp.wire_tx;
 	exc_tx = rp.exc_tx;
 	cfg->dp = (struct fp_config){.port = rp.wire, .exception = rp.exc, .burst = BURST,
+				     .max_entries = cfg->dp.max_entries,
 				     .mbufs = 16383};
 	fu_dp_addresses(cfg);
 	if (dp_setup(&cfg->dp) < 0)
@@ -238,6 +242,25 @@ int main(int argc, char **argv)
 	struct publisher *pub = publish_create(&dp_ops);
 
 	publish_config(pub, cfg);
+	/* what the table holds, and what publishing it took */
+	char st[65536], *p;
+	double ms = 0;
+	unsigned long long entries = 0, bytes = 0, vbytes = 0;
+
+	dp_ops.stats(st, sizeof(st));
+	if ((p = strstr(st, "dpdk.entries ")))
+		entries = strtoull(p + 13, NULL, 10);
+	if ((p = strstr(st, "dpdk.entry-bytes ")))
+		bytes = strtoull(p + 17, NULL, 10);
+	if ((p = strstr(st, "dpdk.variant-bytes ")))
+		vbytes = strtoull(p + 19, NULL, 10);
+	publish_status(pub, st, sizeof(st));
+	if ((p = strstr(st, "publish-ms ")))
+		ms = atof(p + 11);
+	printf("published %d names (%llu entries, A and AAAA) in %.0f ms; per entry %.0f bytes, of "
+	       "which %.0f beyond the answer variants\n\n",
+	       NAMES, entries, ms, entries ? (double)bytes / entries : 0,
+	       entries ? (double)(bytes - vbytes) / entries : 0);
 	make_frames();
 	if (dp_launch() < 0)
 		return 1;
