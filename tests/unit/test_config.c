@@ -310,6 +310,26 @@ static void test_missing(void **state)
 	expect_error(HEAD "pools:\n  - aliases: []\n", "6:5", "pool needs a name");
 }
 
+/* dataplane.max-entries: sized to the config unless set, bounds checked */
+static void test_max_entries(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(HEAD "pools:\n"
+					   "  - name: web.example.test.\n"
+					   "    aliases: [www.example.test.]\n"
+					   "    members: [{address: 192.0.2.10}]\n");
+
+	assert_int_equal(cfg->dp.max_entries, 65536); /* 4 names, the floor */
+	config_free(cfg);
+	cfg = load_ok(HEAD "dataplane:\n  interface: eth0\n  address: [192.0.2.1]\n"
+			   "  max-entries: 2048\n");
+	assert_int_equal(cfg->dp.max_entries, 2048);
+	config_free(cfg);
+	expect_error(HEAD "dataplane:\n  interface: eth0\n  address: [192.0.2.1]\n"
+			  "  max-entries: 10\n",
+		     "8:16", "dataplane.max-entries");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_health_errors),
 		cmocka_unit_test(test_monitor_inherit),
+		cmocka_unit_test(test_max_entries),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
