@@ -31,6 +31,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from harness import stop_process  # noqa: E402
 SRC = os.environ.get("CAROUSEL_SOURCE", os.path.dirname(os.path.dirname(HERE)))
 CAROUSELD = os.environ.get("CAROUSELD", os.path.join(SRC, "build", "carouseld"))
 CAROUSELCTL = os.environ.get("CAROUSELCTL", os.path.join(os.path.dirname(CAROUSELD),
@@ -260,12 +262,7 @@ def carousel(tmp, pcap, srcs, label):
         gen.cmd("stop")  # before carouseld goes: the memif caveat
         time.sleep(0.5)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 15)
         gen.quit()
         subprocess.run(["ip", "netns", "del", ns])
         log.close()
