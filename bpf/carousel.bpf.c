@@ -296,6 +296,8 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 				return pass(XC_PUNT_EDNS);
 			if (punt_cookies && op[0] == 0 && op[1] == 10)
 				return pass(XC_PUNT_EDNS);
+			if (op[0] == 0 && op[1] == 8) /* ECS: carouseld echoes it */
+				return pass(XC_PUNT_EDNS);
 			pos += 4 + (__u32)(op[2] << 8 | op[3]);
 		}
 		if (pos != msg_end)

@@ -130,6 +130,8 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 				return PUNT_EDNS;
 			if (ours->punt_cookies && wire_read16(m + o) == 10)
 				return PUNT_EDNS; /* the cookie answer is carouseld's */
+			if (wire_read16(m + o) == WIRE_OPT_ECS)
+				return PUNT_EDNS; /* carouseld echoes it, with a scope */
 			o += 4 + (size_t)wire_read16(m + o + 2);
 		}
 		q->edns = true;

@@ -210,6 +210,48 @@ static void test_withdraw(void **state)
 	free(e);
 }
 
+/* A query with EDNS options: the program answers it exactly as carouseld
+ * does, or passes it to carouseld untouched (ECS: carouseld echoes it). */
+static void options_case(const char *what, const uint8_t *opts, size_t olen, int want)
+{
+	struct config *ref = fu_load_bundled();
+	uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
+	size_t dl = fu_dns_query(dns, 0x4343, "www.example.test", TYPE_A, 1232, false);
+	struct engine_result r;
+	size_t ol;
+
+	memcpy(dns + dl, opts, olen);
+	wire_write16(dns + dl - 2, (uint16_t)olen);
+	dl += olen;
+	size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dl, sock,
+				  sizeof(sock), false, &r);
+	size_t fl = fu_frame(frame, false, dns, dl, 41000);
+	int a = run(frame, fl, out, &ol);
+
+	if (a != want)
+		fail_msg("%s: action %d, want %d", what, a, want);
+	/* rotation differs by CPU and step: compare all but the addresses */
+	size_t head = dl - olen - WIRE_OPT_RR_LEN; /* header and question */
+
+	if (a == XDP_TX && (ol != 42 + sl || memcmp(out + 42 + 2, sock + 2, head - 2) != 0 ||
+			    memcmp(out + ol - 11, sock + sl - 11, 11) != 0 ||
+			    !fu_checksums_ok(out, ol)))
+		fail_msg("%s: answered, not as carouseld does", what);
+	config_free(ref);
+}
+
+static void test_edns_options(void **state)
+{
+	static const uint8_t ecs4[] = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+	static const uint8_t pad[] = {0, 12, 0, 4, 0, 0, 0, 0};
+	static const uint8_t two[] = {0, 3, 0, 0, 0xfd, 0xe9, 0, 2, 1, 2};
+
+	(void)state;
+	options_case("ECS", ecs4, sizeof(ecs4), XDP_PASS);
+	options_case("padding", pad, sizeof(pad), XDP_TX);
+	options_case("NSID and an unknown option", two, sizeof(two), XDP_TX);
+}
+
 int main(void)
 {
 	cpu_set_t one;
@@ -241,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_pass_reasons),
 		cmocka_unit_test(test_expired_and_too_big),
 		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test(test_edns_options),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
