@@ -55,7 +55,8 @@ struct scratch {
 	__u8 raw[XDP_NAME_MAX + 8]; /* the question as it came: name, type, class */
 	__u8 front[HEAD_MOVE_MAX];
 	__u8 name[XDP_NAME_MAX];
-	__u8 opt[OPT_LEN + 1];
+	__u8 opt[64];  /* an OPT with the ECS echo, built to store in one go */
+	__u8 ecs[32];  /* the query's ECS option, whole: code, length, data */
 	__u8 ttl[4];
 };
 
@@ -74,6 +75,7 @@ struct query {
 	__u32 qsum; /* RFC 1071 sum of the question's bytes (they stay) */
 	__u16 qtype, qclass, edns_udp;
 	__u8 v6, edns, edns_do;
+	__u8 ecs_len; /* the query's ECS option (in scratch), echoed with SCOPE 0 */
 };
 
 static __always_inline int count(__u32 c)
@@ -211,10 +213,37 @@ static int label_step(__u32 i, void *arg)
 	return w->done;
 }
 
+/* RFC 7871 6 (lib/wire.c wire_ecs_valid): one ECS, family 1 or 2, SOURCE
+ * PREFIX-LENGTH within it, SCOPE 0, exactly the address bytes the prefix
+ * needs and no bits beyond it; kept whole in scratch for the echo. */
+static __always_inline int ecs_check(struct xdp_md *ctx, struct query *q, struct scratch *s,
+				     __u32 pos, __u32 olen)
+{
+	if (q->ecs_len || olen < 4 || olen > 20)
+		return pass(XC_PUNT_EDNS);
+	__u32 n = 4 + olen;
+
+	fence(n);
+	n &= 31;
+	if (n < 8 || bpf_xdp_load_bytes(ctx, pos, s->ecs, n) != 0)
+		return pass(XC_PUNT_EDNS);
+	__u32 family = (__u32)(s->ecs[4] << 8 | s->ecs[5]), source = s->ecs[6];
+	__u32 alen = (source + 7) / 8, max = family == 1 ? 32 : 128;
+
+	if ((family != 1 && family != 2) || source > max || s->ecs[7] != 0 || olen != 4 + alen)
+		return pass(XC_PUNT_EDNS);
+	if (source % 8 && (s->ecs[(8 + alen - 1) & 31] & (0xff >> (source % 8))))
+		return pass(XC_PUNT_EDNS);
+	q->ecs_len = (__u8)n;
+	return CONTINUE;
+}
+
 /* One question, uncompressed name (lower-cased into scratch, digested),
  * at most one OPT whose options parse; nothing after. */
 static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct scratch *s)
 {
+	int ret;
+
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u8 *m = data + q->dns;
 
@@ -274,6 +303,7 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	q->qend = pos - q->dns;
 	q->edns = 0;
 	q->edns_do = 0;
+	q->ecs_len = 0;
 	__u32 msg_end = q->dns + q->dns_len;
 
 	if (m[11] == 1) {
@@ -289,16 +319,26 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 		if (pos + rdlen != msg_end)
 			return pass(XC_PUNT_EDNS);
 		/* options: {code, length, data}, ignored once they parse */
+		/* checked as carouseld checks them (lib/wire.c): the cookie
+		 * answer is carouseld's and two COOKIEs are its FORMERR; one
+		 * well-formed ECS is echoed, anything else about it is FORMERR */
+		int cookies = 0;
+
 		for (int i = 0; i < 16 && pos < msg_end; i++) {
 			__u8 *op = data + (pos & 0x3fff);
 
 			if ((void *)(op + 4) > end)
 				return pass(XC_PUNT_EDNS);
-			if (punt_cookies && op[0] == 0 && op[1] == 10)
+			__u32 olen = (__u32)(op[2] << 8 | op[3]);
+
+			if (op[0] == 0 && op[1] == 10 && (punt_cookies || cookies++))
 				return pass(XC_PUNT_EDNS);
-			if (op[0] == 0 && op[1] == 8) /* ECS: carouseld echoes it */
-				return pass(XC_PUNT_EDNS);
-			pos += 4 + (__u32)(op[2] << 8 | op[3]);
+			if (op[0] == 0 && op[1] == 8) {
+				ret = ecs_check(ctx, q, s, pos, olen);
+				if (ret >= 0)
+					return ret;
+			}
+			pos += 4 + olen;
 		}
 		if (pos != msg_end)
 			return pass(XC_PUNT_EDNS);
@@ -525,6 +565,44 @@ static __always_inline int grow(struct xdp_md *ctx, const struct query *q, struc
 	return CONTINUE;
 }
 
+/* Our OPT record at `at`, with the query's ECS echoed (SCOPE 0: fast-path
+ * answers do not depend on the client's subnet), stored in one go and its
+ * sum added where it sits. */
+static __always_inline int put_opt(struct xdp_md *ctx, const struct query *q,
+				   struct scratch *s, __u32 at, __u32 *sum)
+{
+	__u32 n = OPT_LEN + q->ecs_len, piece = 0;
+
+	s->opt[0] = 0;
+	s->opt[1] = 0;
+	s->opt[2] = 41;
+	s->opt[3] = EDNS_UDP >> 8;
+	s->opt[4] = EDNS_UDP & 0xff;
+	s->opt[5] = 0;
+	s->opt[6] = 0;
+	s->opt[7] = q->edns_do ? 0x80 : 0;
+	s->opt[8] = 0;
+	s->opt[9] = 0;
+	s->opt[10] = q->ecs_len;
+	for (int i = 0; i < 24; i++) {
+		if ((__u32)i >= q->ecs_len)
+			break;
+		s->opt[OPT_LEN + i] = s->ecs[i];
+	}
+	s->opt[n & 63] = 0; /* the pad of an odd length, for the sum */
+	for (int i = 0; i < 36; i += 2) {
+		if ((__u32)i >= n)
+			break;
+		piece += (__u32)s->opt[i] << 8 | s->opt[i + 1];
+	}
+	fence(n);
+	n &= 63;
+	if (n < OPT_LEN || bpf_xdp_store_bytes(ctx, at & 0xffff, s->opt, n) != 0)
+		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	*sum = add_piece(*sum, (__u16)fold32(piece), at - q->dns);
+	return CONTINUE;
+}
+
 /* QR, AA, RD and CD, rcode and the counts; ID and question stay. */
 static __always_inline int put_header(struct xdp_md *ctx, const struct query *q, __u16 flags,
 				      __u16 an, __u16 ns, __u16 ar, __u32 *sum)
@@ -572,15 +650,20 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 	n = len + (q->edns ? OPT_LEN : 0);
 	if (off > XDP_VARIANT_BYTES_MAX || n > XDP_VARIANT_BYTES_MAX || n == 0)
 		return pass(XC_PUNT_MISS);
+	/* with an ECS echo the OPT is built apart: the variant alone here */
+	if (q->ecs_len)
+		n = len;
 	if (q->edns && q->edns_udp > UDP_MIN)
 		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
-	if (q->qend + n > limit)
+	__u32 opt = q->ecs_len ? OPT_LEN + q->ecs_len : 0; /* built apart */
+
+	if (q->qend + n + opt > limit)
 		return pass(XC_PUNT_TOO_BIG);
-	ret = grow(ctx, q, s, q->qend + n);
+	ret = grow(ctx, q, s, q->qend + n + opt);
 	if (ret >= 0)
 		return ret;
 	/* from here on the frame is ours to finish: never pass it on */
-	__u32 at = q->dns + q->qend;
+	__u32 at = q->dns + q->qend, sum;
 
 	fence(off);
 	off &= 4095;
@@ -590,19 +673,25 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 		return XDP_DROP;
 	if (bpf_xdp_store_bytes(ctx, at & 0xffff, (void *)(e->vbytes + off), n) != 0)
 		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
-	if (q->edns_do) {
-		s->opt[0] = 0x80;
-		if (bpf_xdp_store_bytes(ctx, (at + len + 7) & 0xffff, s->opt, 1) != 0)
-			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	if (q->ecs_len) {
+		sum = fold32(q->qsum + e->var[vi].sum[0]);
+		ret = put_opt(ctx, q, s, at + n, &sum);
+		if (ret >= 0)
+			return ret;
+	} else {
+		if (q->edns_do) {
+			s->opt[0] = 0x80;
+			if (bpf_xdp_store_bytes(ctx, (at + len + 7) & 0xffff, s->opt, 1) != 0)
+				return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+		}
+		sum = fold32(q->qsum + e->var[vi].sum[q->edns ? 1 + q->edns_do : 0]);
 	}
-	__u32 sum = fold32(q->qsum + e->var[vi].sum[q->edns ? 1 + q->edns_do : 0]);
-
 	ret = put_header(ctx, q, e->pb_flags, e->pb_an, e->pb_ns, e->pb_ar + q->edns, &sum);
 	if (ret >= 0)
 		return ret;
 	*step = st + 1 < e->pb_sched_len ? st + 1 : 0;
 	count(XC_TX);
-	return finish_headers(ctx, q, q->qend + n, sum);
+	return finish_headers(ctx, q, q->qend + n + opt, sum);
 }
 
 /* Rewrite the frame into the answer for e: the sections after the question,
@@ -630,7 +719,7 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 		return pass(XC_PUNT_MISS);
 	if (q->edns && q->edns_udp > UDP_MIN)
 		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
-	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN : 0);
+	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN + q->ecs_len : 0);
 
 	if (dns_len > limit)
 		return pass(XC_PUNT_TOO_BIG);
@@ -675,23 +764,9 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	}
 	at += tail;
 	if (q->edns) {
-		s->opt[0] = 0;
-		s->opt[1] = 0;
-		s->opt[2] = 41;
-		s->opt[3] = EDNS_UDP >> 8;
-		s->opt[4] = EDNS_UDP & 0xff;
-		s->opt[5] = 0;
-		s->opt[6] = 0;
-		s->opt[7] = q->edns_do ? 0x80 : 0;
-		s->opt[8] = 0;
-		s->opt[9] = 0;
-		s->opt[10] = 0;
-		if (bpf_xdp_store_bytes(ctx, at & 0xffff, s->opt, OPT_LEN) != 0)
-			return count(XC_DROP_BAD_LENGTH), XDP_DROP;
-		/* 00 0029 04d0 00 00 DO 00 0000, as words from an even start */
-		__u16 opt_sum = (__u16)fold32(0x2904 + 0xd000 + (q->edns_do ? 0x0080 : 0));
-
-		sum = add_piece(sum, opt_sum, at - q->dns);
+		ret = put_opt(ctx, q, s, at, &sum);
+		if (ret >= 0)
+			return ret;
 	}
 	ret = put_header(ctx, q, 0x8000 | e->hdr_flags | (e->rcode & 0x0f),
 			 e->head_an + k + e->tail_an, e->tail_ns, e->tail_ar + q->edns, &sum);

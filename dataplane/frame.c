@@ -115,9 +115,13 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 	q->edns = false;
 	q->edns_do = false;
 	q->edns_udp = 0;
+	q->ecs_len = 0;
 	if (wire_read16(m + 10) == 1) {
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0. Options are
-		 * ignored and not echoed, as carouseld does, once they parse. */
+		 * checked as carouseld checks them (lib/wire.c): an ECS is echoed,
+		 * the rest are ignored and not echoed, once they parse. */
+		unsigned cookies = 0;
+
 		if (len - pos < WIRE_OPT_RR_LEN || m[pos] != 0 ||
 		    wire_read16(m + pos + 1) != TYPE_OPT || m[pos + 6] != 0)
 			return PUNT_EDNS;
@@ -128,11 +132,19 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 		while (o < len) {
 			if (len - o < 4 || len - o - 4 < wire_read16(m + o + 2))
 				return PUNT_EDNS;
-			if (ours->punt_cookies && wire_read16(m + o) == 10)
-				return PUNT_EDNS; /* the cookie answer is carouseld's */
-			if (wire_read16(m + o) == WIRE_OPT_ECS)
-				return PUNT_EDNS; /* carouseld echoes it, with a scope */
-			o += 4 + (size_t)wire_read16(m + o + 2);
+			uint16_t code = wire_read16(m + o), olen = wire_read16(m + o + 2);
+
+			/* the cookie answer is carouseld's; two are its FORMERR */
+			if (code == 10 && (ours->punt_cookies || cookies++))
+				return PUNT_EDNS;
+			if (code == WIRE_OPT_ECS) {
+				/* one, well formed, or carouseld's FORMERR */
+				if (q->ecs_len || !wire_ecs_valid(m + o + 4, olen))
+					return PUNT_EDNS;
+				q->ecs_len = (uint8_t)(4 + olen);
+				memcpy(q->ecs, m + o, q->ecs_len);
+			}
+			o += 4 + (size_t)olen;
 		}
 		q->edns = true;
 		q->edns_udp = wire_read16(m + pos + 3);
@@ -304,9 +316,11 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	size_t limit = reply_limit(q, cap), room, len;
 	uint16_t counts[3];
 
-	if (limit < (size_t)q->question_end + (q->edns ? WIRE_OPT_RR_LEN : 0))
+	size_t opt = q->edns ? WIRE_OPT_RR_LEN + (size_t)q->ecs_len : 0;
+
+	if (limit < (size_t)q->question_end + opt)
 		return -PUNT_TOO_BIG;
-	room = limit - q->question_end - (q->edns ? WIRE_OPT_RR_LEN : 0);
+	room = limit - q->question_end - opt;
 	int n = entry_write(e, step, now, m + q->question_end, room, counts);
 
 	if (n < 0)
@@ -321,8 +335,9 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 		wire_write16(o + 1, TYPE_OPT);
 		wire_write16(o + 3, WIRE_EDNS_UDP);
 		wire_write32(o + 5, q->edns_do ? WIRE_EDNS_DO : 0);
-		wire_write16(o + 9, 0);
-		len += WIRE_OPT_RR_LEN;
+		wire_write16(o + 9, q->ecs_len);
+		memcpy(o + WIRE_OPT_RR_LEN, q->ecs, q->ecs_len);
+		len += WIRE_OPT_RR_LEN + q->ecs_len;
 	}
 	swap_addresses(pkt, q);
 	finish_headers(pkt, q, len);
@@ -334,20 +349,33 @@ int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 {
 	const struct entry_variant *v = &e->variant[e->step_variant[step]];
 	uint8_t *m = pkt + q->dns_off;
-	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN : 0);
+	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN + (size_t)q->ecs_len : 0);
+	uint32_t sum;
 
 	if (q->question_end + n > reply_limit(q, cap))
 		return -PUNT_TOO_BIG;
 	/* the variant and, with EDNS, its OPT template in one copy */
-	memcpy(m + q->question_end, e->bytes + v->off, n);
+	memcpy(m + q->question_end, e->bytes + v->off, n - q->ecs_len);
 	if (q->edns_do)
 		m[q->question_end + v->len + ENTRY_OPT_DO_OFF] = WIRE_EDNS_DO >> 8;
 	put_header(m, e->flags, e->ancount, e->nscount, (uint16_t)(e->arcount + q->edns));
 	swap_addresses(pkt, q);
 	/* the header and question from the frame, the rest precomputed */
-	uint32_t sum = frame_csum_add(0, m, q->question_end) +
-		       v->sum[q->edns ? 1 + q->edns_do : 0];
+	sum = frame_csum_add(0, m, q->question_end);
+	if (!q->ecs_len) {
+		sum += v->sum[q->edns ? 1 + q->edns_do : 0];
+	} else {
+		/* the OPT carries the ECS echo: sum it where it sits */
+		uint8_t *opt = m + q->question_end + v->len;
+		uint32_t o;
 
+		wire_write16(opt + 9, q->ecs_len);
+		memcpy(opt + WIRE_OPT_RR_LEN, q->ecs, q->ecs_len);
+		o = frame_csum_add(0, opt, WIRE_OPT_RR_LEN + (size_t)q->ecs_len);
+		if ((q->question_end + v->len) & 1)
+			o = (o & 0xff) << 8 | o >> 8;
+		sum += v->sum[0] + o;
+	}
 	finish_headers_sum(pkt, q, q->question_end + n, sum);
 	return (int)(q->dns_off + q->question_end + n);
 }

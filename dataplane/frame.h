@@ -46,6 +46,11 @@ struct frame_query {
 	uint16_t qtype, qclass;
 	bool edns, edns_do;
 	uint16_t edns_udp;
+	/* the query's ECS option, whole (code, length, data), echoed with
+	 * SCOPE 0 as carouseld echoes it for answers that do not depend on the
+	 * client's subnet (RFC 7871 7.2.1); ecs_len 0: none */
+	uint8_t ecs_len;
+	uint8_t ecs[4 + 4 + 16];
 	uint64_t digest;
 };
 

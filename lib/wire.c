@@ -60,17 +60,25 @@ int wire_name_read_any(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out
 /* RFC 7871 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH (0 in a
  * query), then exactly the address bytes the prefix covers, with the bits
  * past the prefix zero. Anything else, or a second ECS, is FORMERR. */
-static int parse_ecs(const uint8_t *o, size_t olen, struct wire_query *q)
+bool wire_ecs_valid(const uint8_t *o, size_t olen)
 {
-	if (q->ecs_family || olen < 4)
-		return CAR_EMALF;
+	if (olen < 4)
+		return false;
 	unsigned family = wire_read16(o), source = o[2], max = family == 1 ? 32 : 128;
 	size_t alen = (source + 7) / 8;
 
 	if ((family != 1 && family != 2) || source > max || o[3] != 0 || olen != 4 + alen)
+		return false;
+	return !(source % 8 && (o[4 + alen - 1] & (0xff >> (source % 8))));
+}
+
+static int parse_ecs(const uint8_t *o, size_t olen, struct wire_query *q)
+{
+	if (q->ecs_family || !wire_ecs_valid(o, olen))
 		return CAR_EMALF;
-	if (source % 8 && (o[4 + alen - 1] & (0xff >> (source % 8))))
-		return CAR_EMALF;
+	unsigned family = wire_read16(o), source = o[2];
+	size_t alen = (source + 7) / 8;
+
 	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
 	memcpy(q->ecs_addr, o + 4, alen);
 	q->ecs_family = (uint8_t)family;

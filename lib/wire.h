@@ -184,6 +184,11 @@ void wire_set_rcode(uint8_t *wire, unsigned rcode);
 /* Append our OPT RR (RFC 6891 6.1.2): UDP size WIRE_EDNS_UDP, version 0, the
  * upper bits of rcode, DO when the query had it, no options. */
 void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok);
+/* RFC 7871 6: an ECS option's data (olen bytes) is well formed: family 1
+ * or 2, SOURCE PREFIX-LENGTH within it, SCOPE 0, exactly the address bytes
+ * the prefix needs, no bits set beyond it. */
+bool wire_ecs_valid(const uint8_t *o, size_t olen);
+
 /* Append an option to the OPT RR written at opt_off. */
 void wire_opt_add(struct wire_buf *b, size_t opt_off, uint16_t code, const void *data,
 		  uint16_t len);

@@ -341,14 +341,15 @@ static void test_expiring_entry_assembled(void **state)
 
 /* A query with an OPT carrying `opts` (raw option bytes): the fast path
  * answers it exactly as carouseld does, or punts it to carouseld. */
-static void check_options(const char *what, const uint8_t *opts, size_t olen)
+static void check_options_for(const char *name, const char *what, const uint8_t *opts,
+			      size_t olen)
 {
 	struct config *cfg = fu_load_bundled();
-	struct entry *e = build(cfg, "www.example.test", TYPE_A);
+	struct entry *e = build(cfg, name, TYPE_A);
 	struct frame_entry *f = frame_entry_build(e);
 	struct frame_addrs addrs = fu_addrs();
 	uint8_t dns[512], frame[2048], sock[WIRE_TCP_MAX];
-	size_t dl = fu_dns_query(dns, 0x4242, "www.example.test", TYPE_A, 1232, false);
+	size_t dl = fu_dns_query(dns, 0x4242, name, TYPE_A, 1232, false);
 	struct frame_query q;
 	struct engine_result r;
 
@@ -369,9 +370,31 @@ static void check_options(const char *what, const uint8_t *opts, size_t olen)
 			fail_msg("%s: the fast path answered, not as carouseld does", what);
 	}
 	printf("%s: %s\n", what, v == FRAME_HIT ? "answered, as carouseld" : "punted");
+	if (v == FRAME_HIT && q.ecs_len) {
+		/* the assembled answer echoes it too, at every step */
+		for (unsigned step = 0; step < f->sched_len; step++) {
+			uint8_t a[2048], b[2048];
+			struct frame_query qa;
+
+			fl = fu_frame(a, step & 1, dns, dl, 40000);
+			memcpy(b, a, fl);
+			assert_int_equal(frame_parse(a, fl, &addrs, &qa), FRAME_HIT);
+			int la = frame_respond(a, sizeof(a), &qa, e, step, 0);
+			int lb = frame_answer(b, sizeof(b), &qa, f, step);
+
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, (size_t)la);
+			assert_true(fu_checksums_ok(b, (size_t)lb));
+		}
+	}
 	free(f);
 	free(e);
 	config_free(cfg);
+}
+
+static void check_options(const char *what, const uint8_t *opts, size_t olen)
+{
+	check_options_for("www.example.test", what, opts, olen);
 }
 
 static void test_edns_options(void **state)
@@ -384,6 +407,13 @@ static void test_edns_options(void **state)
 	static const uint8_t cookie[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
 	static const uint8_t cookie_bad[] = {0, 10, 0, 5, 1, 2, 3, 4, 5};
 	static const uint8_t two[] = {0, 12, 0, 0, 0xfd, 0xe9, 0, 0};
+	static const uint8_t ecs6[] = {0, 8, 0, 11, 0, 2, 56, 0, 0x20, 1, 0xd, 0xb8, 0, 0, 0x12};
+	static const uint8_t ecs0[] = {0, 8, 0, 4, 0, 1, 0, 0};
+	static const uint8_t ecs_scope[] = {0, 8, 0, 7, 0, 1, 24, 8, 198, 51, 100};
+	static const uint8_t ecs_twice[] = {0, 8, 0, 4, 0, 1, 0, 0, 0, 8, 0, 4, 0, 1, 0, 0};
+	static const uint8_t cookies2[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+					   0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+	static const uint8_t ecs_pad[] = {0, 12, 0, 2, 0, 0, 0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
 
 	(void)state;
 	check_options("ECS IPv4 /24", ecs4, sizeof(ecs4));
@@ -394,6 +424,15 @@ static void test_edns_options(void **state)
 	check_options("COOKIE, client only (cookies off)", cookie, sizeof(cookie));
 	check_options("COOKIE of a bad length", cookie_bad, sizeof(cookie_bad));
 	check_options("two options", two, sizeof(two));
+	check_options("ECS IPv6 /56", ecs6, sizeof(ecs6));
+	check_options("ECS /0", ecs0, sizeof(ecs0));
+	check_options("ECS with a scope (FORMERR)", ecs_scope, sizeof(ecs_scope));
+	check_options("two ECS (FORMERR)", ecs_twice, sizeof(ecs_twice));
+	check_options("two COOKIEs (FORMERR)", cookies2, sizeof(cookies2));
+	check_options("padding, then ECS at the end", ecs_pad, sizeof(ecs_pad));
+	/* a name of odd length: the answer and the OPT start at odd offsets */
+	check_options_for("shop.example.test", "ECS IPv4 /24, odd offsets", ecs4, sizeof(ecs4));
+	check_options_for("shop.example.test", "ECS IPv6 /56, odd offsets", ecs6, sizeof(ecs6));
 }
 
 int main(void)
