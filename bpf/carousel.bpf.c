@@ -25,7 +25,6 @@ const volatile __u32 our_ip4 = 0; /* network order; 0: none */
 const volatile __u8 our_ip6[16] = {};
 const volatile __u8 has_ip6 = 0;
 const volatile __u16 our_port = 53;
-const volatile __u8 punt_cookies = 0; /* DNS Cookies on: COOKIE queries go to carouseld */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -34,6 +33,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct xdp_entry);
 } entries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdp_cookies);
+} cookie_cfg SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -331,8 +337,13 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 				return pass(XC_PUNT_EDNS);
 			__u32 olen = (__u32)(op[2] << 8 | op[3]);
 
-			if (op[0] == 0 && op[1] == 10 && (punt_cookies || cookies++))
-				return pass(XC_PUNT_EDNS);
+			if (op[0] == 0 && op[1] == 10) {
+				__u32 zero = 0;
+				const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
+
+				if (cookies++ || !k || k->enable)
+					return pass(XC_PUNT_EDNS);
+			}
 			if (op[0] == 0 && op[1] == 8) {
 				ret = ecs_check(ctx, q, s, pos, olen);
 				if (ret >= 0)

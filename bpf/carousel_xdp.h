@@ -61,6 +61,15 @@ struct xdp_entry {
 	__u8 slack[XDP_VARIANT_BYTES_MAX];
 };
 
+/* DNS Cookies as carouseld answers them (lib/fastpath.h struct
+ * fp_cookies), and the offset from bpf_ktime_get_ns() to unix time that
+ * their timestamps need, kept current by the loader. */
+struct xdp_cookies {
+	__u32 enable, has_previous;
+	__u8 secret[16], previous[16];
+	__s64 unix_offset_ns;
+};
+
 /* Per-CPU counters: what came in, what the program sent back (XDP_TX: the
  * driver may still drop it; the loader reports "answered" as tx less the
  * driver's XDP transmit errors), and why the rest was passed to the kernel

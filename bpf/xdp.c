@@ -160,7 +160,6 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 		x.skel->rodata->has_ip6 = 1;
 	}
 	x.skel->rodata->our_port = c->dns_port;
-	x.skel->rodata->punt_cookies = c->punt_cookies;
 	/* BPF_F_NO_PREALLOC: the kernel allocates an element per entry held
 	 * (sizeof(struct xdp_entry) each), not the maximum up front */
 	if (c->max_entries)
@@ -376,6 +375,17 @@ static int xdp_publish(const struct entry *e)
 	return rc == 0 ? 0 : -1;
 }
 
+static void xdp_cookies(const struct fp_cookies *k)
+{
+	struct xdp_cookies v = {.enable = k->enable, .has_previous = k->has_previous};
+	__u32 zero = 0;
+
+	memcpy(v.secret, k->secret, sizeof(v.secret));
+	memcpy(v.previous, k->previous, sizeof(v.previous));
+	if (x.skel)
+		bpf_map_update_elem(bpf_map__fd(x.skel->maps.cookie_cfg), &zero, &v, BPF_ANY);
+}
+
 static void xdp_withdraw(uint64_t digest)
 {
 	if (x.skel)
@@ -462,6 +472,7 @@ const struct fp_ops xdp_ops = {
 	.name = "xdp",
 	.publish = xdp_publish,
 	.withdraw = xdp_withdraw,
+	.cookies = xdp_cookies,
 	.poll = xdp_watch,
 	.stats = xdp_stats_text,
 	.status = xdp_status_text,

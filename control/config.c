@@ -1521,8 +1521,6 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		fail(&c, root, "no randomness for the cookie secret");
 		goto out;
 	}
-	/* the fast paths leave the cookie answer to carouseld */
-	cfg->dp.punt_cookies = cfg->cookies.enable;
 	if (!cfg->dp.max_entries) {
 		/* every pool name and alias, A and AAAA, a quarter more for
 		 * promoted cache answers and growth, at least 64 Ki */

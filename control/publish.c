@@ -125,6 +125,12 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	if (!set)
 		abort();
 	p->published = p->skipped = p->collisions = p->no_room = 0;
+	struct fp_cookies k = {.enable = cfg->cookies.enable,
+			       .has_previous = cfg->cookies.has_previous};
+
+	memcpy(k.secret, cfg->cookies.secret, sizeof(k.secret));
+	memcpy(k.previous, cfg->cookies.previous, sizeof(k.previous));
+	p->fp->cookies(&k);
 	p->generation = cfg->generation;
 	/* with RRL on, every query goes through the socket path's limiter:
 	 * publish nothing, so the fast path punts them all */

@@ -53,6 +53,7 @@ struct lcore_ctx {
 	struct lcore_stats stats;
 	uint32_t *rot; /* [ENTRY_ROT_SLOTS] rotation steps, this lcore's own */
 	struct rte_ring *punt, *from_kernel; /* to and from the exception thread */
+	unsigned link_epoch;                 /* the last link up this lcore kicked for */
 } __rte_cache_aligned;
 
 struct retired {
@@ -68,10 +69,16 @@ static struct {
 	volatile bool force_quit;
 	bool launched;
 	bool link_up;          /* the wire port's link: workers send only while up */
+	bool link_seen;        /* as the exception thread last saw it (logged) */
+	unsigned link_epoch;   /* counts ups: each worker kicks its queue once */
 	uint64_t link_downs;
 	int tap_intr_fd;       /* the tap's rx interrupt, -1: none (poll) */
 	pthread_t exc_thread;
 	bool exc_started;
+	/* the cookie secrets: workers read cookies[cookie_slot]; an update
+	 * writes the other slot once no worker can still be reading it */
+	struct fp_cookies cookies[2];
+	unsigned cookie_slot;
 	uint64_t entry_bytes, variant_bytes; /* held in the table (main thread) */
 	struct lcore_stats exc_stats; /* the exception thread's drops */
 	unsigned worker_lcore[RTE_MAX_LCORE];
@@ -123,7 +130,7 @@ static inline void punt_or_drop(struct lcore_ctx *lc, struct rte_mbuf *m, enum f
 /* A hit's table value: answer in place from a prebuilt variant (or, for
  * an entry that expires, by assembling it), or punt (miss, expired, too
  * big). The rotation step wraps by comparison, not division. */
-static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, const struct frame_query *q,
+static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame_query *q,
 			  const struct frame_entry *e, uint64_t now, struct burst_out *o)
 {
 	enum frame_verdict v = PUNT_MISS;
@@ -132,11 +139,17 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, const struct
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
 		uint32_t *slot = &lc->rot[e->rot_id], step = *slot;
-		int len;
+		int len = 0;
 
 		if (step >= e->sched_len)
 			step = 0; /* the schedule shrank since */
-		if (!e->slow)
+		if (q->cookie_len || q->ecs_len)
+			len = frame_options(q, d, &dp.cookies[__atomic_load_n(&dp.cookie_slot,
+									       __ATOMIC_ACQUIRE)],
+					    (uint32_t)now);
+		if (len < 0)
+			; /* carouseld's FORMERR */
+		else if (!e->slow)
 			len = frame_answer(d, cap, q, e, step);
 		else if (e->slow->expires && now >= e->slow->expires)
 			len = -PUNT_EXPIRED;
@@ -296,6 +309,33 @@ static void ring_or_free(struct rte_ring *r, struct rte_mbuf **m, unsigned n, ui
 	}
 }
 
+/* After a down, af_packet's socket fails its next send with ENETDOWN and
+ * leaves the frame in its ring until a later send; an empty burst does not
+ * send. So two frames that go nowhere (to our own MAC, the local
+ * experimental EtherType) take the error and push the ring out, and the
+ * next reply (a client's first ARP) leaves at once. */
+static void link_kick(struct lcore_ctx *lc)
+{
+	for (int i = 0; i < 2; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pool);
+		struct rte_ether_hdr *eth;
+
+		if (!m)
+			return;
+		eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, RTE_ETHER_MIN_LEN - 4);
+		if (!eth) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		memset(eth, 0, RTE_ETHER_MIN_LEN - 4);
+		rte_eth_macaddr_get(dp.port, &eth->dst_addr);
+		eth->src_addr = eth->dst_addr;
+		eth->ether_type = rte_cpu_to_be_16(0x88b5); /* IEEE 802 local experimental */
+		if (rte_eth_tx_burst(dp.port, lc->queue, &m, 1) == 0)
+			rte_pktmbuf_free(m);
+	}
+}
+
 static int worker_main(void *arg)
 {
 	struct lcore_ctx *lc = arg;
@@ -312,6 +352,19 @@ static int worker_main(void *arg)
 		uint16_t n = rte_eth_rx_burst(dp.port, lc->queue, rx, (uint16_t)dp.burst);
 		bool up = __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED);
 
+		if (n && !up) {
+			/* frames arrive: the link is back before the watch says
+			 * so (a client's first ARP must not go unanswered) */
+			__atomic_store_n(&dp.link_up, true, __ATOMIC_RELAXED);
+			up = true;
+			if (dp.wire_iface[0]) /* af_packet */
+				link_kick(lc);
+		}
+		if (__atomic_load_n(&dp.link_epoch, __ATOMIC_RELAXED) != lc->link_epoch) {
+			lc->link_epoch = __atomic_load_n(&dp.link_epoch, __ATOMIC_ACQUIRE);
+			if (dp.wire_iface[0]) /* af_packet */
+				link_kick(lc);
+		}
 		o.ntx = o.npunt = 0;
 		for (uint16_t i = 0; i < n; i++)
 			rte_prefetch0(rx[i]);
@@ -375,11 +428,14 @@ static void link_check(void)
 
 		up = rte_eth_link_get_nowait(dp.port, &link) == 0 ? link.link_status : -1;
 	}
-	if (up < 0 || (bool)up == __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED))
+	if (up < 0 || (bool)up == dp.link_seen)
 		return;
+	dp.link_seen = up;
 	__atomic_store_n(&dp.link_up, (bool)up, __ATOMIC_RELAXED);
 	if (!up)
 		dp.link_downs++;
+	else /* af_packet's socket keeps the down as an error: link_kick */
+		__atomic_add_fetch(&dp.link_epoch, 1, __ATOMIC_RELEASE);
 	/* one line per change: rare by nature */
 	log_warn("event=dataplane-link state=%s port=%u%s%s", up ? "up" : "down", dp.port,
 		 dp.wire_iface[0] ? " iface=" : "", dp.wire_iface);
@@ -733,7 +789,7 @@ int dp_setup(const struct fp_config *c)
 	}
 	rte_eth_promiscuous_enable(dp.port);
 	dp.tap_intr_fd = tap_intr ? rte_eth_dev_rx_intr_ctl_q_get_fd(dp.tap, 0) : -1;
-	dp.link_up = true;
+	dp.link_up = dp.link_seen = true;
 	const char *wif = strstr(c->port, "iface=");
 
 	if (strncmp(c->port, "net_af_packet", 13) == 0 && wif) {
@@ -756,7 +812,6 @@ int dp_setup(const struct fp_config *c)
 	memcpy(dp.addrs.ip6, c->ip6, 16);
 	dp.addrs.has_ip6 = c->has_ip6;
 	dp.addrs.port = c->dns_port;
-	dp.addrs.punt_cookies = c->punt_cookies;
 	dp.burst = c->burst < DP_MAX_BURST ? c->burst : DP_MAX_BURST;
 	dp.idle_sleep_us = c->idle_sleep_us;
 
@@ -873,6 +928,16 @@ static int dp_publish(const struct entry *e)
 	if (old)
 		retire(old, -1);
 	return 0;
+}
+
+static void dp_cookies(const struct fp_cookies *k)
+{
+	unsigned next = !dp.cookie_slot;
+
+	/* a worker that loaded the slot before the last flip is done with it */
+	rte_rcu_qsbr_synchronize(dp.qsv, RTE_QSBR_THRID_INVALID);
+	dp.cookies[next] = *k;
+	__atomic_store_n(&dp.cookie_slot, next, __ATOMIC_RELEASE);
 }
 
 static void dp_withdraw(uint64_t digest)
@@ -1022,6 +1087,7 @@ const struct fp_ops dp_ops = {
 	.name = "dpdk",
 	.publish = dp_publish,
 	.withdraw = dp_withdraw,
+	.cookies = dp_cookies,
 	.poll = dp_reclaim,
 	.stats = dp_stats_text,
 	.status = dp_status_text,

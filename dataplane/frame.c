@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cookie.h"
 #include "wire.h"
 
 #define ETH_HLEN 14
@@ -62,8 +63,7 @@ uint16_t frame_csum_fold(uint32_t sum)
 
 /* The DNS part: one question, uncompressed name, at most one OPT without
  * options. Everything else is carouseld's to judge. */
-static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct frame_addrs *ours,
-				    struct frame_query *q)
+static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_query *q)
 {
 	if (len < WIRE_HDR_LEN)
 		return PUNT_DNS_HEADER;
@@ -116,6 +116,8 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 	q->edns_do = false;
 	q->edns_udp = 0;
 	q->ecs_len = 0;
+	q->cookie_len = 0;
+	q->extra_len = 0;
 	if (wire_read16(m + 10) == 1) {
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0. Options are
 		 * checked as carouseld checks them (lib/wire.c): an ECS is echoed,
@@ -134,9 +136,15 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, const struct f
 				return PUNT_EDNS;
 			uint16_t code = wire_read16(m + o), olen = wire_read16(m + o + 2);
 
-			/* the cookie answer is carouseld's; two are its FORMERR */
-			if (code == 10 && (ours->punt_cookies || cookies++))
-				return PUNT_EDNS;
+			/* two COOKIEs are carouseld's FORMERR (RFC 7873 5.2.2) */
+			if (code == 10) {
+				if (cookies++)
+					return PUNT_EDNS;
+				q->cookie_len = olen; /* 0 bytes: none, as carouseld reads it */
+				memcpy(q->cookie, m + o + 4, olen < sizeof(q->cookie)
+								    ? olen
+								    : sizeof(q->cookie));
+			}
 			if (code == WIRE_OPT_ECS) {
 				/* one, well formed, or carouseld's FORMERR */
 				if (q->ecs_len || !wire_ecs_valid(m + o + 4, olen))
@@ -230,7 +238,7 @@ enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct fram
 		return PUNT_NOT_OURS;
 	q->dns_off = (uint16_t)(off + UDP_HLEN);
 	q->dns_len = (uint16_t)(ulen - UDP_HLEN);
-	return parse_dns(pkt + q->dns_off, q->dns_len, ours, q);
+	return parse_dns(pkt + q->dns_off, q->dns_len, q);
 }
 
 static void swap(uint8_t *a, uint8_t *b, size_t n)
@@ -309,6 +317,44 @@ static void put_header(uint8_t *m, uint16_t flags, uint16_t an, uint16_t ns, uin
 	wire_write16(m + 10, ar);
 }
 
+int frame_options(struct frame_query *q, const uint8_t *pkt, const struct fp_cookies *k,
+		  uint32_t now)
+{
+	uint8_t *x = q->extra;
+
+	if (k && k->enable && q->cookie_len) {
+		/* RFC 7873 5.2 with RFC 9018 server cookies, as engine.c's
+		 * do_cookie: 8 bytes of client cookie, optionally 8..32 of ours */
+		const uint8_t *client = q->cookie, *server = client + COOKIE_CLIENT_LEN;
+		const uint8_t *ip = pkt + q->l3_off + (q->v6 ? 8 : 12);
+		size_t slen = q->cookie_len - COOKIE_CLIENT_LEN, ip_len = q->v6 ? 16 : 4;
+		enum cookie_state st = COOKIE_INVALID;
+
+		if (q->cookie_len != COOKIE_CLIENT_LEN &&
+		    (q->cookie_len < COOKIE_CLIENT_LEN + 8 || q->cookie_len > COOKIE_CLIENT_LEN + 32))
+			return -PUNT_EDNS;
+		if (slen) {
+			st = cookie_check(k->secret, client, server, slen, ip, ip_len, now);
+			if (st == COOKIE_INVALID && k->has_previous &&
+			    cookie_check(k->previous, client, server, slen, ip, ip_len, now) !=
+				    COOKIE_INVALID)
+				st = COOKIE_WORN;
+		}
+		wire_write16(x, COOKIE_OPTION);
+		wire_write16(x + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+		memcpy(x + 4, client, COOKIE_CLIENT_LEN);
+		if (st == COOKIE_VALID)
+			memcpy(x + 4 + COOKIE_CLIENT_LEN, server, COOKIE_SERVER_LEN);
+		else
+			cookie_make(k->secret, client, ip, ip_len, now, x + 4 + COOKIE_CLIENT_LEN);
+		x += 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
+	}
+	memcpy(x, q->ecs, q->ecs_len);
+	x += q->ecs_len;
+	q->extra_len = (uint8_t)(x - q->extra);
+	return 0;
+}
+
 int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
 		  uint64_t step, uint64_t now)
 {
@@ -316,7 +362,7 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	size_t limit = reply_limit(q, cap), room, len;
 	uint16_t counts[3];
 
-	size_t opt = q->edns ? WIRE_OPT_RR_LEN + (size_t)q->ecs_len : 0;
+	size_t opt = q->edns ? WIRE_OPT_RR_LEN + (size_t)q->extra_len : 0;
 
 	if (limit < (size_t)q->question_end + opt)
 		return -PUNT_TOO_BIG;
@@ -335,9 +381,9 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 		wire_write16(o + 1, TYPE_OPT);
 		wire_write16(o + 3, WIRE_EDNS_UDP);
 		wire_write32(o + 5, q->edns_do ? WIRE_EDNS_DO : 0);
-		wire_write16(o + 9, q->ecs_len);
-		memcpy(o + WIRE_OPT_RR_LEN, q->ecs, q->ecs_len);
-		len += WIRE_OPT_RR_LEN + q->ecs_len;
+		wire_write16(o + 9, q->extra_len);
+		memcpy(o + WIRE_OPT_RR_LEN, q->extra, q->extra_len);
+		len += WIRE_OPT_RR_LEN + q->extra_len;
 	}
 	swap_addresses(pkt, q);
 	finish_headers(pkt, q, len);
@@ -349,29 +395,29 @@ int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 {
 	const struct entry_variant *v = &e->variant[e->step_variant[step]];
 	uint8_t *m = pkt + q->dns_off;
-	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN + (size_t)q->ecs_len : 0);
+	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN + (size_t)q->extra_len : 0);
 	uint32_t sum;
 
 	if (q->question_end + n > reply_limit(q, cap))
 		return -PUNT_TOO_BIG;
 	/* the variant and, with EDNS, its OPT template in one copy */
-	memcpy(m + q->question_end, e->bytes + v->off, n - q->ecs_len);
+	memcpy(m + q->question_end, e->bytes + v->off, n - q->extra_len);
 	if (q->edns_do)
 		m[q->question_end + v->len + ENTRY_OPT_DO_OFF] = WIRE_EDNS_DO >> 8;
 	put_header(m, e->flags, e->ancount, e->nscount, (uint16_t)(e->arcount + q->edns));
 	swap_addresses(pkt, q);
 	/* the header and question from the frame, the rest precomputed */
 	sum = frame_csum_add(0, m, q->question_end);
-	if (!q->ecs_len) {
+	if (!q->extra_len) {
 		sum += v->sum[q->edns ? 1 + q->edns_do : 0];
 	} else {
-		/* the OPT carries the ECS echo: sum it where it sits */
+		/* the OPT carries options (COOKIE, ECS): sum it where it sits */
 		uint8_t *opt = m + q->question_end + v->len;
 		uint32_t o;
 
-		wire_write16(opt + 9, q->ecs_len);
-		memcpy(opt + WIRE_OPT_RR_LEN, q->ecs, q->ecs_len);
-		o = frame_csum_add(0, opt, WIRE_OPT_RR_LEN + (size_t)q->ecs_len);
+		wire_write16(opt + 9, q->extra_len);
+		memcpy(opt + WIRE_OPT_RR_LEN, q->extra, q->extra_len);
+		o = frame_csum_add(0, opt, WIRE_OPT_RR_LEN + (size_t)q->extra_len);
 		if ((q->question_end + v->len) & 1)
 			o = (o & 0xff) << 8 | o >> 8;
 		sum += v->sum[0] + o;

@@ -11,6 +11,7 @@
 
 #include "dname.h"
 #include "entry.h"
+#include "fastpath.h"
 #include "verdict.h"
 
 /* What the fast path does not answer goes to the kernel (punt) with one of
@@ -33,7 +34,6 @@ struct frame_addrs {
 	uint8_t ip6[16];
 	bool has_ip6;
 	uint16_t port; /* host order */
-	bool punt_cookies; /* DNS Cookies on: queries with a COOKIE go to carouseld */
 };
 
 struct frame_query {
@@ -51,11 +51,27 @@ struct frame_query {
 	 * client's subnet (RFC 7871 7.2.1); ecs_len 0: none */
 	uint8_t ecs_len;
 	uint8_t ecs[4 + 4 + 16];
+	/* the query's COOKIE option data (client cookie, server cookie) */
+	uint16_t cookie_len; /* as sent; 0: none */
+	uint8_t cookie[8 + 32];
+	/* the options our OPT carries (frame_options): COOKIE, then ECS, in
+	 * carouseld's order */
+	uint8_t extra_len;
+	uint8_t extra[4 + 24 + 4 + 4 + 16];
 	uint64_t digest;
 };
 
 enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct frame_addrs *ours,
 			       struct frame_query *q);
+
+/* The options the reply's OPT carries, as carouseld writes them: with
+ * cookies on (k->enable), a COOKIE option with the client cookie and a
+ * server cookie (the client's if valid and fresh, else a new one made at
+ * `now`, unix seconds: lib/cookie.h), then the ECS echo. Call before the
+ * reply is written (it reads the client's address). Returns 0, or
+ * -PUNT_EDNS for a COOKIE carouseld would answer FORMERR. */
+int frame_options(struct frame_query *q, const uint8_t *pkt, const struct fp_cookies *k,
+		  uint32_t now);
 
 /* Rewrite the query frame into the reply for entry e at rotation step
  * `step`: swap MAC/IP/ports, keep ID and question, write the sections,

@@ -30,8 +30,17 @@ struct fp_config {
 	bool has_ip4, has_ip6;
 	uint8_t ip4[4], ip6[16];
 	unsigned ip4_prefix, ip6_prefix;
-	bool punt_cookies; /* DNS Cookies on: queries with a COOKIE go to carouseld */
 	unsigned max_entries; /* dataplane.max-entries, else sized to the config */
+};
+
+/* DNS Cookies as carouseld answers them (lib/cookie.h, RFC 9018): a fast
+ * path makes and checks server cookies with the same secrets, so a cookie
+ * made on one path verifies on the other. */
+struct fp_cookies {
+	bool enable;
+	bool has_previous;
+	uint8_t secret[16];   /* new cookies are made with it */
+	uint8_t previous[16]; /* still accepted, renewed */
 };
 
 /* A fast path as the publisher sees it. Entries are copied in: the
@@ -43,6 +52,8 @@ struct fp_ops {
 	int (*publish)(const struct entry *e);
 	/* Remove the entry with this key, if any. */
 	void (*withdraw)(uint64_t digest);
+	/* The cookie secrets in force (at start and on every reload). */
+	void (*cookies)(const struct fp_cookies *k);
 	/* A few times a second from the main loop: reclaim retired entries,
 	 * watch the link and transmit errors. */
 	void (*poll)(void);

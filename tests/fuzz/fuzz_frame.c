@@ -51,7 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len > 1500)
 		return 0;
 	memcpy(f, data, len);
-	if (frame_parse(f, len, &a, &q) != FRAME_HIT)
+	/* cookies on: every option is made and checked */
+	static const struct fp_cookies k = {.enable = true, .has_previous = true,
+					    .secret = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+					    .previous = {7}};
+
+	if (frame_parse(f, len, &a, &q) != FRAME_HIT || frame_options(&q, f, &k, 1700000000) < 0)
 		return 0;
 	memcpy(g, f, len);
 	for (unsigned i = 0; i < nentries; i++) {
