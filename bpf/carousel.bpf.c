@@ -61,8 +61,11 @@ struct scratch {
 	__u8 raw[XDP_NAME_MAX + 8]; /* the question as it came: name, type, class */
 	__u8 front[HEAD_MOVE_MAX];
 	__u8 name[XDP_NAME_MAX];
-	__u8 opt[64];  /* an OPT with the ECS echo, built to store in one go */
+	__u8 opt[72];  /* an OPT with COOKIE and ECS, built to store in one go */
 	__u8 ecs[32];  /* the query's ECS option, whole: code, length, data */
+	__u8 cookie[64];     /* the query's COOKIE data: client cookie, server cookie */
+	__u8 cookie_out[24]; /* ours: client cookie, server cookie */
+	__u64 sip[5];        /* SipHash input: client cookie, head, address */
 	__u8 ttl[4];
 };
 
@@ -82,6 +85,7 @@ struct query {
 	__u16 qtype, qclass, edns_udp;
 	__u8 v6, edns, edns_do;
 	__u8 ecs_len; /* the query's ECS option (in scratch), echoed with SCOPE 0 */
+	__u8 cookie_len; /* the query's COOKIE data (in scratch), cookies on */
 };
 
 static __always_inline int count(__u32 c)
@@ -226,22 +230,83 @@ static __always_inline int ecs_check(struct xdp_md *ctx, struct query *q, struct
 				     __u32 pos, __u32 olen)
 {
 	if (q->ecs_len || olen < 4 || olen > 20)
-		return pass(XC_PUNT_EDNS);
+		return 1;
 	__u32 n = 4 + olen;
 
 	fence(n);
 	n &= 31;
+	__builtin_memset(s->ecs, 0, sizeof(s->ecs)); /* put_opt copies all of it */
 	if (n < 8 || bpf_xdp_load_bytes(ctx, pos, s->ecs, n) != 0)
-		return pass(XC_PUNT_EDNS);
+		return 1;
 	__u32 family = (__u32)(s->ecs[4] << 8 | s->ecs[5]), source = s->ecs[6];
 	__u32 alen = (source + 7) / 8, max = family == 1 ? 32 : 128;
 
 	if ((family != 1 && family != 2) || source > max || s->ecs[7] != 0 || olen != 4 + alen)
-		return pass(XC_PUNT_EDNS);
+		return 1;
 	if (source % 8 && (s->ecs[(8 + alen - 1) & 31] & (0xff >> (source % 8))))
-		return pass(XC_PUNT_EDNS);
+		return 1;
 	q->ecs_len = (__u8)n;
-	return CONTINUE;
+	return 0;
+}
+
+struct opt_walk {
+	struct xdp_md *ctx;
+	struct query *q;
+	struct scratch *s;
+	__u32 pos, end;
+	int cookies, punt;
+};
+
+/* One EDNS option, checked as carouseld checks them (lib/wire.c): the
+ * cookie answer follows `cookies:` and two COOKIEs are carouseld's
+ * FORMERR; one well-formed ECS is echoed, anything else about it is
+ * FORMERR; the rest are ignored once they parse. */
+static int opt_step(__u32 i, void *arg)
+{
+	struct opt_walk *w = arg;
+	void *data = (void *)(long)w->ctx->data, *end = (void *)(long)w->ctx->data_end;
+	__u32 pos = w->pos;
+
+	(void)i;
+	if (pos >= w->end)
+		return 1;
+	__u8 *op = data + (pos & 0x3fff);
+
+	if ((void *)(op + 4) > end) {
+		w->punt = 1;
+		return 1;
+	}
+	__u32 olen = (__u32)(op[2] << 8 | op[3]);
+
+	if (op[0] == 0 && op[1] == 10) {
+		__u32 zero = 0;
+		const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
+
+		if (w->cookies++ || !k) {
+			w->punt = 1;
+			return 1;
+		}
+		/* cookies on: 8 bytes of client cookie, optionally 8..32 of
+		 * ours; any other length is carouseld's FORMERR */
+		if (k->enable) {
+			__u32 cl = olen;
+
+			fence(cl);
+			cl &= 63;
+			if ((olen != 8 && (olen < 16 || olen > 40)) || cl < 8 ||
+			    bpf_xdp_load_bytes(w->ctx, pos + 4, w->s->cookie, cl) != 0) {
+				w->punt = 1;
+				return 1;
+			}
+			w->q->cookie_len = (__u8)olen;
+		}
+	}
+	if (op[0] == 0 && op[1] == 8 && ecs_check(w->ctx, w->q, w->s, pos, olen)) {
+		w->punt = 1;
+		return 1;
+	}
+	w->pos = pos + 4 + olen;
+	return 0;
 }
 
 /* One question, uncompressed name (lower-cased into scratch, digested),
@@ -310,6 +375,7 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 	q->edns = 0;
 	q->edns_do = 0;
 	q->ecs_len = 0;
+	q->cookie_len = 0;
 	__u32 msg_end = q->dns + q->dns_len;
 
 	if (m[11] == 1) {
@@ -324,33 +390,13 @@ static __always_inline int parse_dns(struct xdp_md *ctx, struct query *q, struct
 		pos += OPT_LEN;
 		if (pos + rdlen != msg_end)
 			return pass(XC_PUNT_EDNS);
-		/* options: {code, length, data}, ignored once they parse */
-		/* checked as carouseld checks them (lib/wire.c): the cookie
-		 * answer is carouseld's and two COOKIEs are its FORMERR; one
-		 * well-formed ECS is echoed, anything else about it is FORMERR */
-		int cookies = 0;
+		/* options: {code, length, data}, one bpf_loop step each */
+		struct opt_walk ow = {.ctx = ctx, .q = q, .s = s, .pos = pos, .end = msg_end};
 
-		for (int i = 0; i < 16 && pos < msg_end; i++) {
-			__u8 *op = data + (pos & 0x3fff);
-
-			if ((void *)(op + 4) > end)
-				return pass(XC_PUNT_EDNS);
-			__u32 olen = (__u32)(op[2] << 8 | op[3]);
-
-			if (op[0] == 0 && op[1] == 10) {
-				__u32 zero = 0;
-				const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
-
-				if (cookies++ || !k || k->enable)
-					return pass(XC_PUNT_EDNS);
-			}
-			if (op[0] == 0 && op[1] == 8) {
-				ret = ecs_check(ctx, q, s, pos, olen);
-				if (ret >= 0)
-					return ret;
-			}
-			pos += 4 + olen;
-		}
+		bpf_loop(16, opt_step, &ow, 0);
+		if (ow.punt)
+			return pass(XC_PUNT_EDNS);
+		pos = ow.pos;
 		if (pos != msg_end)
 			return pass(XC_PUNT_EDNS);
 		q->edns = 1;
@@ -576,36 +622,198 @@ static __always_inline int grow(struct xdp_md *ctx, const struct query *q, struc
 	return CONTINUE;
 }
 
-/* Our OPT record at `at`, with the query's ECS echoed (SCOPE 0: fast-path
+/* ---- DNS Cookies (RFC 7873, RFC 9018 server cookies: lib/cookie.c) ---- */
+
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                           \
+	do {                                                                               \
+		v0 += v1;                                                                  \
+		v1 = ROTL(v1, 13);                                                         \
+		v1 ^= v0;                                                                  \
+		v0 = ROTL(v0, 32);                                                         \
+		v2 += v3;                                                                  \
+		v3 = ROTL(v3, 16);                                                         \
+		v3 ^= v2;                                                                  \
+		v0 += v3;                                                                  \
+		v3 = ROTL(v3, 21);                                                         \
+		v3 ^= v0;                                                                  \
+		v2 += v1;                                                                  \
+		v1 = ROTL(v1, 17);                                                         \
+		v1 ^= v2;                                                                  \
+		v2 = ROTL(v2, 32);                                                         \
+	} while (0)
+
+/* SipHash-2-4 of the len (20 or 32) bytes in s->sip, zero beyond them
+ * (little-endian words: this program runs on little-endian hosts). */
+static __always_inline __u64 siphash24(const __u8 *key, const struct scratch *s, __u32 len)
+{
+	__u64 k0 = *(const __u64 *)key, k1 = *(const __u64 *)(key + 8);
+	__u64 v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	__u64 b = (__u64)len << 56;
+
+	for (int i = 0; i < 4; i++) {
+		if ((__u32)i * 8 + 8 > len)
+			break;
+		__u64 m = s->sip[i];
+
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	if (len & 7)
+		b |= s->sip[(len / 8) & 3]; /* the last bytes, zero-padded */
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+struct sip_call {
+	const __u8 *key;
+	const struct scratch *s;
+	__u32 len;
+	__u64 mac;
+};
+
+/* siphash24 as a bpf_loop body: verified once, whichever caller. */
+static int sip_step(__u32 i, void *arg)
+{
+	struct sip_call *c = arg;
+
+	(void)i;
+	c->mac = siphash24(c->key, c->s, c->len);
+	return 1;
+}
+
+static __always_inline __u64 sip(const __u8 *key, const struct scratch *s, __u32 len)
+{
+	struct sip_call c = {.key = key, .s = s, .len = len};
+
+	bpf_loop(1, sip_step, &c, 0);
+	return c.mac;
+}
+
+/* The server cookie the client sent back, checked with one secret:
+ * 0 not ours (or malformed, old, from the future), 1 fresh, 2 worn (older
+ * than half an hour: renew). s->sip holds client cookie and address. */
+static __always_inline int cookie_check(const __u8 *secret, struct scratch *s, __u32 slen,
+					__u32 iplen, __u32 now)
+{
+	const __u8 *server = s->cookie + 8;
+
+	if (slen != 16 || server[0] != 1)
+		return 0;
+	__u32 ts = (__u32)server[4] << 24 | (__u32)server[5] << 16 | (__u32)server[6] << 8 |
+		   server[7];
+	__s32 age = (__s32)(now - ts); /* serial arithmetic: survives the wrap */
+
+	if (age > 3600 || age < -300)
+		return 0;
+	s->sip[1] = *(const __u64 *)server; /* version, reserved, timestamp as sent */
+	if (sip(secret, s, 16 + iplen) != *(const __u64 *)(server + 8))
+		return 0;
+	return age > 1800 ? 2 : 1;
+}
+
+/* The COOKIE option's data for the reply, into s->cookie_out: the client
+ * cookie, then the client's server cookie if fresh and ours, else a new
+ * one (engine.c do_cookie). */
+static __always_inline int make_cookie(struct xdp_md *ctx, const struct query *q,
+				       struct scratch *s)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
+
+	if (!k)
+		return XDP_DROP;
+	__u32 iplen = q->v6 ? 16 : 4, slen = q->cookie_len - 8;
+	__u32 now = (__u32)((bpf_ktime_get_tai_ns() - (__u64)k->tai_offset_ns) / 1000000000ULL);
+	int st = 0;
+
+	if (q->l3 > 18)
+		return XDP_DROP;
+	__u8 *ip = data + q->l3 + (q->v6 ? 8 : 12);
+
+	if ((void *)(ip + 16) > end)
+		return XDP_DROP;
+	s->sip[0] = *(const __u64 *)s->cookie; /* the client cookie */
+	s->sip[2] = 0;
+	s->sip[3] = 0;
+	s->sip[4] = 0;
+	__builtin_memcpy((__u8 *)s->sip + 16, ip, 4);
+	if (q->v6)
+		__builtin_memcpy((__u8 *)s->sip + 20, ip + 4, 12);
+	if (slen) {
+		st = cookie_check(k->secret, s, slen, iplen, now);
+		if (st == 0 && k->has_previous && cookie_check(k->previous, s, slen, iplen, now))
+			st = 2; /* valid under the old secret: renew */
+	}
+	__builtin_memcpy(s->cookie_out, s->cookie, 8);
+	if (st == 1) {
+		__builtin_memcpy(s->cookie_out + 8, s->cookie + 8, 16);
+		return CONTINUE;
+	}
+	__u8 *head = (__u8 *)&s->sip[1];
+
+	head[0] = 1;
+	head[1] = 0;
+	head[2] = 0;
+	head[3] = 0;
+	head[4] = now >> 24;
+	head[5] = now >> 16;
+	head[6] = now >> 8;
+	head[7] = now;
+	__u64 mac = sip(k->secret, s, 16 + iplen);
+
+	__builtin_memcpy(s->cookie_out + 8, head, 8);
+	__builtin_memcpy(s->cookie_out + 16, &mac, 8); /* SipHash's little-endian output */
+	return CONTINUE;
+}
+
+/* Our OPT record at `at`, with our COOKIE (s->cookie_out) and the query's
+ * ECS echoed (SCOPE 0: fast-path
  * answers do not depend on the client's subnet), stored in one go and its
  * sum added where it sits. */
 static __always_inline int put_opt(struct xdp_md *ctx, const struct query *q,
 				   struct scratch *s, __u32 at, __u32 *sum)
 {
-	__u32 n = OPT_LEN + q->ecs_len, piece = 0;
+	__u32 c = q->cookie_len ? 4 + 24 : 0, n = OPT_LEN + c + q->ecs_len, piece = 0;
+	int ret;
 
-	s->opt[0] = 0;
-	s->opt[1] = 0;
+	if (c) {
+		ret = make_cookie(ctx, q, s);
+		if (ret >= 0)
+			return ret;
+	}
+	/* fixed-size work, no branch on the lengths: the verifier walks
+	 * it once (zeros beyond n add nothing to the sum) */
+	__builtin_memset(s->opt, 0, sizeof(s->opt));
+	if (!q->ecs_len)
+		__builtin_memset(s->ecs, 0, sizeof(s->ecs));
 	s->opt[2] = 41;
 	s->opt[3] = EDNS_UDP >> 8;
 	s->opt[4] = EDNS_UDP & 0xff;
-	s->opt[5] = 0;
-	s->opt[6] = 0;
 	s->opt[7] = q->edns_do ? 0x80 : 0;
-	s->opt[8] = 0;
-	s->opt[9] = 0;
-	s->opt[10] = q->ecs_len;
-	for (int i = 0; i < 24; i++) {
-		if ((__u32)i >= q->ecs_len)
-			break;
-		s->opt[OPT_LEN + i] = s->ecs[i];
+	s->opt[10] = c + q->ecs_len;
+	if (c) { /* COOKIE first, as carouseld writes them */
+		s->opt[OPT_LEN + 1] = 10;
+		s->opt[OPT_LEN + 3] = 24;
+		__builtin_memcpy(s->opt + OPT_LEN + 4, s->cookie_out, 24);
+		__builtin_memcpy(s->opt + OPT_LEN + 28, s->ecs, 24);
+	} else {
+		__builtin_memcpy(s->opt + OPT_LEN, s->ecs, 24);
 	}
-	s->opt[n & 63] = 0; /* the pad of an odd length, for the sum */
-	for (int i = 0; i < 36; i += 2) {
-		if ((__u32)i >= n)
-			break;
+	for (int i = 0; i < (int)sizeof(s->opt); i += 2)
 		piece += (__u32)s->opt[i] << 8 | s->opt[i + 1];
-	}
 	fence(n);
 	n &= 63;
 	if (n < OPT_LEN || bpf_xdp_store_bytes(ctx, at & 0xffff, s->opt, n) != 0)
@@ -661,12 +869,15 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 	n = len + (q->edns ? OPT_LEN : 0);
 	if (off > XDP_VARIANT_BYTES_MAX || n > XDP_VARIANT_BYTES_MAX || n == 0)
 		return pass(XC_PUNT_MISS);
-	/* with an ECS echo the OPT is built apart: the variant alone here */
-	if (q->ecs_len)
+	/* with options to send (COOKIE, ECS) the OPT is built apart: the
+	 * variant alone here */
+	__u32 extra = (q->cookie_len ? 4 + 24 : 0) + q->ecs_len;
+
+	if (extra)
 		n = len;
 	if (q->edns && q->edns_udp > UDP_MIN)
 		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
-	__u32 opt = q->ecs_len ? OPT_LEN + q->ecs_len : 0; /* built apart */
+	__u32 opt = extra ? OPT_LEN + extra : 0; /* built apart */
 
 	if (q->qend + n + opt > limit)
 		return pass(XC_PUNT_TOO_BIG);
@@ -684,7 +895,7 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 		return XDP_DROP;
 	if (bpf_xdp_store_bytes(ctx, at & 0xffff, (void *)(e->vbytes + off), n) != 0)
 		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
-	if (q->ecs_len) {
+	if (extra) {
 		sum = fold32(q->qsum + e->var[vi].sum[0]);
 		ret = put_opt(ctx, q, s, at + n, &sum);
 		if (ret >= 0)
@@ -716,6 +927,8 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	__u32 k = 0, limit = UDP_MIN;
 	int ret;
 
+	if (q->cookie_len) /* cookies are answered on prebuilt entries only */
+		return pass(XC_PUNT_EDNS);
 	if (!step || head > XDP_BYTES_MAX || tail > XDP_BYTES_MAX || rr_len > XDP_RR_LEN_MAX ||
 	    n > XDP_RR_MAX || e->sched_len > XDP_SCHED_MAX || e->nttl > XDP_TTL_MAX)
 		return pass(XC_PUNT_MISS);
@@ -730,7 +943,8 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 		return pass(XC_PUNT_MISS);
 	if (q->edns && q->edns_udp > UDP_MIN)
 		limit = q->edns_udp < EDNS_UDP ? q->edns_udp : EDNS_UDP;
-	__u32 dns_len = q->qend + head + k * rr_len + tail + (q->edns ? OPT_LEN + q->ecs_len : 0);
+	__u32 dns_len = q->qend + head + k * rr_len + tail +
+			(q->edns ? OPT_LEN + (q->cookie_len ? 4 + 24 : 0) + q->ecs_len : 0);
 
 	if (dns_len > limit)
 		return pass(XC_PUNT_TOO_BIG);

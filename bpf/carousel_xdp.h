@@ -62,12 +62,12 @@ struct xdp_entry {
 };
 
 /* DNS Cookies as carouseld answers them (lib/fastpath.h struct
- * fp_cookies), and the offset from bpf_ktime_get_ns() to unix time that
- * their timestamps need, kept current by the loader. */
+ * fp_cookies), and the offset of CLOCK_TAI from unix time that their
+ * timestamps need (bpf_ktime_get_tai_ns() - tai_offset_ns = unix time). */
 struct xdp_cookies {
 	__u32 enable, has_previous;
 	__u8 secret[16], previous[16];
-	__s64 unix_offset_ns;
+	__s64 tai_offset_ns;
 };
 
 /* Per-CPU counters: what came in, what the program sent back (XDP_TX: the

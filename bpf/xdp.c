@@ -378,8 +378,18 @@ static int xdp_publish(const struct entry *e)
 static void xdp_cookies(const struct fp_cookies *k)
 {
 	struct xdp_cookies v = {.enable = k->enable, .has_previous = k->has_previous};
+	struct timespec tai, real;
 	__u32 zero = 0;
 
+	/* the program reads CLOCK_TAI (bpf_ktime_get_tai_ns); cookies carry
+	 * unix time: the offset is whole seconds (leap seconds, or 0) */
+	clock_gettime(CLOCK_TAI, &tai);
+	clock_gettime(CLOCK_REALTIME, &real);
+	v.tai_offset_ns = (int64_t)(tai.tv_sec - real.tv_sec +
+				    (tai.tv_nsec - real.tv_nsec > 500000000L
+					     ? 1
+					     : tai.tv_nsec - real.tv_nsec < -500000000L ? -1 : 0)) *
+			  1000000000LL;
 	memcpy(v.secret, k->secret, sizeof(v.secret));
 	memcpy(v.previous, k->previous, sizeof(v.previous));
 	if (x.skel)
