@@ -14,6 +14,7 @@
 
 #include "carousel_xdp.h"
 #include "entry_hash.h"
+#include "rrl_bucket.h"
 
 #define CONTINUE -1
 #define DNS_HLEN 12
@@ -38,8 +39,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xdp_cookies);
-} cookie_cfg SEC(".maps");
+	__type(value, struct xdp_policy);
+} policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDP_RRL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rrl_buckets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -280,7 +288,7 @@ static int opt_step(__u32 i, void *arg)
 
 	if (op[0] == 0 && op[1] == 10) {
 		__u32 zero = 0;
-		const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
+		const struct xdp_policy *k = bpf_map_lookup_elem(&policy, &zero);
 
 		if (w->cookies++ || !k) {
 			w->punt = 1;
@@ -727,11 +735,11 @@ static __always_inline int cookie_check(const __u8 *secret, struct scratch *s, _
  * cookie, then the client's server cookie if fresh and ours, else a new
  * one (engine.c do_cookie). */
 static __always_inline int make_cookie(struct xdp_md *ctx, const struct query *q,
-				       struct scratch *s)
+				       struct scratch *s, int *valid)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u32 zero = 0;
-	const struct xdp_cookies *k = bpf_map_lookup_elem(&cookie_cfg, &zero);
+	const struct xdp_policy *k = bpf_map_lookup_elem(&policy, &zero);
 
 	if (!k)
 		return XDP_DROP;
@@ -757,6 +765,7 @@ static __always_inline int make_cookie(struct xdp_md *ctx, const struct query *q
 		if (st == 0 && k->has_previous && cookie_check(k->previous, s, slen, iplen, now))
 			st = 2; /* valid under the old secret: renew */
 	}
+	*valid = st != 0;
 	__builtin_memcpy(s->cookie_out, s->cookie, 8);
 	if (st == 1) {
 		__builtin_memcpy(s->cookie_out + 8, s->cookie + 8, 16);
@@ -787,13 +796,6 @@ static __always_inline int put_opt(struct xdp_md *ctx, const struct query *q,
 				   struct scratch *s, __u32 at, __u32 *sum)
 {
 	__u32 c = q->cookie_len ? 4 + 24 : 0, n = OPT_LEN + c + q->ecs_len, piece = 0;
-	int ret;
-
-	if (c) {
-		ret = make_cookie(ctx, q, s);
-		if (ret >= 0)
-			return ret;
-	}
 	/* fixed-size work, no branch on the lengths: the verifier walks
 	 * it once (zeros beyond n add nothing to the sum) */
 	__builtin_memset(s->opt, 0, sizeof(s->opt));
@@ -845,6 +847,86 @@ static __always_inline int put_header(struct xdp_md *ctx, const struct query *q,
 	for (int i = 0; i < DNS_HLEN; i += 2)
 		*sum = fold32(*sum + ((__u32)m[i] << 8 | m[i + 1]));
 	return CONTINUE;
+}
+
+/* Response rate limiting as carouseld does it (lib/rrl_bucket.h), with
+ * one table for all CPUs (a compare-and-swap per answer), so the limit is
+ * the configured one, not one per CPU. */
+static __always_inline int rrl_check(struct xdp_md *ctx, const struct query *q,
+				     const struct xdp_policy *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u8 addr[16] = {};
+
+	if (q->l3 > 18)
+		return RRL_PASS;
+	__u8 *ip = data + q->l3 + (q->v6 ? 8 : 12);
+
+	if ((void *)(ip + 16) > end)
+		return RRL_PASS;
+	__builtin_memcpy(addr, ip, 4);
+	if (q->v6)
+		__builtin_memcpy(addr + 4, ip + 4, 12);
+	__u64 h = rrl_prefix_hash(addr, q->v6, q->v6 ? p->rrl_v6_prefix : p->rrl_v4_prefix);
+	__u32 sec = (__u32)((bpf_ktime_get_tai_ns() - (__u64)p->tai_offset_ns) / 1000000000ULL);
+	__u32 idx = (__u32)h & (XDP_RRL_SLOTS - 1);
+	__u64 *b = bpf_map_lookup_elem(&rrl_buckets, &idx);
+
+	if (!b)
+		return RRL_PASS;
+	for (int tries = 0; tries < 4; tries++) {
+		__u64 old = *(volatile __u64 *)b, next = rrl_bucket_next(old, h, sec);
+
+		if (__sync_val_compare_and_swap(b, old, next) == old)
+			return rrl_verdict_of(next, p->rrl_rate, p->rrl_slip);
+	}
+	return RRL_PASS; /* heavy contention on one bucket: let it through */
+}
+
+/* A limited response that slips out: the header with the reply's flags
+ * and TC, no records, the question (control/server.c truncate_reply). */
+static __always_inline int slip(struct xdp_md *ctx, const struct query *q, __u16 flags)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	int delta = (int)(q->dns + q->qend) - (int)(end - data);
+	__u32 sum = fold32(q->qsum);
+	int ret;
+
+	if (delta > 0 || bpf_xdp_adjust_tail(ctx, delta) != 0)
+		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
+	ret = put_header(ctx, q, flags | 0x0200, 0, 0, 0, &sum);
+	if (ret >= 0)
+		return ret;
+	count(XC_SLIPPED);
+	return finish_headers(ctx, q, q->qend, sum);
+}
+
+/* The cookie answer, then the rate limit (a valid cookie is exempt):
+ * CONTINUE to answer, else what to do with the frame. */
+static __always_inline int admit(struct xdp_md *ctx, const struct query *q, struct scratch *s,
+				 __u16 flags)
+{
+	__u32 zero = 0;
+	const struct xdp_policy *p = bpf_map_lookup_elem(&policy, &zero);
+	int valid = 0, ret;
+
+	if (!p)
+		return CONTINUE;
+	if (q->cookie_len) {
+		ret = make_cookie(ctx, q, s, &valid);
+		if (ret >= 0)
+			return ret;
+	}
+	if (!p->rrl_enable || valid)
+		return CONTINUE;
+	switch (rrl_check(ctx, q, p)) {
+	case RRL_SLIP:
+		return slip(ctx, q, flags);
+	case RRL_DROP:
+		return count(XC_DROP_RRL), XDP_DROP;
+	default:
+		return CONTINUE;
+	}
 }
 
 /* A hit on an entry with prebuilt variants: one store of the variant (and
@@ -927,8 +1009,6 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	__u32 k = 0, limit = UDP_MIN;
 	int ret;
 
-	if (q->cookie_len) /* cookies are answered on prebuilt entries only */
-		return pass(XC_PUNT_EDNS);
 	if (!step || head > XDP_BYTES_MAX || tail > XDP_BYTES_MAX || rr_len > XDP_RR_LEN_MAX ||
 	    n > XDP_RR_MAX || e->sched_len > XDP_SCHED_MAX || e->nttl > XDP_TTL_MAX)
 		return pass(XC_PUNT_MISS);
@@ -1041,13 +1121,24 @@ int carousel_xdp(struct xdp_md *ctx)
 		if (a != b)
 			return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
 	}
+	/* entries that expire: the clock, the answer assembled, and the
+	 * cookie answer left to carouseld */
+	__u64 now = 0;
+
+	if (!e->nvariants) {
+		now = bpf_ktime_get_ns();
+		if (e->expires_ns && now >= e->expires_ns)
+			return pass(XC_PUNT_EXPIRED);
+		if (q.cookie_len)
+			return pass(XC_PUNT_EDNS);
+	}
+	/* cookies, then the rate limit: once, before either answer */
+	ret = admit(ctx, &q, s, e->nvariants ? e->pb_flags
+					     : 0x8000 | e->hdr_flags | (e->rcode & 0x0f));
+	if (ret >= 0)
+		return ret;
 	if (e->nvariants)
 		return respond_prebuilt(ctx, &q, s, e);
-	/* entries that expire: the clock, and the answer assembled */
-	__u64 now = bpf_ktime_get_ns();
-
-	if (e->expires_ns && now >= e->expires_ns)
-		return pass(XC_PUNT_EXPIRED);
 	return respond(ctx, &q, s, e, now);
 }
 

@@ -61,14 +61,19 @@ struct xdp_entry {
 	__u8 slack[XDP_VARIANT_BYTES_MAX];
 };
 
-/* DNS Cookies as carouseld answers them (lib/fastpath.h struct
- * fp_cookies), and the offset of CLOCK_TAI from unix time that their
- * timestamps need (bpf_ktime_get_tai_ns() - tai_offset_ns = unix time). */
-struct xdp_cookies {
-	__u32 enable, has_previous;
+/* What the loader sets for the program besides entries: DNS Cookies as
+ * carouseld answers them (lib/fastpath.h struct fp_cookies), response rate
+ * limiting (struct fp_rrl), and the offset of CLOCK_TAI from unix time
+ * that cookie timestamps and RRL seconds need (bpf_ktime_get_tai_ns() -
+ * tai_offset_ns = unix time). */
+struct xdp_policy {
+	__u32 enable, has_previous; /* cookies */
 	__u8 secret[16], previous[16];
 	__s64 tai_offset_ns;
+	__u32 rrl_enable, rrl_rate, rrl_slip, rrl_v4_prefix, rrl_v6_prefix;
 };
+
+#define XDP_RRL_SLOTS 65536 /* rate-limit buckets, shared by all CPUs */
 
 /* Per-CPU counters: what came in, what the program sent back (XDP_TX: the
  * driver may still drop it; the loader reports "answered" as tx less the
@@ -76,6 +81,8 @@ struct xdp_cookies {
  * ("punted", the DPDK path's word) or dropped: lib/verdict.h's list. */
 #define XDP_PUNT_ENUM(id, name) XC_PUNT_##id,
 #define XDP_DROP_ENUM(id, name) XC_DROP_##id,
-enum xdp_counter { XC_RX, XC_TX, FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT };
+enum xdp_counter {
+	XC_RX, XC_TX, XC_SLIPPED, FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT
+};
 
 #endif

@@ -24,7 +24,7 @@
 #define XDP_PUNT_NAME(id, name) "punted." name,
 #define XDP_DROP_NAME(id, name) "dropped." name,
 static const char *const counter_names[XC_COUNT] = {
-	"rx", "tx", FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
+	"rx", "tx", "slipped", FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
 
 static struct {
 	struct carousel_bpf *skel;
@@ -40,6 +40,7 @@ static struct {
 	 * when last read: "answered" is what left, not what the program sent */
 	uint64_t tx_base, err_base, err_seen;
 	uint64_t next_watch, watch_tx, watch_errs;
+	struct xdp_policy policy; /* cookies and rate limits, as the map has them */
 	uint32_t generation;
 	uint64_t published, skipped;
 } x;
@@ -375,25 +376,42 @@ static int xdp_publish(const struct entry *e)
 	return rc == 0 ? 0 : -1;
 }
 
-static void xdp_cookies(const struct fp_cookies *k)
+/* The policy map's value, rewritten whole on every change. */
+static void policy_write(void)
 {
-	struct xdp_cookies v = {.enable = k->enable, .has_previous = k->has_previous};
 	struct timespec tai, real;
 	__u32 zero = 0;
 
-	/* the program reads CLOCK_TAI (bpf_ktime_get_tai_ns); cookies carry
-	 * unix time: the offset is whole seconds (leap seconds, or 0) */
+	/* the program reads CLOCK_TAI (bpf_ktime_get_tai_ns); cookies and
+	 * RRL count unix time: the offset is whole seconds (leap seconds) */
 	clock_gettime(CLOCK_TAI, &tai);
 	clock_gettime(CLOCK_REALTIME, &real);
-	v.tai_offset_ns = (int64_t)(tai.tv_sec - real.tv_sec +
-				    (tai.tv_nsec - real.tv_nsec > 500000000L
-					     ? 1
-					     : tai.tv_nsec - real.tv_nsec < -500000000L ? -1 : 0)) *
-			  1000000000LL;
-	memcpy(v.secret, k->secret, sizeof(v.secret));
-	memcpy(v.previous, k->previous, sizeof(v.previous));
+	x.policy.tai_offset_ns = (int64_t)(tai.tv_sec - real.tv_sec +
+					   (tai.tv_nsec - real.tv_nsec > 500000000L ? 1
+					    : tai.tv_nsec - real.tv_nsec < -500000000L ? -1
+										    : 0)) *
+				 1000000000LL;
 	if (x.skel)
-		bpf_map_update_elem(bpf_map__fd(x.skel->maps.cookie_cfg), &zero, &v, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(x.skel->maps.policy), &zero, &x.policy, BPF_ANY);
+}
+
+static void xdp_cookies(const struct fp_cookies *k)
+{
+	x.policy.enable = k->enable;
+	x.policy.has_previous = k->has_previous;
+	memcpy(x.policy.secret, k->secret, sizeof(x.policy.secret));
+	memcpy(x.policy.previous, k->previous, sizeof(x.policy.previous));
+	policy_write();
+}
+
+static void xdp_rrl(const struct fp_rrl *r)
+{
+	x.policy.rrl_enable = r->enable;
+	x.policy.rrl_rate = r->rate;
+	x.policy.rrl_slip = r->slip;
+	x.policy.rrl_v4_prefix = r->v4_prefix;
+	x.policy.rrl_v6_prefix = r->v6_prefix;
+	policy_write();
 }
 
 static void xdp_withdraw(uint64_t digest)
@@ -483,6 +501,7 @@ const struct fp_ops xdp_ops = {
 	.publish = xdp_publish,
 	.withdraw = xdp_withdraw,
 	.cookies = xdp_cookies,
+	.rrl = xdp_rrl,
 	.poll = xdp_watch,
 	.stats = xdp_stats_text,
 	.status = xdp_status_text,

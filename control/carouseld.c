@@ -49,7 +49,7 @@ static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 /* Hot cached names go to the fast path through the publisher. */
 static void publish_hot_entry(struct entry *e)
 {
-	publish_hot(the_publisher, atomic_load(&the_server->cfg), e); /* main thread */
+	publish_hot(the_publisher, e);
 	free(e);
 }
 

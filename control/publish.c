@@ -132,9 +132,12 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	memcpy(k.previous, cfg->cookies.previous, sizeof(k.previous));
 	p->fp->cookies(&k);
 	p->generation = cfg->generation;
-	/* with RRL on, every query goes through the socket path's limiter:
-	 * publish nothing, so the fast path punts them all */
-	for (unsigned i = 0; i < (cfg->rrl.enable ? 0 : cfg->npools); i++) {
+	p->fp->rrl(&(struct fp_rrl){.enable = cfg->rrl.enable,
+				    .rate = cfg->rrl.rate,
+				    .slip = cfg->rrl.slip,
+				    .v4_prefix = cfg->rrl.v4_prefix,
+				    .v6_prefix = cfg->rrl.v6_prefix});
+	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = &cfg->pools[i];
 
 		POOL_NAMES(pool, name, qtype)
@@ -195,8 +198,6 @@ void publish_config(struct publisher *p, const struct config *cfg)
 
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 {
-	if (cfg->rrl.enable)
-		return;
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = &cfg->pools[i];
 
@@ -211,9 +212,9 @@ void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 	}
 }
 
-void publish_hot(struct publisher *p, const struct config *cfg, const struct entry *e)
+void publish_hot(struct publisher *p, const struct entry *e)
 {
-	if (cfg->rrl.enable || has_key(p->keys, p->nkeys, e->digest))
+	if (has_key(p->keys, p->nkeys, e->digest))
 		return;
 	if (p->fp->publish(e) == 0)
 		p->hot++;

@@ -1,6 +1,6 @@
 /* publish.h -- the one publisher: it alone decides which names a fast
- * path holds (pool names and aliases, promoted cache entries; nothing
- * while RRL must see every query), renders them with the answer engine
+ * path holds (pool names and aliases, promoted cache entries), with the
+ * cookie secrets and rate limits in force, renders them with the engine
  * into lib/'s entry format and hands them over through the fast path's
  * fp_ops. It keeps each generation's keys and withdraws the difference,
  * so a fast path never scans its own table. */
@@ -25,8 +25,8 @@ void publish_config(struct publisher *p, const struct config *cfg);
  * the pools that may fall back on another. */
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index);
 /* A hot cached answer (the resolver's promotion; e carries its expiry):
- * published unless RRL is on or a configured name holds its key. */
-void publish_hot(struct publisher *p, const struct config *cfg, const struct entry *e);
+ * published unless a configured name holds its key. */
+void publish_hot(struct publisher *p, const struct entry *e);
 void publish_withdraw(struct publisher *p, uint64_t digest);
 /* "entries-published N ..." lines for carouselctl status. */
 size_t publish_status(const struct publisher *p, char *buf, size_t len);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "rrl_bucket.h"
+
 struct rrl_config {
 	bool enable;
 	unsigned rate; /* responses per second per prefix */
@@ -17,8 +19,6 @@ struct rrl_config {
 	unsigned v4_prefix, v6_prefix;
 	unsigned table_size;
 };
-
-enum rrl_verdict { RRL_PASS, RRL_SLIP, RRL_DROP };
 
 struct rrl {
 	uint32_t mask;

@@ -33,6 +33,8 @@
 
 #include "frame.h"
 #include "log.h"
+#include "rrl_bucket.h"
+#include "wire.h"
 
 #define DP_TABLE_SIZE 65536
 #define DP_MAX_BURST 512
@@ -42,7 +44,7 @@
 struct lcore_stats {
 	uint64_t busy_cycles; /* TSC cycles spent on non-empty bursts */
 	uint64_t rx, answered, tx_wire_fail, from_kernel, to_kernel_fail, kernel_tx_fail;
-	uint64_t link_down_drop;
+	uint64_t link_down_drop, slipped;
 	uint64_t punt[PUNT_COUNT];
 	uint64_t drop[DROP_COUNT];
 } __rte_cache_aligned;
@@ -54,6 +56,7 @@ struct lcore_ctx {
 	uint32_t *rot; /* [ENTRY_ROT_SLOTS] rotation steps, this lcore's own */
 	struct rte_ring *punt, *from_kernel; /* to and from the exception thread */
 	unsigned link_epoch;                 /* the last link up this lcore kicked for */
+	uint64_t *rrl;                       /* [DP_RRL_SLOTS] rate-limit buckets, its own */
 } __rte_cache_aligned;
 
 struct retired {
@@ -64,6 +67,7 @@ struct retired {
 
 #define DP_EXC_POLL_US 100 /* the exception thread's sleep when idle */
 #define DP_EXC_RING 1024   /* frames in flight to or from the kernel, per worker */
+#define DP_RRL_SLOTS 65536 /* rate-limit buckets per worker (a power of two) */
 
 static struct {
 	volatile bool force_quit;
@@ -75,10 +79,14 @@ static struct {
 	int tap_intr_fd;       /* the tap's rx interrupt, -1: none (poll) */
 	pthread_t exc_thread;
 	bool exc_started;
-	/* the cookie secrets: workers read cookies[cookie_slot]; an update
-	 * writes the other slot once no worker can still be reading it */
-	struct fp_cookies cookies[2];
-	unsigned cookie_slot;
+	/* cookie secrets and rate limits: workers read policy[slot]; an
+	 * update writes the other slot once no worker can still read it */
+	struct dp_policy {
+		struct fp_cookies cookies;
+		struct fp_rrl rrl;
+		unsigned rrl_rate; /* this lcore's share of the rate */
+	} policy[2];
+	unsigned slot;
 	uint64_t entry_bytes, variant_bytes; /* held in the table (main thread) */
 	struct lcore_stats exc_stats; /* the exception thread's drops */
 	unsigned worker_lcore[RTE_MAX_LCORE];
@@ -143,10 +151,32 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 
 		if (step >= e->sched_len)
 			step = 0; /* the schedule shrank since */
+		const struct dp_policy *pol = &dp.policy[__atomic_load_n(&dp.slot, __ATOMIC_ACQUIRE)];
+
 		if (q->cookie_len || q->ecs_len)
-			len = frame_options(q, d, &dp.cookies[__atomic_load_n(&dp.cookie_slot,
-									       __ATOMIC_ACQUIRE)],
-					    (uint32_t)now);
+			len = frame_options(q, d, &pol->cookies, (uint32_t)now);
+		if (len == 0 && pol->rrl.enable && !q->cookie_ok) {
+			/* as carouseld: per prefix and second, a valid cookie exempt */
+			const uint8_t *src = d + q->l3_off + (q->v6 ? 8 : 12);
+			uint64_t h = rrl_prefix_hash(src, q->v6,
+						     q->v6 ? pol->rrl.v6_prefix : pol->rrl.v4_prefix);
+			uint64_t *b = &lc->rrl[h & (DP_RRL_SLOTS - 1)];
+
+			*b = rrl_bucket_next(*b, h, (unsigned)now);
+			switch (rrl_verdict_of(*b, pol->rrl_rate, pol->rrl.slip)) {
+			case RRL_PASS:
+				break;
+			case RRL_SLIP:
+				len = frame_slip(d, q, e->slow ? (uint16_t)(WIRE_QR | e->slow->hdr_flags |
+									    (e->slow->rcode & 0xf))
+							       : e->flags);
+				count(&lc->stats.slipped);
+				goto send;
+			case RRL_DROP:
+				punt_or_drop(lc, m, DROP_RRL, o);
+				return;
+			}
+		}
 		if (len < 0)
 			; /* carouseld's FORMERR */
 		else if (!e->slow)
@@ -157,6 +187,7 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 			len = frame_respond(d, cap, q, e->slow, step, now);
 		if (len > 0) {
 			*slot = step + 1 < e->sched_len ? step + 1 : 0;
+send:
 			m->data_len = (uint16_t)len;
 			m->pkt_len = (uint32_t)len;
 			count(&lc->stats.answered);
@@ -854,6 +885,8 @@ int dp_launch(void)
 		lc->queue = (uint16_t)i++;
 		lc->rot = rte_zmalloc("carousel_rot", ENTRY_ROT_SLOTS * sizeof(uint32_t),
 				      RTE_CACHE_LINE_SIZE);
+		lc->rrl = rte_zmalloc("carousel_rrl", DP_RRL_SLOTS * sizeof(uint64_t),
+				      RTE_CACHE_LINE_SIZE);
 		char name[RTE_RING_NAMESIZE];
 
 		snprintf(name, sizeof(name), "car_punt%u", lcore);
@@ -863,7 +896,7 @@ int dp_launch(void)
 		lc->from_kernel = rte_ring_create(name, DP_EXC_RING, (int)rte_socket_id(),
 						  RING_F_SP_ENQ | RING_F_SC_DEQ);
 		dp.worker_lcore[lc->queue] = lcore;
-		if (!lc->rot || !lc->punt || !lc->from_kernel ||
+		if (!lc->rot || !lc->rrl || !lc->punt || !lc->from_kernel ||
 		    rte_eal_remote_launch(worker_main, lc, lcore) != 0)
 			return -1;
 	}
@@ -930,14 +963,39 @@ static int dp_publish(const struct entry *e)
 	return 0;
 }
 
-static void dp_cookies(const struct fp_cookies *k)
+/* The next policy: a copy of the current one, changed by `change`. */
+static void policy_update(void (*change)(struct dp_policy *p, const void *arg), const void *arg)
 {
-	unsigned next = !dp.cookie_slot;
+	unsigned next = !dp.slot;
 
 	/* a worker that loaded the slot before the last flip is done with it */
 	rte_rcu_qsbr_synchronize(dp.qsv, RTE_QSBR_THRID_INVALID);
-	dp.cookies[next] = *k;
-	__atomic_store_n(&dp.cookie_slot, next, __ATOMIC_RELEASE);
+	dp.policy[next] = dp.policy[dp.slot];
+	change(&dp.policy[next], arg);
+	__atomic_store_n(&dp.slot, next, __ATOMIC_RELEASE);
+}
+
+static void set_cookies(struct dp_policy *p, const void *arg)
+{
+	p->cookies = *(const struct fp_cookies *)arg;
+}
+
+/* Each worker limits its own share: RSS spreads a prefix's queries over
+ * the queues (it hashes ports too), so the shares add up to the rate. */
+static void set_rrl(struct dp_policy *p, const void *arg)
+{
+	p->rrl = *(const struct fp_rrl *)arg;
+	p->rrl_rate = (p->rrl.rate + dp.nq - 1) / dp.nq;
+}
+
+static void dp_cookies(const struct fp_cookies *k)
+{
+	policy_update(set_cookies, k);
+}
+
+static void dp_rrl(const struct fp_rrl *r)
+{
+	policy_update(set_rrl, r);
 }
 
 static void dp_withdraw(uint64_t digest)
@@ -984,6 +1042,7 @@ static void dp_stop(void)
 		void *m;
 
 		rte_free(lc->rot);
+		rte_free(lc->rrl);
 		while (lc->punt && rte_ring_dequeue(lc->punt, &m) == 0)
 			rte_pktmbuf_free(m);
 		while (lc->from_kernel && rte_ring_dequeue(lc->from_kernel, &m) == 0)
@@ -1033,14 +1092,15 @@ static size_t dp_stats_text(char *buf, size_t len)
 		t.to_kernel_fail += __atomic_load_n(&s->to_kernel_fail, __ATOMIC_RELAXED);
 		t.kernel_tx_fail += __atomic_load_n(&s->kernel_tx_fail, __ATOMIC_RELAXED);
 		t.link_down_drop += __atomic_load_n(&s->link_down_drop, __ATOMIC_RELAXED);
+		t.slipped += __atomic_load_n(&s->slipped, __ATOMIC_RELAXED);
 		SAY("dpdk.lcore%u.rx %llu\ndpdk.lcore%u.answered %llu\ndpdk.lcore%u.punted %llu\n"
 		    "dpdk.lcore%u.dropped %llu\ndpdk.lcore%u.busy-cycles %llu\n",
 		    lcore, (unsigned long long)rx, lcore, (unsigned long long)ans, lcore,
 		    (unsigned long long)punted, lcore, (unsigned long long)dropped, lcore,
 		    (unsigned long long)__atomic_load_n(&s->busy_cycles, __ATOMIC_RELAXED));
 	}
-	SAY("dpdk.rx %llu\ndpdk.answered %llu\n", (unsigned long long)t.rx,
-	    (unsigned long long)t.answered);
+	SAY("dpdk.rx %llu\ndpdk.answered %llu\ndpdk.slipped %llu\n", (unsigned long long)t.rx,
+	    (unsigned long long)t.answered, (unsigned long long)t.slipped);
 	for (int i = 1; i < PUNT_COUNT; i++)
 		SAY("dpdk.punted.%s %llu\n", frame_verdict_names[i], (unsigned long long)t.punt[i]);
 	for (int i = 0; i < DROP_COUNT; i++)
@@ -1088,6 +1148,7 @@ const struct fp_ops dp_ops = {
 	.publish = dp_publish,
 	.withdraw = dp_withdraw,
 	.cookies = dp_cookies,
+	.rrl = dp_rrl,
 	.poll = dp_reclaim,
 	.stats = dp_stats_text,
 	.status = dp_status_text,

@@ -117,6 +117,7 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 	q->edns_udp = 0;
 	q->ecs_len = 0;
 	q->cookie_len = 0;
+	q->cookie_ok = false;
 	q->extra_len = 0;
 	if (wire_read16(m + 10) == 1) {
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0. Options are
@@ -340,6 +341,7 @@ int frame_options(struct frame_query *q, const uint8_t *pkt, const struct fp_coo
 				    COOKIE_INVALID)
 				st = COOKIE_WORN;
 		}
+		q->cookie_ok = st != COOKIE_INVALID;
 		wire_write16(x, COOKIE_OPTION);
 		wire_write16(x + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
 		memcpy(x + 4, client, COOKIE_CLIENT_LEN);
@@ -478,6 +480,16 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 	f->rot_id = e->rot_id;
 	memcpy(f->name, e->name, e->name_len);
 	return f;
+}
+
+int frame_slip(uint8_t *pkt, const struct frame_query *q, uint16_t flags)
+{
+	uint8_t *m = pkt + q->dns_off;
+
+	put_header(m, (uint16_t)(flags | WIRE_TC), 0, 0, 0);
+	swap_addresses(pkt, q);
+	finish_headers(pkt, q, q->question_end);
+	return (int)(q->dns_off + q->question_end);
 }
 
 void frame_reflect(uint8_t *pkt, const struct frame_query *q)

@@ -54,6 +54,7 @@ struct frame_query {
 	/* the query's COOKIE option data (client cookie, server cookie) */
 	uint16_t cookie_len; /* as sent; 0: none */
 	uint8_t cookie[8 + 32];
+	bool cookie_ok; /* a server cookie of ours came back: RRL lets it pass */
 	/* the options our OPT carries (frame_options): COOKIE, then ECS, in
 	 * carouseld's order */
 	uint8_t extra_len;
@@ -135,6 +136,12 @@ int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 int frame_respond_fixed(uint8_t *pkt, size_t len, size_t cap, const uint8_t *answer,
 			size_t alen);
 extern volatile uint32_t frame_responder_sink;
+
+/* A response over the rate limit that slips out (control/server.c's
+ * truncate_reply): header with the reply's flags (QR, AA, rcode: `flags`)
+ * and TC, no records, the question; addresses swapped, lengths and
+ * checksums fixed. Returns the new frame length. */
+int frame_slip(uint8_t *pkt, const struct frame_query *q, uint16_t flags);
 
 /* Swap MAC, IP and UDP ports only: the reflector baseline of the benchmark. */
 void frame_reflect(uint8_t *pkt, const struct frame_query *q);

@@ -43,6 +43,14 @@ struct fp_cookies {
 	uint8_t previous[16]; /* still accepted, renewed */
 };
 
+/* Response rate limiting (the `rrl:` section; lib/rrl_bucket.h): the
+ * fast path limits its own answers per client prefix with the same rate,
+ * slip and prefix lengths. */
+struct fp_rrl {
+	bool enable;
+	unsigned rate, slip, v4_prefix, v6_prefix;
+};
+
 /* A fast path as the publisher sees it. Entries are copied in: the
  * caller keeps e. Every call comes from carouseld's main thread. */
 struct fp_ops {
@@ -54,6 +62,8 @@ struct fp_ops {
 	void (*withdraw)(uint64_t digest);
 	/* The cookie secrets in force (at start and on every reload). */
 	void (*cookies)(const struct fp_cookies *k);
+	/* The rate limits in force (at start and on every reload). */
+	void (*rrl)(const struct fp_rrl *r);
 	/* A few times a second from the main loop: reclaim retired entries,
 	 * watch the link and transmit errors. */
 	void (*poll)(void);

@@ -21,7 +21,9 @@
 	X(MISS, "miss")             /* no entry */                                            \
 	X(EXPIRED, "expired")       /* cached data past its TTL */                            \
 	X(TOO_BIG, "too-big")       /* reply larger than the client takes over UDP */
-#define FP_DROPS(X) X(BAD_LENGTH, "bad-length") /* lengths that lie: truncated frame */
+#define FP_DROPS(X)                                                                        \
+	X(BAD_LENGTH, "bad-length") /* lengths that lie: truncated frame */                  \
+	X(RRL, "rrl")               /* over the rate limit, not slipped */
 
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -175,6 +176,75 @@ static void test_publish_under_load(void **state)
 	free(b);
 }
 
+static uint64_t stat_of(const char *name)
+{
+	char buf[16384], *p;
+
+	dp_ops.stats(buf, sizeof(buf));
+	p = strstr(buf, name);
+	return p ? strtoull(p + strlen(name), NULL, 10) : 0;
+}
+
+/* RRL on the DPDK path: one client's flood within a second gets what
+ * carouseld's limiter (the same lib/rrl_bucket.h arithmetic) gives it:
+ * `rate` answers, every slip-th limited one truncated, the rest dropped. */
+static void test_rrl(void **state)
+{
+	struct fp_rrl r = {.enable = true, .rate = 20, .slip = 2, .v4_prefix = 24,
+			   .v6_prefix = 56};
+	uint8_t dns[512], f[2048];
+	size_t dl = fu_dns_query(dns, 0x6666, "www.example.test", TYPE_A, 0, false);
+	size_t fl = fu_frame(f, false, dns, dl, 43000);
+	int answered = 0, slipped = 0;
+	uint64_t dropped0;
+
+	(void)state;
+	for (int tries = 0; tries < 3; tries++) {
+		time_t t0 = time(NULL);
+
+		answered = slipped = 0;
+		dp_ops.rrl(&r);
+		dropped0 = stat_of("dpdk.dropped.rrl ");
+		for (int i = 0; i < 100; i++)
+			assert_int_equal(rte_ring_enqueue(wire_rx, mbuf_of(f, fl)), 0);
+		/* every frame is answered, slipped or dropped: wait for all */
+		for (long spin = 0; spin < 100000000L; spin++) {
+			void *m;
+
+			if (rte_ring_dequeue(wire_tx, &m) == 0) {
+				const uint8_t *d = rte_pktmbuf_mtod((struct rte_mbuf *)m, uint8_t *);
+
+				if (d[42 + 2] & 0x02) {
+					slipped++;
+					assert_int_equal(rte_pktmbuf_data_len((struct rte_mbuf *)m),
+							 42 + dl);
+					assert_int_equal(wire_read16(d + 42 + 6), 0);
+					assert_true(fu_checksums_ok(d, 42 + dl));
+				} else {
+					answered++;
+				}
+				rte_pktmbuf_free(m);
+			} else if (answered + slipped + (int)(stat_of("dpdk.dropped.rrl ") - dropped0) >=
+				   100) {
+				break;
+			} else {
+				sched_yield();
+			}
+		}
+		if (t0 == time(NULL))
+			break;
+		sleep(1);
+	}
+	printf("rrl: answered %d slipped %d dropped %d\n", answered, slipped,
+	       (int)(stat_of("dpdk.dropped.rrl ") - dropped0));
+	assert_int_equal(answered, 20);
+	assert_int_equal(slipped, 40);
+	assert_int_equal(stat_of("dpdk.dropped.rrl ") - dropped0, 40);
+	assert_int_equal(stat_of("dpdk.slipped ") >= 40, 1);
+	r.enable = false;
+	dp_ops.rrl(&r);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_dp", "-l", "0-1", "--no-huge", "--no-pci", "-m", "256",
@@ -218,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_answers_match_socket),
 		cmocka_unit_test(test_punt_and_kernel),
 		cmocka_unit_test(test_publish_under_load),
+		cmocka_unit_test(test_rrl),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -355,6 +355,94 @@ static void test_cookies(void **state)
 	xdp_ops.cookies(&k);
 }
 
+/* RRL: one client's flood within a second gets exactly what carouseld's
+ * limiter gives it (control/rrl.c, the same buckets): `rate` answers,
+ * then every slip-th limited one truncated (TC, question only), the rest
+ * dropped; a valid server cookie is exempt; another prefix is not hurt. */
+static void rrl_flood(const uint8_t *src4, int n, bool with_cookie, int *answered, int *slipped,
+		      int *dropped)
+{
+	uint8_t dns[512], f[2048], out[2048];
+	size_t dl = fu_dns_query(dns, 0x5555, "www.example.test", TYPE_A, with_cookie ? 1232 : 0,
+				 false);
+	size_t ol;
+
+	if (with_cookie) {
+		static const uint8_t client[8] = {9, 8, 7, 6, 5, 4, 3, 2};
+		uint8_t o[28];
+
+		wire_write16(o, 10);
+		wire_write16(o + 2, 24);
+		memcpy(o + 4, client, 8);
+		cookie_make(cookie_secret, client, src4, 4, (uint32_t)time(NULL), o + 12);
+		memcpy(dns + dl, o, sizeof(o));
+		wire_write16(dns + dl - 2, sizeof(o));
+		dl += sizeof(o);
+	}
+	size_t fl = fu_frame(f, false, dns, dl, 42000);
+
+	memcpy(f + 14 + 12, src4, 4); /* the flood's source address */
+	wire_write16(f + 14 + 10, 0);
+	uint32_t h = 0;
+
+	for (int i = 0; i < 20; i += 2)
+		h += wire_read16(f + 14 + i);
+	while (h >> 16)
+		h = (h & 0xffff) + (h >> 16);
+	wire_write16(f + 14 + 10, (uint16_t)~h);
+	*answered = *slipped = *dropped = 0;
+	for (int i = 0; i < n; i++) {
+		int a = run(f, fl, out, &ol);
+
+		if (a == XDP_DROP) {
+			(*dropped)++;
+		} else if (a == XDP_TX && (out[42 + 2] & 0x02)) {
+			(*slipped)++;
+			assert_int_equal(ol, 42 + dl - (with_cookie ? 39 : 0));
+			assert_int_equal(wire_read16(out + 42 + 6), 0);
+			assert_true(fu_checksums_ok(out, ol));
+		} else if (a == XDP_TX) {
+			(*answered)++;
+		}
+	}
+}
+
+static void test_rrl(void **state)
+{
+	static const uint8_t flood[4] = {198, 51, 100, 77}, other[4] = {203, 0, 113, 9};
+	struct fp_rrl r = {.enable = true, .rate = 20, .slip = 2, .v4_prefix = 24,
+			   .v6_prefix = 56};
+	struct fp_cookies k = {.enable = true};
+	int ans, slip, drop;
+
+	(void)state;
+	memcpy(k.secret, cookie_secret, 16);
+	for (int tries = 0; tries < 3; tries++) {
+		time_t t0 = time(NULL);
+
+		xdp_ops.rrl(&r); /* a fresh second for this prefix after a retry */
+		rrl_flood(flood, 100, false, &ans, &slip, &drop);
+		if (t0 == time(NULL))
+			break;
+		sleep(1);
+	}
+	printf("rrl: answered %d slipped %d dropped %d\n", ans, slip, drop);
+	assert_int_equal(ans, 20);
+	assert_int_equal(slip, 40);
+	assert_int_equal(drop, 40);
+	/* another /24 has its own budget */
+	rrl_flood(other, 5, false, &ans, &slip, &drop);
+	assert_int_equal(ans, 5);
+	/* a valid server cookie is exempt, as on the socket path */
+	xdp_ops.cookies(&k);
+	rrl_flood(flood, 30, true, &ans, &slip, &drop);
+	assert_int_equal(ans, 30);
+	k.enable = false;
+	xdp_ops.cookies(&k);
+	r.enable = false;
+	xdp_ops.rrl(&r);
+}
+
 int main(void)
 {
 	cpu_set_t one;
@@ -388,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_edns_options),
 		cmocka_unit_test(test_cookies),
+		cmocka_unit_test(test_rrl),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

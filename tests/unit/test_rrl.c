@@ -1,0 +1,106 @@
+/* test_rrl.c -- response rate limiting's accounting (control/rrl.c over
+ * lib/rrl_bucket.h, the arithmetic the fast paths share): a flood within
+ * a second gets `rate` answers, then every slip-th limited response slips
+ * and the rest are dropped; a new second starts over; a prefix is the
+ * configured /24 or /56; slip 0 drops every limited one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "rrl.h"
+
+static struct sockaddr_storage v4(const char *a)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+
+	s->sin_family = AF_INET;
+	inet_pton(AF_INET, a, &s->sin_addr);
+	return ss;
+}
+
+static struct sockaddr_storage v6(const char *a)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+
+	s->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, a, &s->sin6_addr);
+	return ss;
+}
+
+static void flood(struct rrl *r, const struct rrl_config *c, struct sockaddr_storage *ss, int n,
+		  uint64_t sec, int got[3])
+{
+	got[0] = got[1] = got[2] = 0;
+	for (int i = 0; i < n; i++)
+		got[rrl_check(r, c, (struct sockaddr *)ss, sec)]++;
+}
+
+static void test_flood(void **state)
+{
+	struct rrl_config c = {.enable = true, .rate = 20, .slip = 2, .v4_prefix = 24,
+			       .v6_prefix = 56, .table_size = 1024};
+	struct rrl *r = rrl_create(c.table_size);
+	struct sockaddr_storage a = v4("198.51.100.77"), b = v4("198.51.100.78"),
+				other = v4("203.0.113.9");
+	int got[3];
+
+	(void)state;
+	flood(r, &c, &a, 100, 1000, got);
+	assert_int_equal(got[RRL_PASS], 20);
+	assert_int_equal(got[RRL_SLIP], 40);
+	assert_int_equal(got[RRL_DROP], 40);
+	/* the same /24: the same bucket, still over */
+	flood(r, &c, &b, 2, 1000, got);
+	assert_int_equal(got[RRL_PASS], 0);
+	/* another prefix has its own budget */
+	flood(r, &c, &other, 20, 1000, got);
+	assert_int_equal(got[RRL_PASS], 20);
+	/* the next second starts over */
+	flood(r, &c, &a, 21, 1001, got);
+	assert_int_equal(got[RRL_PASS], 20);
+	assert_int_equal(got[RRL_SLIP], 0);
+	assert_int_equal(got[RRL_DROP], 1);
+	/* 40 + 1 of b's two (the 82nd over the rate); 40 + 1 + 1 */
+	assert_int_equal(r->slipped, 41);
+	assert_int_equal(r->dropped, 42);
+	rrl_destroy(r);
+}
+
+static void test_v6_and_no_slip(void **state)
+{
+	struct rrl_config c = {.enable = true, .rate = 5, .slip = 0, .v4_prefix = 24,
+			       .v6_prefix = 56, .table_size = 1024};
+	struct rrl *r = rrl_create(c.table_size);
+	struct sockaddr_storage a = v6("2001:db8:1:2300::1"), b = v6("2001:db8:1:23ff::2"),
+				other = v6("2001:db8:1:2400::1");
+	int got[3];
+
+	(void)state;
+	flood(r, &c, &a, 10, 7, got);
+	assert_int_equal(got[RRL_PASS], 5);
+	assert_int_equal(got[RRL_SLIP], 0); /* slip 0: every limited one dropped */
+	assert_int_equal(got[RRL_DROP], 5);
+	flood(r, &c, &b, 1, 7, got); /* the same /56 */
+	assert_int_equal(got[RRL_DROP], 1);
+	flood(r, &c, &other, 1, 7, got); /* the next /56 */
+	assert_int_equal(got[RRL_PASS], 1);
+	rrl_destroy(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_v6_and_no_slip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
