@@ -821,6 +821,10 @@ static __always_inline int put_opt(struct xdp_md *ctx, const struct query *q,
 	if (n < OPT_LEN || bpf_xdp_store_bytes(ctx, at & 0xffff, s->opt, n) != 0)
 		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 	*sum = add_piece(*sum, (__u16)fold32(piece), at - q->dns);
+	if (c)
+		count(XC_COOKIE);
+	if (q->ecs_len)
+		count(XC_ECS);
 	return CONTINUE;
 }
 

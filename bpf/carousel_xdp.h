@@ -82,7 +82,8 @@ struct xdp_policy {
 #define XDP_PUNT_ENUM(id, name) XC_PUNT_##id,
 #define XDP_DROP_ENUM(id, name) XC_DROP_##id,
 enum xdp_counter {
-	XC_RX, XC_TX, XC_SLIPPED, FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT
+	XC_RX, XC_TX, XC_SLIPPED, XC_COOKIE, XC_ECS,
+	FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT
 };
 
 #endif

@@ -24,7 +24,8 @@
 #define XDP_PUNT_NAME(id, name) "punted." name,
 #define XDP_DROP_NAME(id, name) "dropped." name,
 static const char *const counter_names[XC_COUNT] = {
-	"rx", "tx", "slipped", FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
+	"rx", "tx", "slipped", "answered.cookie", "answered.ecs",
+	FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
 
 static struct {
 	struct carousel_bpf *skel;

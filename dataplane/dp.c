@@ -44,7 +44,7 @@
 struct lcore_stats {
 	uint64_t busy_cycles; /* TSC cycles spent on non-empty bursts */
 	uint64_t rx, answered, tx_wire_fail, from_kernel, to_kernel_fail, kernel_tx_fail;
-	uint64_t link_down_drop, slipped;
+	uint64_t link_down_drop, slipped, with_cookie, with_ecs;
 	uint64_t punt[PUNT_COUNT];
 	uint64_t drop[DROP_COUNT];
 } __rte_cache_aligned;
@@ -191,6 +191,12 @@ send:
 			m->data_len = (uint16_t)len;
 			m->pkt_len = (uint32_t)len;
 			count(&lc->stats.answered);
+			if (q->extra_len) {
+				if (q->cookie_len && pol->cookies.enable)
+					count(&lc->stats.with_cookie);
+				if (q->ecs_len)
+					count(&lc->stats.with_ecs);
+			}
 			o->tx[o->ntx++] = m;
 			return;
 		}
@@ -1093,14 +1099,19 @@ static size_t dp_stats_text(char *buf, size_t len)
 		t.kernel_tx_fail += __atomic_load_n(&s->kernel_tx_fail, __ATOMIC_RELAXED);
 		t.link_down_drop += __atomic_load_n(&s->link_down_drop, __ATOMIC_RELAXED);
 		t.slipped += __atomic_load_n(&s->slipped, __ATOMIC_RELAXED);
+		t.with_cookie += __atomic_load_n(&s->with_cookie, __ATOMIC_RELAXED);
+		t.with_ecs += __atomic_load_n(&s->with_ecs, __ATOMIC_RELAXED);
 		SAY("dpdk.lcore%u.rx %llu\ndpdk.lcore%u.answered %llu\ndpdk.lcore%u.punted %llu\n"
 		    "dpdk.lcore%u.dropped %llu\ndpdk.lcore%u.busy-cycles %llu\n",
 		    lcore, (unsigned long long)rx, lcore, (unsigned long long)ans, lcore,
 		    (unsigned long long)punted, lcore, (unsigned long long)dropped, lcore,
 		    (unsigned long long)__atomic_load_n(&s->busy_cycles, __ATOMIC_RELAXED));
 	}
-	SAY("dpdk.rx %llu\ndpdk.answered %llu\ndpdk.slipped %llu\n", (unsigned long long)t.rx,
-	    (unsigned long long)t.answered, (unsigned long long)t.slipped);
+	SAY("dpdk.rx %llu\ndpdk.answered %llu\ndpdk.answered.cookie %llu\ndpdk.answered.ecs %llu\n"
+	    "dpdk.slipped %llu\n",
+	    (unsigned long long)t.rx, (unsigned long long)t.answered,
+	    (unsigned long long)t.with_cookie, (unsigned long long)t.with_ecs,
+	    (unsigned long long)t.slipped);
 	for (int i = 1; i < PUNT_COUNT; i++)
 		SAY("dpdk.punted.%s %llu\n", frame_verdict_names[i], (unsigned long long)t.punt[i]);
 	for (int i = 0; i < DROP_COUNT; i++)

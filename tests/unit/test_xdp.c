@@ -340,6 +340,8 @@ static void test_cookies(void **state)
 	memcpy(k.secret, cookie_secret, 16);
 	memcpy(k.previous, cookie_previous, 16);
 	xdp_ops.cookies(&k);
+	uint64_t with_cookie = xdp_counter("answered.cookie"), with_ecs = xdp_counter("answered.ecs");
+
 	cookie_case(www, "client cookie only", NULL, 0, NULL, 0, XDP_TX);
 	cookie_case(shop, "client cookie only, odd offsets", NULL, 0, NULL, 0, XDP_TX);
 	cookie_make(cookie_secret, client, fu_client_ip4, 4, now - 10, server);
@@ -351,6 +353,8 @@ static void test_cookies(void **state)
 	cookie_case(www, "a bad server cookie: a new one", junk, 16, NULL, 0, XDP_TX);
 	cookie_case(www, "a server cookie of 5 bytes: FORMERR", junk, 5, NULL, 0, XDP_PASS);
 	cookie_case(www, "cookie and ECS", NULL, 0, ecs4, sizeof(ecs4), XDP_TX);
+	assert_true(xdp_counter("answered.cookie") - with_cookie >= 7);
+	assert_true(xdp_counter("answered.ecs") - with_ecs >= 1);
 	k.enable = false;
 	xdp_ops.cookies(&k);
 }
