@@ -8,13 +8,14 @@
  * Punted misses count as handled work. Prints Mqps delivered, worker
  * capacity (frames per busy second), latency percentiles with one burst in
  * flight, and last
- * `dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P`
+ * `dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P mix_ratio=X mix_fastpath=S`
  * (medians of the rounds; P is the p99 latency carousel adds to the
  * reflector's). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -26,6 +27,7 @@
 
 #include "../unit/frame_util.h"
 #include "../unit/ring_ports.h"
+#include "cookie.h"
 #include "dp.h"
 #include "engine.h"
 #include "publish.h"
@@ -37,8 +39,14 @@ static int NAMES = 10000; /* argv[2]: more names */
 #define ROUNDS 3
 
 static struct rte_ring *wire_rx, *wire_tx, *exc_tx;
-static uint8_t frames[FRAMES][128];
-static uint16_t frame_len[FRAMES];
+/* two query sets: plain (half with EDNS), and shaped like resolver
+ * traffic: 50 % with a client cookie (half of them with a valid server
+ * cookie), 10 % with ECS, 30 % DO=1, the rest plain */
+static uint8_t frame_set[2][FRAMES][192];
+static uint16_t frame_set_len[2][FRAMES];
+static uint8_t (*frames)[192] = frame_set[0];
+static uint16_t *frame_len = frame_set_len[0];
+static const uint8_t bench_secret[16] = {42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static uint64_t sent_at[65536];
 
 static struct config *make_config(const char *dir)
@@ -96,8 +104,46 @@ static void make_frames(void)
 			snprintf(name, sizeof(name), "%c%d.bench.test", lo & 1 ? 'a' : 'p', lo / 2);
 		size_t dl = fu_dns_query(dns, 0, name, TYPE_A, f % 2 ? 1232 : 0, false);
 
-		frame_len[f] = (uint16_t)fu_frame(frames[f], false, dns, dl, (uint16_t)(1024 + f % 60000));
+		frame_set_len[0][f] = (uint16_t)fu_frame(frame_set[0][f], false, dns, dl,
+							 (uint16_t)(1024 + f % 60000));
+		/* the resolver-like mix, by f's position in a cycle of 20 */
+		int k = f % 20, cookie = k < 10, ecs = k >= 10 && k < 12, dok = k % 10 < 3;
+		uint8_t opts[64];
+		size_t ol = 0;
+
+		dl = fu_dns_query(dns, 0, name, TYPE_A, cookie || ecs || dok ? 1232 : 0, dok);
+		if (cookie) {
+			static const uint8_t client[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+			wire_write16(opts, 10);
+			wire_write16(opts + 2, k < 5 ? 8 : 24);
+			memcpy(opts + 4, client, 8);
+			if (k >= 5) /* a valid server cookie: echoed */
+				cookie_make(bench_secret, client, fu_client_ip4, 4,
+					    (uint32_t)time(NULL), opts + 12);
+			ol = k < 5 ? 12 : 28;
+		}
+		if (ecs) {
+			static const uint8_t e[] = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+
+			memcpy(opts + ol, e, sizeof(e));
+			ol += sizeof(e);
+		}
+		memcpy(dns + dl, opts, ol);
+		if (ol)
+			wire_write16(dns + dl - 2, (uint16_t)ol);
+		frame_set_len[1][f] = (uint16_t)fu_frame(frame_set[1][f], false, dns, dl + ol,
+							 (uint16_t)(1024 + f % 60000));
 	}
+}
+
+static uint64_t stat_value(const char *name)
+{
+	char buf[16384], *p;
+
+	dp_ops.stats(buf, sizeof(buf));
+	p = strstr(buf, name);
+	return p ? strtoull(p + strlen(name), NULL, 10) : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -340,6 +386,44 @@ int main(int argc, char **argv)
 	       p99_add[ROUNDS / 2], p99_add[ROUNDS - 1]);
 	double added_p99 = p99_add[ROUNDS / 2];
 
+	/* the resolver-like mix against the plain set, carousel only, in turn */
+	double mix_ratio[ROUNDS];
+	uint64_t ans0 = stat_value("dpdk.answered "), rx0 = stat_value("dpdk.rx ");
+	uint64_t miss0 = stat_value("dpdk.punted.miss ");
+
+	dp_ops.cookies(&(struct fp_cookies){.enable = true,
+					    .secret = {42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+						       13, 14, 15}});
+	for (int round = 0; round < ROUNDS; round++) {
+		frames = frame_set[0];
+		frame_len = frame_set_len[0];
+		struct result plain = run(pool, DP_MODE_ANSWER, seconds, INFLIGHT);
+
+		frames = frame_set[1];
+		frame_len = frame_set_len[1];
+		if (round == 0) {
+			ans0 = stat_value("dpdk.answered ");
+			rx0 = stat_value("dpdk.rx ");
+			miss0 = stat_value("dpdk.punted.miss ");
+		}
+		struct result mix = run(pool, DP_MODE_ANSWER, seconds, INFLIGHT);
+
+		mix_ratio[round] = mix.capacity / plain.capacity;
+		printf("| %d | resolver mix | %.2f Mqps | plain %.2f Mqps | ratio %.2f |\n", round + 1,
+		       mix.capacity, plain.capacity, mix_ratio[round]);
+	}
+	/* of the mix's queries for names the table holds, the fast path's share
+	 * (the plain runs in between are all answered or missed too) */
+	uint64_t held = stat_value("dpdk.rx ") - rx0 - (stat_value("dpdk.punted.miss ") - miss0);
+	double share = held ? (double)(stat_value("dpdk.answered ") - ans0) / (double)held : 0;
+
+	qsort(mix_ratio, ROUNDS, sizeof(double), cmp_double);
+	printf("resolver mix / plain: min %.2f median %.2f max %.2f; answered on the fast path: "
+	       "%.1f %% of queries for held names (cookies %llu, ECS %llu)\n",
+	       mix_ratio[0], mix_ratio[ROUNDS / 2], mix_ratio[ROUNDS - 1], 100 * share,
+	       (unsigned long long)stat_value("dpdk.answered.cookie "),
+	       (unsigned long long)stat_value("dpdk.answered.ecs "));
+
 	/* the ratios' medians are what the last line reports */
 	med.cap[MODE_RESPOND] = med.cap[MODE_CAROUSEL] / ratio_resp[ROUNDS / 2];
 	med.cap[MODE_REFLECT] = med.cap[MODE_CAROUSEL] / ratio_refl[ROUNDS / 2];
@@ -351,8 +435,10 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
-	printf("dpdk mqps=%.2f responder_ratio=%.2f reflector_ratio=%.2f p99_us=%.1f\n",
+	printf("dpdk mqps=%.2f responder_ratio=%.2f reflector_ratio=%.2f p99_us=%.1f "
+	       "mix_ratio=%.2f mix_fastpath=%.3f\n",
 	       med.cap[MODE_CAROUSEL], med.cap[MODE_CAROUSEL] / med.cap[MODE_RESPOND],
-	       med.cap[MODE_CAROUSEL] / med.cap[MODE_REFLECT], added_p99);
+	       med.cap[MODE_CAROUSEL] / med.cap[MODE_REFLECT], added_p99, mix_ratio[ROUNDS / 2],
+	       share);
 	return 0;
 }

@@ -3,7 +3,9 @@
 # against a reflector and a minimal responder (same run), end to end from
 # a stock generator (dpdk-testpmd over memif), then over a veth wire with
 # kxdpgun against the DPDK path, the socket path and Knot DNS's XDP mode.
-# Last line: "dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P".
+# Last line: "dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P mix_ratio=X
+# mix_fastpath=S" (the resolver-like mix: its Mqps over plain queries', and the
+# share of its queries for held names answered on the fast path).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${CAROUSEL_BUILD:-$here/../../build}
