@@ -444,7 +444,8 @@ static size_t cookie_opt(uint8_t *o, const uint8_t *server, size_t slen)
 	wire_write16(o, 10);
 	wire_write16(o + 2, (uint16_t)(8 + slen));
 	memcpy(o + 4, client, 8);
-	memcpy(o + 12, server, slen);
+	if (slen)
+		memcpy(o + 12, server, slen);
 	return 12 + slen;
 }
 

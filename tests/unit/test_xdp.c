@@ -297,9 +297,11 @@ static void cookie_case(const char *name, const char *what, const uint8_t *serve
 	wire_write16(o, 10);
 	wire_write16(o + 2, (uint16_t)(8 + slen));
 	memcpy(o + 4, client, 8);
-	memcpy(o + 12, server, slen);
+	if (slen)
+		memcpy(o + 12, server, slen);
 	olen = 12 + slen;
-	memcpy(o + olen, extra, elen);
+	if (elen)
+		memcpy(o + olen, extra, elen);
 	olen += elen;
 	memcpy(dns + dl, o, olen);
 	wire_write16(dns + dl - 2, (uint16_t)olen);
