@@ -1833,7 +1833,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		goto out;
 	}
 	if (!cfg->zone_buckets && !cfg->nbackends && !cfg->rec.enable) {
-		fail(&c, root, "nothing to serve: give zones, backends or recursion");
+		fail(&c, root, "at least one zone, backend group or recursion.enable is required");
 		goto out;
 	}
 	for (unsigned i = 0; i < cfg->nbackends; i++) {
