@@ -14,7 +14,10 @@ import tempfile
 import threading
 import time
 
+import urllib.request
+
 import dns.edns
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -52,6 +55,45 @@ EXAMPLE = os.path.join(SRC, "configs", "zones", "example.test.zone")
 knots = [Knot([("example.test.", EXAMPLE), ("corp.example.", corp_zone(f"knot{i}"))]).start()
          for i in range(3)]
 TAGS = {f"{k.addr}@{k.port}": f"knot{i}" for i, k in enumerate(knots)}
+
+
+class SlowServer:
+    """A DNS server on loopback that answers every question after `delay`
+    seconds (TXT "slow" for TXT, an empty NOERROR otherwise): the server
+    slowed by 200 ms for least-outstanding."""
+
+    def __init__(self, delay):
+        self.addr, self.port = free_addr()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((self.addr, self.port))
+        self.sock.settimeout(0.1)
+        self.delay, self.running, self.answered = delay, True, 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def reply(self, q, peer):
+        r = dns.message.make_response(q)
+        if q.question[0].rdtype == dns.rdatatype.TXT:
+            r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "TXT", '"slow"'))
+            self.answered += 1
+        try:
+            self.sock.sendto(r.to_wire(), peer)
+        except OSError:
+            pass
+
+    def serve(self):
+        while self.running:
+            try:
+                wire, peer = self.sock.recvfrom(4096)
+                q = dns.message.from_wire(wire)
+            except (OSError, dns.exception.DNSException):
+                continue
+            threading.Timer(self.delay, self.reply, (q, peer)).start()
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
 
 
 def kill(k):
@@ -140,7 +182,8 @@ def server_of(i):
 
 try:
     # 1. round-robin: 300 queries, 100 +- 1 each; client ID and case kept
-    with Carouseld(group("round-robin")) as d:
+    maddr, mport = free_addr()
+    with Carouseld(group("round-robin", extra=f"metrics: {{listen: {maddr}@{mport}}}\n")) as d:
         counts = spread(d, 300, "rr")
         t.check(sorted(counts) == ["knot0", "knot1", "knot2"] and
                 all(abs(c - 100) <= 1 for c in counts.values()),
@@ -170,6 +213,13 @@ try:
         t.check(len(st) == 3 and all(s["state"] == "up" for s in st.values()) and
                 all(int(s["queries"]) >= 100 for s in st.values()),
                 "carouselctl backends: three servers up, queries counted")
+        text = urllib.request.urlopen(f"http://{maddr}:{mport}/metrics", timeout=5).read().decode()
+        s0 = server_of(0)
+        t.check(f'carousel_backend_up{{group="corp",server="{s0}"}} 1' in text and
+                re.search(rf'carousel_backend_queries_total{{group="corp",server="{s0}"}} '
+                          r'(\d+)', text) and
+                f'carousel_backend_latency_seconds{{group="corp",server="{s0}",quantile="0.99"}}'
+                in text, "metrics: per-server state, queries and latency")
 
     # 2. weighted 1:2:1 over 400 queries: chi-square (2 d.f.) under 13.8 (p = 0.001)
     with Carouseld(group("weighted", weight=[1, 2, 1])) as d:
@@ -210,7 +260,38 @@ try:
         revive(knots[0])
         revive(knots[1])
 
-    # 5. failover and return: down within fall x interval (+ a check timeout
+    # 5. least-outstanding: a server slowed by 200 ms gets fewer queries
+    slow = SlowServer(0.2)
+    try:
+        lo = f"""backends:
+  - name: corp
+    domains: [corp.example.]
+    policy: least-outstanding
+    servers:
+{servers(which=(0, 1))}      - "{slow.addr}@{slow.port}"
+    check: {{interval: 500ms, timeout: 1s}}
+    timeout: 1s
+"""
+        with Carouseld(lo) as d:
+            got, lock = {}, threading.Lock()
+
+            def client(c):
+                for i in range(15):
+                    w = who(ask(d, f"lo{c}x{i}.w.corp.example."))
+                    with lock:
+                        got[w] = got.get(w, 0) + 1
+            threads = [threading.Thread(target=client, args=(c,)) for c in range(12)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(60)
+            fast = min(got.get("knot0", 0), got.get("knot1", 0))
+            t.check(sum(got.values()) == 180 and got.get("slow", 0) < fast / 4,
+                    f"least-outstanding, 12 clients: {got}")
+    finally:
+        slow.close()
+
+    # 6. failover and return: down within fall x interval (+ a check timeout
     # and a margin), no queries while down, up again after rise checks
     with Carouseld(group("round-robin")) as d:
         until(lambda: all(s["state"] == "up" for s in backends(d).values()), 3)
@@ -231,7 +312,7 @@ try:
         counts = spread(d, 30, "fr")
         t.check(counts.get("knot1") == 10, f"...and gets its share again: {counts}")
 
-    # 6. cache: a hit has a smaller TTL; a cookie does not make a miss;
+    # 7. cache: a hit has a smaller TTL; a cookie does not make a miss;
     # negative answers cached; stale answers when nothing is up; ACL
     cache = """    cache: {size: 1M, max-ttl: 1h, stale: 30s}
   - name: closed
