@@ -221,6 +221,7 @@ try:
                 f'carousel_backend_latency_seconds{{group="corp",server="{s0}",quantile="0.99"}}'
                 in text, "metrics: per-server state, queries and latency")
 
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     # 2. weighted 1:2:1 over 400 queries: chi-square (2 d.f.) under 13.8 (p = 0.001)
     with Carouseld(group("weighted", weight=[1, 2, 1])) as d:
         counts = spread(d, 400, "wt")
@@ -228,6 +229,7 @@ try:
         chi = sum((counts.get(k, 0) - v) ** 2 / v for k, v in want.items())
         t.check(chi < 13.8, f"weighted 1:2:1: {counts} (chi-square {chi:.2f})")
 
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     # 3. consistent hash: a name stays on one server; removing one of three
     # moves about a third of the names, only those it had
     with Carouseld(group("consistent-hash")) as d:
@@ -243,6 +245,7 @@ try:
                 f"consistent-hash: one server of three removed, {len(moved)}/300 names moved, "
                 "all from it")
 
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     # 4. first-available: order 2 only when both order 1 are down
     with Carouseld(group("first-available", order=[1, 1, 2])) as d:
         counts = spread(d, 20, "fa")
@@ -260,6 +263,7 @@ try:
         revive(knots[0])
         revive(knots[1])
 
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     # 5. least-outstanding: a server slowed by 200 ms gets fewer queries
     slow = SlowServer(0.2)
     try:
@@ -288,6 +292,7 @@ try:
             fast = min(got.get("knot0", 0), got.get("knot1", 0))
             t.check(sum(got.values()) == 180 and got.get("slow", 0) < fast / 4,
                     f"least-outstanding, 12 clients: {got}")
+        t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     finally:
         slow.close()
 
@@ -312,6 +317,7 @@ try:
         counts = spread(d, 30, "fr")
         t.check(counts.get("knot1") == 10, f"...and gets its share again: {counts}")
 
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
     # 7. cache: a hit has a smaller TTL; a cookie does not make a miss;
     # negative answers cached; stale answers when nothing is up; ACL
     cache = """    cache: {size: 1M, max-ttl: 1h, stale: 30s}
@@ -360,6 +366,7 @@ try:
                 f"{ede and ede[0].code} ({ede and ede[0].text})")
         for k in knots:
             revive(k)
+    t.eq(d.exit_code, 0, "carouseld stopped cleanly")
 finally:
     for k in knots:
         k.stop()
