@@ -7,102 +7,34 @@ interval and return after rise, TCP and truncation, the ACL, the cache
 SERVFAIL or stale answers when nothing is up. carouseld runs with no
 zones at all: backends alone are a valid config."""
 import os
-import random
 import re
-import socket
-import tempfile
 import threading
 import time
-
 import urllib.request
 
 import dns.edns
-import dns.exception
 import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.rrset
 
-from harness import SRC, Carouseld, Checks, Knot, free_addr, need, stop_process
+from corp_farm import Farm, SlowServer, ask, spread, until, who
+from harness import Carouseld, Checks, free_addr, need
 
 need("knotd")
 t = Checks("backend_groups")
-tmp = tempfile.mkdtemp(prefix="carousel-bg-")
-BIG = " ".join('"' + "x" * 200 + '"' for _ in range(8))
-MID = " ".join('"' + "x" * 200 + '"' for _ in range(4))
-
-
-def corp_zone(tag):
-    path = os.path.join(tmp, f"corp.{tag}.zone")
-    with open(path, "w") as f:
-        f.write(f"""$ORIGIN corp.example.
-$TTL 300
-@ SOA ns hostmaster 1 3600 600 86400 60
-@ NS ns
-ns A 192.0.2.53
-who TXT "{tag}"
-*.w TXT "{tag}"
-short 1 TXT "{tag}"
-big TXT {BIG}
-mid TXT {MID}
-""")
-    return path
-
-
-EXAMPLE = os.path.join(SRC, "configs", "zones", "example.test.zone")
-knots = [Knot([("example.test.", EXAMPLE), ("corp.example.", corp_zone(f"knot{i}"))]).start()
-         for i in range(3)]
-TAGS = {f"{k.addr}@{k.port}": f"knot{i}" for i, k in enumerate(knots)}
-
-
-class SlowServer:
-    """A DNS server on loopback that answers every question after `delay`
-    seconds (TXT "slow" for TXT, an empty NOERROR otherwise): the server
-    slowed by 200 ms for least-outstanding."""
-
-    def __init__(self, delay):
-        self.addr, self.port = free_addr()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((self.addr, self.port))
-        self.sock.settimeout(0.1)
-        self.delay, self.running, self.answered = delay, True, 0
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def reply(self, q, peer):
-        r = dns.message.make_response(q)
-        if q.question[0].rdtype == dns.rdatatype.TXT:
-            r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "TXT", '"slow"'))
-            self.answered += 1
-        try:
-            self.sock.sendto(r.to_wire(), peer)
-        except OSError:
-            pass
-
-    def serve(self):
-        while self.running:
-            try:
-                wire, peer = self.sock.recvfrom(4096)
-                q = dns.message.from_wire(wire)
-            except (OSError, dns.exception.DNSException):
-                continue
-            threading.Timer(self.delay, self.reply, (q, peer)).start()
-
-    def close(self):
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
+farm = Farm()
+knots = farm.knots
+TAGS = ("knot0", "knot1", "knot2")
 
 
 def kill(k):
-    stop_process(k.proc)
-    k.proc = None
+    farm.kill(knots.index(k))
 
 
 def revive(k):
-    k.start()  # same directory and config
+    farm.revive(knots.index(k))
 
 
 def servers(order=None, weight=None, which=(0, 1, 2)):
@@ -129,26 +61,8 @@ def group(policy, extra="", **kw):
 {extra}"""
 
 
-def ask(d, name, rdtype="TXT", tcp=False, **kw):
-    q = dns.message.make_query(name, rdtype, **kw)
-    if tcp:
-        return dns.query.tcp(q, d.addr, port=d.port, timeout=3)
-    return dns.query.udp(q, d.addr, port=d.port, timeout=3)
-
-
-def who(r):
-    for rr in r.answer:
-        if rr.rdtype == dns.rdatatype.TXT:
-            return b"".join(rr[0].strings).decode()
-    return None
-
-
-def spread(d, n, prefix):
-    counts = {}
-    for i in range(n):
-        w = who(ask(d, f"{prefix}{i}.w.corp.example."))
-        counts[w] = counts.get(w, 0) + 1
-    return counts
+def server_of(i):
+    return farm.server(i)
 
 
 def backends(d):
@@ -167,19 +81,6 @@ def group_line(d):
     return {k: v for k, v in re.findall(r"(\S+?)=(\S+)", line)}
 
 
-def until(cond, limit):
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    return None
-
-
-def server_of(i):
-    return f"{knots[i].addr}@{knots[i].port}"
-
-
 try:
     # 1. round-robin: 300 queries, 100 +- 1 each; client ID and case kept
     maddr, mport = free_addr()
@@ -196,7 +97,7 @@ try:
         t.eq(d.ctl_cmd("status").returncode, 0, "no zones: carouseld runs on backends alone")
         # TCP from the client: TCP upstream
         r = ask(d, "who.corp.example.", tcp=True)
-        t.check(r.rcode() == dns.rcode.NOERROR and who(r) in TAGS.values(), "TCP client answered")
+        t.check(r.rcode() == dns.rcode.NOERROR and who(r) in TAGS, "TCP client answered")
         # a big answer: UDP without EDNS gets TC; TCP gets it all
         r = ask(d, "big.corp.example.")
         t.check(r.flags & dns.flags.TC and not r.answer, "big answer over 512-byte UDP: TC=1")
@@ -356,7 +257,7 @@ try:
         time.sleep(1.1)  # short.corp.example.'s TTL of 1 s is over
         r = ask(d, "short.corp.example.", use_edns=0)
         ede = [o for o in r.options if o.otype == 15]
-        t.check(r.rcode() == dns.rcode.NOERROR and who(r) in TAGS.values() and ede and
+        t.check(r.rcode() == dns.rcode.NOERROR and who(r) in TAGS and ede and
                 ede[0].code == 3 and r.answer[0].ttl <= 1,
                 "nothing up: an expired answer within `stale`, EDE 3")
         r = ask(d, "never.w.corp.example.", use_edns=0)
@@ -368,8 +269,5 @@ try:
             revive(k)
     t.eq(d.exit_code, 0, "carouseld stopped cleanly")
 finally:
-    for k in knots:
-        k.stop()
-    import shutil
-    shutil.rmtree(tmp, ignore_errors=True)
+    farm.stop()
 t.done()
