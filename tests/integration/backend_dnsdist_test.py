@@ -3,16 +3,11 @@
 dnsdist (Debian's) in front of the same three Knot servers, with the same
 policy and health settings, on the same query script: the same
 distribution for every policy, the same failover and return."""
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-import uuid
 
-from corp_farm import Farm, SlowServer, ask, spread, until, who
-from harness import Carouseld, Checks, free_addr, need, stop_process
+from corp_farm import Carousel, Dnsdist, Farm, SlowServer, ask, spread, who
+from harness import Checks, need
 
 need("knotd", "dnsdist")
 t = Checks("backend_dnsdist")
@@ -20,83 +15,13 @@ farm = Farm()
 
 # the same health settings on both sides (dnsdist counts in whole seconds)
 INTERVAL, FALL, RISE = 1, 2, 2
-DNSDIST_POLICY = {"round-robin": "roundrobin", "weighted": "wrandom",
-                  "least-outstanding": "leastOutstanding", "consistent-hash": "chashed",
-                  "first-available": "firstAvailable"}
-
-
-class Dnsdist:
-    """dnsdist on a private 127.x address, no console, no security polling
-    (it would query the Internet), stopped by pid."""
-
-    def __init__(self, policy, servers):
-        self.dir = tempfile.mkdtemp(prefix="carousel-dnsdist-")
-        self.addr, self.port = free_addr()
-        lines = [f'setLocal("{self.addr}:{self.port}")', 'setACL({"127.0.0.0/8"})',
-                 'setSecurityPollSuffix("")', "setWHashedPertubation(1)",
-                 f"setServerPolicy({DNSDIST_POLICY[policy]})"]
-        for k, (address, weight, order) in enumerate(servers):
-            host, port = address.split("@")
-            # a UUID fixed by the address: chashed's ring points derive from it
-            sid = uuid.uuid5(uuid.NAMESPACE_URL, address)
-            lines.append(
-                f'newServer({{address="{host}:{port}", name="s{k}", id="{sid}", '
-                f'weight={weight}, '
-                f'order={order}, checkName="corp.example.", checkType="SOA", '
-                f'checkInterval={INTERVAL}, checkTimeout=500, maxCheckFailures={FALL}, '
-                f'rise={RISE}}})')
-        self.conf = os.path.join(self.dir, "dnsdist.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.log = open(os.path.join(self.dir, "dnsdist.log"), "w+")
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["dnsdist", "--supervised", "--disable-syslog", "-C",
-                                      self.conf], stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
-        if until(self.answering, 15) is None:
-            self.log.seek(0)
-            raise RuntimeError("dnsdist did not answer: " + self.log.read()[-2000:])
-        return self
-
-    def answering(self):
-        if self.proc.poll() is not None:
-            self.log.seek(0)
-            raise RuntimeError("dnsdist exited: " + self.log.read()[-2000:])
-        try:
-            return who(ask(self, "who.corp.example.")) is not None
-        except Exception:
-            return False
-
-    def stop(self):
-        stop_process(self.proc)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-class Carousel(Carouseld):
-    def __init__(self, policy, servers):
-        text = (f"backends:\n  - name: corp\n    domains: [corp.example.]\n"
-                f"    policy: {policy}\n    servers:\n")
-        for address, weight, order in servers:
-            text += f'      - {{address: "{address}", weight: {weight}, order: {order}}}\n'
-        text += (f"    check: {{interval: {INTERVAL}s, timeout: 500ms, rise: {RISE}, "
-                 f"fall: {FALL}}}\n    timeout: 1s\n")
-        super().__init__(text)
 
 
 def both(policy, servers, script):
     """Run script(target) against carouseld and dnsdist: (ours, theirs)."""
     out = []
     for kind in (Carousel, Dnsdist):
-        with kind(policy, servers) as target:
+        with kind(policy, servers, INTERVAL, FALL, RISE) as target:
             time.sleep(INTERVAL * 1.2)  # a first round of checks
             out.append(script(target))
     return out
@@ -133,10 +58,12 @@ try:
         return {n: who(ask(d, n)) for n in names}
 
     for kind, weight in ((Carousel, 1), (Dnsdist, 100)):
-        with kind("consistent-hash", farm_servers(weights=(weight,) * 3)) as d:
+        with kind("consistent-hash", farm_servers(weights=(weight,) * 3), INTERVAL, FALL,
+                  RISE) as d:
             time.sleep(INTERVAL * 1.2)
             first, again = mapping(d), mapping(d)
-        with kind("consistent-hash", farm_servers(weights=(weight,) * 3, which=(0, 1))) as d:
+        with kind("consistent-hash", farm_servers(weights=(weight,) * 3, which=(0, 1)),
+                  INTERVAL, FALL, RISE) as d:
             time.sleep(INTERVAL * 1.2)
             after = mapping(d)
         moved = [n for n in names if after[n] != first[n]]

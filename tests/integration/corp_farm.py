@@ -1,13 +1,15 @@
 """corp_farm.py -- three Knot DNS servers on loopback, each serving
 corp.example. with TXT records that name it ("knot0".."knot2"), a server
-that answers late, and the query helpers the backend-group tests share
-(with carouseld or with dnsdist in front)."""
+that answers late, dnsdist, and the query helpers the backend-group tests
+and benchmark share (with carouseld or with dnsdist in front)."""
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
+import uuid
 
 import dns.exception
 import dns.message
@@ -15,7 +17,7 @@ import dns.query
 import dns.rdatatype
 import dns.rrset
 
-from harness import SRC, Knot, free_addr, stop_process
+from harness import SRC, Carouseld, Knot, free_addr, stop_process
 
 BIG = " ".join('"' + "x" * 200 + '"' for _ in range(8))  # > 1232 bytes
 MID = " ".join('"' + "x" * 200 + '"' for _ in range(4))  # > 512, < 1232
@@ -103,6 +105,87 @@ class SlowServer:
         self.running = False
         self.thread.join(2)
         self.sock.close()
+
+
+class Carousel(Carouseld):
+    """carouseld with one backend group, corp, configured as Dnsdist is."""
+
+    def __init__(self, policy, servers, interval=1, fall=2, rise=2, cache=False):
+        text = (f"backends:\n  - name: corp\n    domains: [corp.example.]\n"
+                f"    policy: {policy}\n    servers:\n")
+        for address, weight, order in servers:
+            text += f'      - {{address: "{address}", weight: {weight}, order: {order}}}\n'
+        text += (f"    check: {{interval: {interval}s, timeout: 500ms, rise: {rise}, "
+                 f"fall: {fall}}}\n    timeout: 1s\n")
+        if cache:
+            text += "    cache: {size: 64M}\n"
+        super().__init__(text)
+
+
+DNSDIST_POLICY = {"round-robin": "roundrobin", "weighted": "wrandom",
+                  "least-outstanding": "leastOutstanding", "consistent-hash": "chashed",
+                  "first-available": "firstAvailable"}
+
+
+class Dnsdist:
+    """dnsdist on a private 127.x address in front of servers
+    [(ADDRESS@PORT, weight, order)], with the policy named as ours and the
+    same health settings; no console, no security polling (it would query
+    the Internet); stopped by pid."""
+
+    def __init__(self, policy, servers, interval=1, fall=2, rise=2, cache=False):
+        self.dir = tempfile.mkdtemp(prefix="carousel-dnsdist-")
+        self.addr, self.port = free_addr()
+        lines = [f'setLocal("{self.addr}:{self.port}")', 'setACL({"127.0.0.0/8"})',
+                 'setSecurityPollSuffix("")', "setWHashedPertubation(1)",
+                 f"setServerPolicy({DNSDIST_POLICY[policy]})"]
+        for k, (address, weight, order) in enumerate(servers):
+            host, port = address.split("@")
+            # a UUID fixed by the address: chashed's ring points derive from it
+            sid = uuid.uuid5(uuid.NAMESPACE_URL, address)
+            lines.append(
+                f'newServer({{address="{host}:{port}", name="s{k}", id="{sid}", '
+                f'weight={weight}, '
+                f'order={order}, checkName="corp.example.", checkType="SOA", '
+                f'checkInterval={interval}, checkTimeout=500, maxCheckFailures={fall}, '
+                f'rise={rise}}})')
+        if cache:  # the packet cache, as large as it needs
+            lines += ["pc = newPacketCache(100000, {maxTTL=86400, minTTL=0})",
+                      'getPool(""):setCache(pc)']
+        self.conf = os.path.join(self.dir, "dnsdist.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log = open(os.path.join(self.dir, "dnsdist.log"), "w+")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["dnsdist", "--supervised", "--disable-syslog", "-C",
+                                      self.conf], stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        if until(self.answering, 15) is None:
+            self.log.seek(0)
+            raise RuntimeError("dnsdist did not answer: " + self.log.read()[-2000:])
+        return self
+
+    def answering(self):
+        if self.proc.poll() is not None:
+            self.log.seek(0)
+            raise RuntimeError("dnsdist exited: " + self.log.read()[-2000:])
+        try:
+            return who(ask(self, "who.corp.example.")) is not None
+        except Exception:
+            return False
+
+    def stop(self):
+        stop_process(self.proc)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def ask(target, name, rdtype="TXT", tcp=False, **kw):
