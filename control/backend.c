@@ -490,8 +490,6 @@ static struct bentry *entry_from_reply(struct backends *b, const struct flight *
 
 	end = pos;
 	for (unsigned i = 0; i < an + ns + ar; i++) {
-		size_t start = pos;
-
 		if (wire_name_read_any(pkt, len, &pos, name) < 0 || pos + 10 > len)
 			return NULL;
 		uint16_t type = wire_read16(pkt + pos), rdlen = wire_read16(pkt + pos + 8);
@@ -518,7 +516,6 @@ static struct bentry *entry_from_reply(struct backends *b, const struct flight *
 		}
 		pos += 10 + rdlen;
 		end = pos;
-		(void)start;
 	}
 	struct bentry *e = entry_new(f, end, nttl);
 

@@ -1842,13 +1842,18 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		for (unsigned k = 0; k < b->ndomains; k++) {
 			const struct zone *z = config_find_zone(cfg, b->domains[k]);
 
-			if (z && z->apex_len == dname_len(b->domains[k])) {
+			size_t len = dname_len(b->domains[k]);
+
+			/* one source of answers per name, on every path: the fast
+			 * paths serve zone data and know nothing of backends */
+			if (z && (z->apex_len == len || zone_find(z, b->domains[k], len))) {
 				char text[DNAME_STRLEN];
 
 				dname_to_str(b->domains[k], text, sizeof(text));
-				c.err[0] = '\0';
-				snprintf(err, err_len, "%s:%d:1: backend %s: %s is also a zone of "
-					 "ours", path, b->line, b->name, text);
+				snprintf(err, err_len, "%s:%d:1: backend %s: %s %s", path, b->line,
+					 b->name, text,
+					 z->apex_len == len ? "is also a zone of ours"
+							    : "has data in a zone of ours");
 				goto out;
 			}
 		}

@@ -405,6 +405,13 @@ static void test_backend_errors(void **state)
 	expect_error(HEAD "backends:\n  - name: a\n    domains: [example.test.]\n"
 			  "    servers: [127.0.0.1]\n",
 		     "6:1", "example.test. is also a zone of ours");
+	expect_error(HEAD "backends:\n  - name: a\n    domains: [ns.example.test.]\n"
+			  "    servers: [127.0.0.1]\n",
+		     "6:1", "ns.example.test. has data in a zone of ours");
+	/* below a zone, where it has no data: the group takes it */
+	struct config *cfg = load_ok(HEAD "backends:\n  - name: a\n    domains: [corp.example.test.]\n"
+					  "    servers: [127.0.0.1]\n");
+	config_free(cfg);
 }
 
 int main(void)
