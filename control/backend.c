@@ -122,7 +122,6 @@ struct backends {
 	unsigned nfree;
 	uint64_t started_ms;
 	uint8_t rx[WIRE_TCP_MAX + 1];
-	uint16_t ttl_off[WIRE_TCP_MAX / 11 + 1];
 };
 
 static uint8_t hash_key[16];
@@ -245,7 +244,8 @@ void backend_entry_put(const struct bentry *ce)
 		free(e);
 }
 
-static struct bentry *entry_new(const struct flight *f, size_t len, unsigned nttl)
+static struct bentry *entry_new(const uint8_t *name, uint8_t name_len, uint16_t qtype,
+			        uint16_t qclass, uint8_t kflags, size_t len, unsigned nttl)
 {
 	size_t bytes = sizeof(struct bentry) + nttl * sizeof(uint16_t) + len;
 	struct bentry *e = calloc(1, bytes);
@@ -253,11 +253,11 @@ static struct bentry *entry_new(const struct flight *f, size_t len, unsigned ntt
 	if (!e)
 		abort();
 	atomic_init(&e->refs, 1);
-	e->qtype = f->qtype;
-	e->qclass = f->qclass;
-	e->kflags = f->kflags;
-	e->name_len = f->name_len;
-	memcpy(e->name, f->name, f->name_len);
+	e->qtype = qtype;
+	e->qclass = qclass;
+	e->kflags = kflags;
+	e->name_len = name_len;
+	memcpy(e->name, name, name_len);
 	e->ede = 0xffff;
 	e->ttl_off = (uint16_t *)e->data;
 	e->wire = e->data + nttl * sizeof(uint16_t);
@@ -270,7 +270,7 @@ static struct bentry *entry_new(const struct flight *f, size_t len, unsigned ntt
 
 static struct bentry *servfail(const struct flight *f, uint16_t ede, const char *fmt, const char *arg)
 {
-	struct bentry *e = entry_new(f, 0, 0);
+	struct bentry *e = entry_new(f->name, f->name_len, f->qtype, f->qclass, f->kflags, 0, 0);
 
 	e->rcode = RCODE_SERVFAIL;
 	e->hflags = WIRE_RA;
@@ -451,41 +451,48 @@ static void bcache_configure(struct bcache *c, const struct backend *cfg)
 
 /* ---- upstream replies ---- */
 
-/* Is pkt the reply to f's query? The socket is connected, so it came from
- * the server's address and port; the ID and the question must match too. */
-static bool reply_matches(const struct flight *f, const uint8_t *pkt, size_t len)
+/* Is pkt a reply to the question (lower-case name)? */
+static bool answers_question(const uint8_t *pkt, size_t len, const uint8_t *qname,
+			     size_t qname_len, uint16_t qtype, uint16_t qclass)
 {
 	uint8_t name[DNAME_MAXLEN];
 	size_t pos = WIRE_HDR_LEN;
 
-	if (len < WIRE_HDR_LEN || wire_read16(pkt) != f->id || !(pkt[2] & 0x80) ||
-	    WIRE_OPCODE(wire_read16(pkt + 2)) != 0 || wire_read16(pkt + 4) != 1)
+	if (len < WIRE_HDR_LEN || !(pkt[2] & 0x80) || WIRE_OPCODE(wire_read16(pkt + 2)) != 0 ||
+	    wire_read16(pkt + 4) != 1)
 		return false;
 	if (wire_name_read(pkt, len, &pos, name) < 0 || pos + 4 > len)
 		return false;
 	dname_lower(name);
-	return dname_len(name) == f->name_len && memcmp(name, f->name, f->name_len) == 0 &&
-	       wire_read16(pkt + pos) == f->qtype && wire_read16(pkt + pos + 2) == f->qclass;
+	return dname_len(name) == qname_len && memcmp(name, qname, qname_len) == 0 &&
+	       wire_read16(pkt + pos) == qtype && wire_read16(pkt + pos + 2) == qclass;
 }
 
-/* The reply as an entry: every RR checked and its TTL noted, the OPT
- * record left out. The cache lifetime is the lowest answer TTL, or for a
- * negative answer min(SOA TTL, SOA MINIMUM) (RFC 2308 5); an answer
- * without either, or with TTL 0, is not cached. NULL when malformed. */
-static struct bentry *entry_from_reply(struct backends *b, const struct flight *f,
-				       const uint8_t *pkt, size_t len, bool *cacheable)
+/* Is pkt the reply to f's query? The socket is connected, so it came from
+ * the server's address and port; the ID and the question must match too. */
+static bool reply_matches(const struct flight *f, const uint8_t *pkt, size_t len)
 {
-	struct bcache *c = &f->g->cache;
+	return len >= WIRE_HDR_LEN && wire_read16(pkt) == f->id &&
+	       answers_question(pkt, len, f->name, f->name_len, f->qtype, f->qclass);
+}
+
+struct bentry *backend_entry_from_reply(const uint8_t *pkt, size_t len, const uint8_t *qname,
+					uint8_t qname_len, uint16_t qtype, uint16_t qclass,
+					uint8_t kflags, const struct backend *cache, bool *cacheable)
+{
+	uint16_t offs[WIRE_TCP_MAX / 11 + 1]; /* an RR takes at least 11 bytes */
 	size_t pos = WIRE_HDR_LEN, end;
-	unsigned an = wire_read16(pkt + 6), ns = wire_read16(pkt + 8), ar = wire_read16(pkt + 10);
-	unsigned rcode = pkt[3] & 0xf, nttl = 0, opt = 0;
+	unsigned nttl = 0, opt = 0;
 	uint32_t ttl = UINT32_MAX;
-	bool negative = rcode == RCODE_NXDOMAIN || (rcode == RCODE_NOERROR && an == 0);
 	uint8_t name[DNAME_MAXLEN];
 
 	*cacheable = false;
-	if (wire_skip_question(pkt, len, &pos, 1) < 0)
+	if (len > WIRE_TCP_MAX || !answers_question(pkt, len, qname, qname_len, qtype, qclass) ||
+	    wire_skip_question(pkt, len, &pos, 1) < 0)
 		return NULL;
+	unsigned an = wire_read16(pkt + 6), ns = wire_read16(pkt + 8), ar = wire_read16(pkt + 10);
+	unsigned rcode = pkt[3] & 0xf;
+	bool negative = rcode == RCODE_NXDOMAIN || (rcode == RCODE_NOERROR && an == 0);
 	size_t body = pos;
 
 	end = pos;
@@ -502,25 +509,24 @@ static struct bentry *entry_from_reply(struct backends *b, const struct flight *
 			if (i != an + ns + ar - 1 || i < an + ns)
 				return NULL;
 			opt = 1;
-			pos += 10 + rdlen;
 			break;
 		}
-		b->ttl_off[nttl++] = (uint16_t)(pos + 4);
+		offs[nttl++] = (uint16_t)(pos + 4);
 		if (!negative && i < an && t < ttl)
 			ttl = t;
-		if (negative && i >= an && i < an + ns && type == TYPE_SOA && rdlen >= 20) {
+		if (negative && i >= an && i < an + ns && type == TYPE_SOA && rdlen >= 22) {
 			uint32_t minimum = wire_read32(pkt + pos + 10 + rdlen - 4);
 
-			t = t < minimum ? t : minimum;
+			t = t < minimum ? t : minimum; /* RFC 2308 5 */
 			ttl = t < ttl ? t : ttl;
 		}
 		pos += 10 + rdlen;
 		end = pos;
 	}
-	struct bentry *e = entry_new(f, end, nttl);
+	struct bentry *e = entry_new(qname, qname_len, qtype, qclass, kflags, end, nttl);
 
 	memcpy(e->wire, pkt, end);
-	memcpy(e->ttl_off, b->ttl_off, nttl * sizeof(uint16_t));
+	memcpy(e->ttl_off, offs, nttl * sizeof(uint16_t));
 	e->body_off = (uint16_t)body;
 	e->rcode = (uint8_t)rcode;
 	e->hflags = wire_read16(pkt + 2);
@@ -528,14 +534,14 @@ static struct bentry *entry_from_reply(struct backends *b, const struct flight *
 	e->count[1] = (uint16_t)ns;
 	e->count[2] = (uint16_t)(ar - opt);
 	if (ttl != UINT32_MAX) {
-		ttl = ttl < c->min_ttl ? c->min_ttl : ttl;
-		ttl = ttl > c->max_ttl ? c->max_ttl : ttl;
+		ttl = ttl < cache->cache_min_ttl ? cache->cache_min_ttl : ttl;
+		ttl = ttl > cache->cache_max_ttl ? cache->cache_max_ttl : ttl;
 	}
-	*cacheable = c->enabled && ttl != UINT32_MAX && ttl > 0 && !(e->hflags & WIRE_TC) &&
+	*cacheable = cache->cache && ttl != UINT32_MAX && ttl > 0 && !(e->hflags & WIRE_TC) &&
 		     (rcode == RCODE_NOERROR || rcode == RCODE_NXDOMAIN);
 	if (*cacheable) {
 		e->expires_ms = e->inserted_ms + (uint64_t)ttl * 1000;
-		e->stale_ms = e->expires_ms + (uint64_t)c->stale * 1000;
+		e->stale_ms = e->expires_ms + (uint64_t)cache->cache_stale * 1000;
 	}
 	return e;
 }
@@ -870,7 +876,8 @@ static void got_reply(struct backends *b, struct flight *f, const uint8_t *pkt, 
 		return;
 	}
 	bool cacheable;
-	struct bentry *e = entry_from_reply(b, f, pkt, len, &cacheable);
+	struct bentry *e = backend_entry_from_reply(pkt, len, f->name, f->name_len, f->qtype,
+						    f->qclass, f->kflags, &f->g->cfg, &cacheable);
 
 	if (!e) {
 		fail_try(b, f, false, "malformed reply");

@@ -81,6 +81,16 @@ const struct bentry *backend_cache_get(struct bgroup *g, const uint8_t *name, si
 				       uint64_t now_ms);
 void backend_entry_put(const struct bentry *e);
 
+/* The reply pkt to the question (lower-case name) as an entry: every RR
+ * checked and its TTL noted, the OPT record left out. *cacheable when the
+ * group (cache settings of `cache`) may keep it: for the lowest answer TTL,
+ * or for a negative answer min(SOA TTL, SOA MINIMUM) (RFC 2308 5), within
+ * min-ttl/max-ttl; not without either, nor at TTL 0. NULL when pkt is
+ * malformed or answers another question. */
+struct bentry *backend_entry_from_reply(const uint8_t *pkt, size_t len, const uint8_t *qname,
+					uint8_t qname_len, uint16_t qtype, uint16_t qclass,
+					uint8_t kflags, const struct backend *cache, bool *cacheable);
+
 /* carouselctl `backends [GROUP]`; Prometheus lines (returns the length
  * the whole text needs, writing what fits, as snprintf). */
 size_t backend_ctl(struct backends *b, const char *args, char *buf, size_t len, bool *ok);
