@@ -115,8 +115,8 @@ class Carousel(Carouseld):
                 f"    policy: {policy}\n    servers:\n")
         for address, weight, order in servers:
             text += f'      - {{address: "{address}", weight: {weight}, order: {order}}}\n'
-        text += (f"    check: {{interval: {interval}s, timeout: 500ms, rise: {rise}, "
-                 f"fall: {fall}}}\n    timeout: 1s\n")
+        text += (f"    check: {{interval: {interval}s, timeout: 1s, rise: {rise}, "
+                 f"fall: {fall}}}\n    timeout: 2s\n")
         if cache:
             text += "    cache: {size: 64M}\n"
         super().__init__(text)
@@ -147,7 +147,7 @@ class Dnsdist:
                 f'newServer({{address="{host}:{port}", name="s{k}", id="{sid}", '
                 f'weight={weight}, '
                 f'order={order}, checkName="corp.example.", checkType="SOA", '
-                f'checkInterval={interval}, checkTimeout=500, maxCheckFailures={fall}, '
+                f'checkInterval={interval}, checkTimeout=1000, maxCheckFailures={fall}, '
                 f'rise={rise}}})')
         if cache:  # the packet cache, as large as it needs
             lines += ["pc = newPacketCache(100000, {maxTTL=86400, minTTL=0})",
