@@ -1160,10 +1160,13 @@ void backend_adopt(struct backends *b, struct config *cfg)
 			g = calloc(1, sizeof(*g));
 			if (!g)
 				abort();
+			struct bgroup **tail = &b->groups;
+
+			while (*tail) /* in the order first configured */
+				tail = &(*tail)->next;
+			*tail = g;
 			snprintf(g->name, sizeof(g->name), "%s", bc->name);
 			pthread_mutex_init(&g->cache.lock, NULL);
-			g->next = b->groups;
-			b->groups = g;
 		}
 		g->active = true;
 		g->cfg = *bc;

@@ -76,8 +76,8 @@ def backends(d):
     return state
 
 
-def group_line(d):
-    line = d.ctl_cmd("backends").stdout.splitlines()[0]
+def group_line(d, name="corp"):
+    line = d.ctl_cmd("backends", name).stdout.splitlines()[0]
     return {k: v for k, v in re.findall(r"(\S+?)=(\S+)", line)}
 
 
@@ -240,7 +240,17 @@ try:
                 "a query with a client cookie answered")
         t.eq(int(group_line(d)["forwarded"]) - fwd, 0,
              "...from the cache, as the repeat was: nothing forwarded")
-        n1 = ask(d, "nope.corp.example.")
+        fwd = int(group_line(d)["forwarded"])
+        ask(d, "who.corp.example.", use_edns=0, want_dnssec=True)
+        ask(d, "WHO.corp.example.", use_edns=0, want_dnssec=True)
+        t.eq(int(group_line(d)["forwarded"]) - fwd, 1,
+             "DO is part of the key (one miss), the question's case is not (then a hit)")
+        out = d.ctl_cmd("backends", "nosuch")
+        t.check(out.returncode == 1 and "no backend group" in out.stderr,
+                "carouselctl backends GROUP: an unknown group is an error")
+        t.check(d.ctl_cmd("backends", "corp").stdout.startswith("corp policy=round-robin"),
+                "carouselctl backends corp: that group")
+        ask(d, "nope.corp.example.")
         fwd = int(group_line(d)["forwarded"])
         n2 = ask(d, "nope.corp.example.")
         t.check(n2.rcode() == dns.rcode.NXDOMAIN and n2.authority and
