@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "config.h"
 #include "ctl.h"
 #include "cache.h"
@@ -37,6 +38,8 @@ static struct health *the_health;
 
 static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 {
+	if (strncmp(cmd, "backends", 8) == 0 && (cmd[8] == ' ' || cmd[8] == '\0'))
+		return backend_ctl(the_server->backends, cmd[8] ? cmd + 9 : "", buf, len, ok);
 	if (strncmp(cmd, "cache", 5) != 0 || (cmd[5] != ' ' && cmd[5] != '\0'))
 		return health_ctl(the_health, cmd, buf, len, ok);
 	if (!the_server->resolver) {
@@ -103,7 +106,7 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
 		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload|pools|\n"
-		"drain|undrain|cache (see carouselctl --help).\n");
+		"drain|undrain|cache|backends (see carouselctl --help).\n");
 }
 
 static int do_reload(struct server *srv, char *err, size_t err_len)
@@ -155,12 +158,14 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 	    strcmp(cfg->metrics_listen.text, cur->metrics_listen.text) != 0)
 		log_warn("event=reload note=\"metrics changes take effect on restart\"");
 	health_adopt(the_health, cfg); /* members keep their state */
+	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
 	server_swap(srv, cfg);
 	if (the_publisher)
 		publish_config(the_publisher, atomic_load(&srv->cfg));
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
-	log_info("event=reload result=ok zones=%u pools=%u", cfg->nzones, cfg->npools);
+	log_info("event=reload result=ok zones=%u pools=%u backends=%u", cfg->nzones, cfg->npools,
+		 cfg->nbackends);
 	return 0;
 }
 
@@ -176,8 +181,8 @@ static int check(const char *path)
 	}
 	for (unsigned i = 0; i < cfg->nzones; i++)
 		records += cfg->zones[i]->records;
-	printf("%s: ok (%u zones, %u records, %u pools)\n", path, cfg->nzones, records,
-	       cfg->npools);
+	printf("%s: ok (%u zones, %u records, %u pools, %u backends)\n", path, cfg->nzones,
+	       records, cfg->npools, cfg->nbackends);
 	config_free(cfg);
 	return 0;
 }
@@ -316,6 +321,12 @@ int main(int argc, char **argv)
 		if (fast)
 			resolver_set_publisher(srv.resolver, publish_hot_entry, withdraw_hot_entry);
 	}
+	srv.backends = backend_start(&srv, err, sizeof(err));
+	if (!srv.backends) {
+		log_error("event=backends error=\"%s\"", err);
+		return 1;
+	}
+	backend_adopt(srv.backends, cfg);
 	struct health_hooks hooks = {.synchronize = health_synchronize,
 				      .changed = health_changed, .arg = &srv};
 
@@ -342,8 +353,9 @@ int main(int argc, char **argv)
 	if (dataplane_dpdk && dp_launch() < 0)
 		return 1;
 #endif
-	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
-		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
+	log_info("event=started version=%s config=%s zones=%u pools=%u backends=%u control=%s",
+		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->nbackends,
+		 cfg->control_socket);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sig_fd};
 
@@ -399,7 +411,9 @@ int main(int argc, char **argv)
 	}
 	metrics_stop(metrics);
 	health_destroy(the_health);
+	backend_stop(srv.backends); /* no more completions for the workers */
 	server_stop(&srv);
+	backend_free(srv.backends);
 	if (dataplane_xdp)
 		fast->stop(); /* detach before anything else goes */
 	resolver_stop(srv.resolver);

@@ -292,6 +292,8 @@ static struct zone *find_zone_exact(const struct config *cfg, const uint8_t *ape
 
 struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
 {
+	if (!cfg->zone_buckets)
+		return NULL; /* a config of backends or recursion alone */
 	for (const uint8_t *n = name; n; n = dname_parent(n)) {
 		struct zone *z = find_zone_exact(cfg, n);
 
@@ -360,6 +362,25 @@ const char *const monitor_type_names[MON_TYPES] = {
 
 /* A monitor as it is being read: which keys were given, for the checks
  * that need the whole mapping. */
+/* The types a check query may ask for. */
+static int get_qtype(struct cfg_ctx *c, const yaml_node_t *v, const char *what, uint16_t *out)
+{
+	static const struct { const char *name; uint16_t type; } types[] = {
+		{"A", TYPE_A}, {"AAAA", TYPE_AAAA}, {"SOA", TYPE_SOA}, {"NS", TYPE_NS},
+		{"MX", TYPE_MX}, {"TXT", TYPE_TXT}, {"SRV", TYPE_SRV}, {"CNAME", TYPE_CNAME}};
+
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	*out = 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(scalar(v), types[i].name) == 0)
+			*out = types[i].type;
+	if (!*out)
+		return fail(c, v, "%s must be A, AAAA, SOA, NS, MX, TXT, SRV or CNAME, not '%s'",
+			    what, scalar(v));
+	return 0;
+}
+
 struct monitor_item {
 	struct monitor *mon;
 	yaml_node_t *credentials, *query, *timeout;
@@ -494,18 +515,7 @@ static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 			return -1;
 		mi->query = v;
 	} else if (strcmp(key, "qtype") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor qtype") < 0)
-			return -1;
-		static const struct { const char *name; uint16_t type; } types[] = {
-			{"A", TYPE_A}, {"AAAA", TYPE_AAAA}, {"SOA", TYPE_SOA}, {"NS", TYPE_NS},
-			{"MX", TYPE_MX}, {"TXT", TYPE_TXT}, {"SRV", TYPE_SRV}, {"CNAME", TYPE_CNAME}};
-		m->qtype = 0;
-		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-			if (strcasecmp(scalar(v), types[i].name) == 0)
-				m->qtype = types[i].type;
-		if (!m->qtype)
-			return fail(c, v, "monitor qtype must be A, AAAA, SOA, NS, MX, TXT, SRV "
-				    "or CNAME, not '%s'", scalar(v));
+		return get_qtype(c, v, "monitor qtype", &m->qtype);
 	} else { /* command */
 		if (want(c, v, YAML_SCALAR_NODE, "monitor command") < 0)
 			return -1;
@@ -1144,7 +1154,7 @@ static int parse_acl(struct cfg_ctx *c, const yaml_node_t *n, struct acl_entry *
 	return 0;
 }
 
-bool config_rec_allowed(const struct config *cfg, const struct sockaddr *sa)
+static bool acl_allows(const struct acl_entry *acl, unsigned n, const struct sockaddr *sa)
 {
 	const uint8_t *addr;
 	int family = sa->sa_family;
@@ -1162,10 +1172,23 @@ bool config_rec_allowed(const struct config *cfg, const struct sockaddr *sa)
 			family = AF_INET;
 		}
 	}
-	for (unsigned i = 0; i < cfg->rec.nallow; i++)
-		if (acl_match(&cfg->rec.allow[i], family, addr))
+	for (unsigned i = 0; i < n; i++)
+		if (acl_match(&acl[i], family, addr))
 			return true;
 	return false;
+}
+
+bool config_rec_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	return acl_allows(cfg->rec.allow, cfg->rec.nallow, sa);
+}
+
+bool config_backend_allowed(const struct config *cfg, const struct backend *b,
+			    const struct sockaddr *sa)
+{
+	if (b->nallow)
+		return acl_allows(b->allow, b->nallow, sa);
+	return config_rec_allowed(cfg, sa);
 }
 
 bool acl_match(const struct acl_entry *a, int family, const uint8_t *addr)
@@ -1397,6 +1420,312 @@ static int metrics_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 	return parse_listen(c, v, &c->cfg->metrics_listen);
 }
 
+/* ---- backends ---- */
+
+const char *const backend_policy_names[BP_POLICIES] = {
+	[BP_ROUND_ROBIN] = "round-robin",
+	[BP_WEIGHTED] = "weighted",
+	[BP_LEAST_OUTSTANDING] = "least-outstanding",
+	[BP_CONSISTENT_HASH] = "consistent-hash",
+	[BP_FIRST_AVAILABLE] = "first-available",
+};
+
+struct backend_item {
+	struct backend *b;
+	yaml_node_t *name, *domains, *servers, *check_name;
+};
+
+static int backend_server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct backend_server *s = arg;
+	unsigned long u = 0;
+
+	if (strcmp(key, "address") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "backend server address") < 0)
+			return -1;
+		return parse_listen(c, v, &s->addr);
+	}
+	if (strcmp(key, "weight") == 0) {
+		if (get_uint(c, v, "backend server weight", 1, 1000, &u) < 0)
+			return -1;
+		s->weight = (uint32_t)u;
+		return 0;
+	}
+	if (get_uint(c, v, "backend server order", 1, 1000, &u) < 0)
+		return -1;
+	s->order = (uint32_t)u;
+	return 0;
+}
+
+static int backend_servers(struct cfg_ctx *c, struct backend *b, yaml_node_t *v)
+{
+	static const char *const keys[] = {"address", "weight", "order", NULL};
+	if (want(c, v, YAML_SEQUENCE_NODE, "backend servers") < 0)
+		return -1;
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+
+	if (n == 0)
+		return fail(c, v, "backend %s needs at least one server", b->name);
+	if (n > BACKEND_MAX_SERVERS)
+		return fail(c, v, "backend %s: at most %d servers", b->name, BACKEND_MAX_SERVERS);
+	b->servers = arena_alloc(&c->cfg->arena, n * sizeof(*b->servers));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		struct backend_server *s = &b->servers[b->nservers];
+
+		*s = (struct backend_server){.weight = 1, .order = 1};
+		if (e->type == YAML_SCALAR_NODE) { /* just "ADDRESS@PORT" */
+			if (parse_listen(c, e, &s->addr) < 0)
+				return -1;
+		} else if (walk_map(c, e, "a backend server", keys, backend_server_key, s) < 0) {
+			return -1;
+		}
+		if (!s->addr.len)
+			return fail(c, e, "backend server needs an address");
+		for (unsigned k = 0; k < b->nservers; k++)
+			if (strcmp(b->servers[k].addr.text, s->addr.text) == 0)
+				return fail(c, e, "server %s appears twice in backend %s",
+					    s->addr.text, b->name);
+		b->nservers++;
+	}
+	return 0;
+}
+
+static int backend_check_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct backend_item *bi = arg;
+	struct backend *b = bi->b;
+	unsigned long u = 0;
+
+	if (strcmp(key, "name") == 0) {
+		bi->check_name = v;
+		return get_dname(c, v, "check name", b->check_name);
+	}
+	if (strcmp(key, "type") == 0)
+		return get_qtype(c, v, "check type", &b->check_type);
+	if (strcmp(key, "interval") == 0 || strcmp(key, "timeout") == 0) {
+		bool iv = key[0] == 'i';
+
+		if (get_duration_ms(c, v, iv ? "check interval" : "check timeout", &u) < 0)
+			return -1;
+		if (u < (iv ? 100 : 10))
+			return fail(c, v, "check %s must be at least %s", key, iv ? "100ms" : "10ms");
+		*(iv ? &b->check_interval_ms : &b->check_timeout_ms) = (unsigned)u;
+		return 0;
+	}
+	if (get_uint(c, v, key[0] == 'r' ? "check rise" : "check fall", 1, 100, &u) < 0)
+		return -1;
+	*(key[0] == 'r' ? &b->rise : &b->fall) = (unsigned)u;
+	return 0;
+}
+
+static int backend_cache_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct backend *b = arg;
+	unsigned long u = 0;
+
+	if (strcmp(key, "size") == 0)
+		return get_size(c, v, "cache size", &b->cache_size);
+	if (get_duration_ms(c, v, key, &u) < 0)
+		return -1;
+	if (strcmp(key, "min-ttl") == 0)
+		b->cache_min_ttl = (uint32_t)(u / 1000);
+	else if (strcmp(key, "max-ttl") == 0)
+		b->cache_max_ttl = (uint32_t)(u / 1000);
+	else
+		b->cache_stale = (uint32_t)(u / 1000);
+	return 0;
+}
+
+static int backend_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct backend_item *bi = arg;
+	struct backend *b = bi->b;
+	unsigned long u = 0;
+
+	if (strcmp(key, "name") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "backend name") < 0)
+			return -1;
+		const char *s = scalar(v);
+
+		if (!*s || strlen(s) > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+							    strlen(s))
+			return fail(c, v, "backend name '%s' must be 1-63 letters, digits, '-', "
+				    "'_' or '.'", s);
+		b->name = arena_strdup(&c->cfg->arena, s);
+		bi->name = v;
+		return 0;
+	}
+	if (strcmp(key, "domains") == 0) {
+		bi->domains = v;
+		return 0; /* after the name: messages name the group */
+	}
+	if (strcmp(key, "servers") == 0) {
+		bi->servers = v;
+		return 0;
+	}
+	if (strcmp(key, "policy") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "backend policy") < 0)
+			return -1;
+		for (unsigned p = 0; p < BP_POLICIES; p++)
+			if (strcmp(scalar(v), backend_policy_names[p]) == 0) {
+				b->policy = (enum backend_policy)p;
+				return 0;
+			}
+		return fail(c, v, "backend policy must be round-robin, weighted, "
+			    "least-outstanding, consistent-hash or first-available, not '%s'",
+			    scalar(v));
+	}
+	if (strcmp(key, "check") == 0) {
+		static const char *const keys[] = {"name", "type", "interval", "timeout",
+						   "rise", "fall", NULL};
+
+		return walk_map(c, v, "check", keys, backend_check_key, bi);
+	}
+	if (strcmp(key, "cache") == 0) {
+		static const char *const keys[] = {"size", "min-ttl", "max-ttl", "stale", NULL};
+
+		b->cache = true;
+		if (walk_map(c, v, "cache", keys, backend_cache_key, b) < 0)
+			return -1;
+		if (b->cache_min_ttl > b->cache_max_ttl)
+			return fail(c, v, "cache min-ttl is above max-ttl");
+		return 0;
+	}
+	if (strcmp(key, "timeout") == 0) {
+		if (get_duration_ms(c, v, "backend timeout", &u) < 0)
+			return -1;
+		if (u < 10 || u > 30000)
+			return fail(c, v, "backend timeout must be between 10ms and 30s");
+		b->timeout_ms = (unsigned)u;
+		return 0;
+	}
+	/* allow */
+	size_t n = v->type == YAML_SEQUENCE_NODE
+			   ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+			   : 0;
+
+	if (want(c, v, YAML_SEQUENCE_NODE, "backend allow") < 0)
+		return -1;
+	if (n == 0)
+		return fail(c, v, "backend allow needs at least one prefix (leave it out to use "
+			    "recursion.allow)");
+	b->allow = arena_alloc(&c->cfg->arena, n * sizeof(*b->allow));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+
+		if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
+		    parse_acl(c, e, &b->allow[b->nallow]) < 0)
+			return -1;
+		b->nallow++;
+	}
+	return 0;
+}
+
+static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
+{
+	struct backend *b = bi->b;
+	yaml_node_t *v = bi->domains;
+	size_t n = v->type == YAML_SEQUENCE_NODE
+			   ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+			   : 0;
+
+	if (want(c, v, YAML_SEQUENCE_NODE, "backend domains") < 0)
+		return -1;
+	if (n == 0)
+		return fail(c, v, "backend %s needs at least one domain", b->name);
+	b->domains = arena_alloc(&c->cfg->arena, n * sizeof(*b->domains));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		uint8_t *d = b->domains[b->ndomains];
+
+		if (get_dname(c, e, "backend domain", d) < 0)
+			return -1;
+		/* one group per domain, over every group parsed so far */
+		for (struct backend *o = c->cfg->backends; o <= b; o++)
+			for (unsigned k = 0; k < (o == b ? b->ndomains : o->ndomains); k++)
+				if (dname_equal(o->domains[k], d))
+					return fail(c, e, "domain %s is already forwarded to backend "
+						    "%s", scalar(e), o->name);
+		b->ndomains++;
+	}
+	return 0;
+}
+
+static int parse_backends(struct cfg_ctx *c, yaml_node_t *seq)
+{
+	static const char *const keys[] = {"name",  "domains", "policy",  "servers",
+					   "check", "cache",   "timeout", "allow", NULL};
+	struct config *cfg = c->cfg;
+
+	if (want(c, seq, YAML_SEQUENCE_NODE, "backends") < 0)
+		return -1;
+	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+
+	cfg->backends = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->backends));
+	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = node_at(c, *i);
+		struct backend *b = &cfg->backends[cfg->nbackends];
+		struct backend_item bi = {.b = b};
+
+		memset(b, 0, sizeof(*b));
+		b->line = (int)e->start_mark.line + 1;
+		b->policy = BP_ROUND_ROBIN;
+		b->timeout_ms = 1000;
+		b->check_type = TYPE_SOA;
+		b->check_interval_ms = 1000;
+		b->check_timeout_ms = 500;
+		b->rise = 2;
+		b->fall = 3;
+		b->cache_size = 16ULL << 20;
+		b->cache_max_ttl = 86400;
+		if (walk_map(c, e, "a backend", keys, backend_key, &bi) < 0)
+			return -1;
+		if (!bi.name)
+			return fail(c, e, "a backend needs a name");
+		for (unsigned k = 0; k < cfg->nbackends; k++)
+			if (strcmp(cfg->backends[k].name, b->name) == 0)
+				return fail(c, bi.name, "backend %s is defined twice", b->name);
+		if (!bi.domains)
+			return fail(c, e, "backend %s needs domains", b->name);
+		if (!bi.servers)
+			return fail(c, e, "backend %s needs servers", b->name);
+		if (backend_domains(c, &bi) < 0 || backend_servers(c, b, bi.servers) < 0)
+			return -1;
+		if (!bi.check_name) /* the check asks for the first domain's SOA by default */
+			memcpy(b->check_name, b->domains[0], dname_len(b->domains[0]));
+		cfg->nbackends++;
+	}
+	return 0;
+}
+
+const struct backend *config_find_backend(const struct config *cfg, const uint8_t *name,
+					  size_t *domain_len)
+{
+	const struct backend *best = NULL;
+	size_t best_len = 0;
+
+	for (unsigned i = 0; i < cfg->nbackends; i++) {
+		const struct backend *b = &cfg->backends[i];
+
+		for (unsigned k = 0; k < b->ndomains; k++) {
+			size_t len = dname_len(b->domains[k]);
+
+			if ((!best || len > best_len) && dname_is_sub(name, b->domains[k])) {
+				best = b;
+				best_len = len;
+			}
+		}
+	}
+	*domain_len = best_len;
+	return best;
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -1412,6 +1741,8 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_dataplane(c, v);
 	if (strcmp(key, "recursion") == 0)
 		return parse_recursion(c, v);
+	if (strcmp(key, "backends") == 0)
+		return parse_backends(c, v);
 	if (strcmp(key, "cookies") == 0) {
 		static const char *const ckeys[] = {"enable", "secret", "previous-secret", NULL};
 
@@ -1439,7 +1770,7 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
 	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
-					   "recursion", "rrl", "cookies", "metrics", NULL};
+					   "recursion", "rrl", "cookies", "metrics", "backends", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -1505,9 +1836,31 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		fail(&c, root, "server.listen is required");
 		goto out;
 	}
-	if (!cfg->zone_buckets) {
-		fail(&c, root, "at least one zone is required");
+	if (!cfg->zone_buckets && !cfg->nbackends && !cfg->rec.enable) {
+		fail(&c, root, "at least one zone, backend group or recursion.enable is required");
 		goto out;
+	}
+	for (unsigned i = 0; i < cfg->nbackends; i++) {
+		const struct backend *b = &cfg->backends[i];
+
+		for (unsigned k = 0; k < b->ndomains; k++) {
+			const struct zone *z = config_find_zone(cfg, b->domains[k]);
+
+			size_t len = dname_len(b->domains[k]);
+
+			/* one source of answers per name, on every path: the fast
+			 * paths serve zone data and know nothing of backends */
+			if (z && (z->apex_len == len || zone_find(z, b->domains[k], len))) {
+				char text[DNAME_STRLEN];
+
+				dname_to_str(b->domains[k], text, sizeof(text));
+				snprintf(err, err_len, "%s:%d:1: backend %s: %s %s", path, b->line,
+					 b->name, text,
+					 z->apex_len == len ? "is also a zone of ours"
+							    : "has data in a zone of ours");
+				goto out;
+			}
+		}
 	}
 	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
 		goto out;

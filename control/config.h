@@ -128,6 +128,48 @@ struct rec_config {
 	uint32_t promote_qps; /* cache hits per second that make a fast-path entry */
 };
 
+/* The `backends:` section: groups of DNS servers that queries for chosen
+ * domains are forwarded to (docs/configuration.md, "backends"). */
+enum backend_policy {
+	BP_ROUND_ROBIN, BP_WEIGHTED, BP_LEAST_OUTSTANDING, BP_CONSISTENT_HASH, BP_FIRST_AVAILABLE,
+	BP_POLICIES
+};
+
+#define BACKEND_MAX_SERVERS 64
+
+struct backend_server {
+	struct listen_addr addr;
+	uint32_t weight;
+	uint32_t order;
+};
+
+struct bgroup;
+
+struct backend {
+	const char *name;
+	unsigned ndomains;
+	uint8_t (*domains)[DNAME_MAXLEN];
+	enum backend_policy policy;
+	unsigned nservers;
+	struct backend_server *servers;
+	unsigned timeout_ms;             /* per query and server */
+	uint8_t check_name[DNAME_MAXLEN];
+	uint16_t check_type;
+	unsigned check_interval_ms, check_timeout_ms, rise, fall;
+	bool cache;                      /* the `cache:` key is there */
+	uint64_t cache_size;
+	uint32_t cache_min_ttl, cache_max_ttl, cache_stale; /* seconds */
+	unsigned nallow;                 /* 0: recursion.allow decides */
+	struct acl_entry *allow;
+	int line;
+	/* The runtime of the group (control/backend.h), found by name when
+	 * the config is adopted, before it serves; NULL in a config that is
+	 * only checked. */
+	struct bgroup *rt;
+};
+
+extern const char *const backend_policy_names[BP_POLICIES];
+
 /* The `cookies:` section: DNS Cookies (RFC 7873, RFC 9018 server cookies). */
 struct cookie_config {
 	bool enable;
@@ -159,6 +201,8 @@ struct config {
 	struct rec_config rec;
 	struct rrl_config rrl;
 	struct cookie_config cookies;
+	unsigned nbackends;
+	struct backend *backends;
 	bool metrics;             /* the `metrics:` section: Prometheus exposition */
 	struct listen_addr metrics_listen;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
@@ -178,6 +222,15 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name);
 bool config_rec_allowed(const struct config *cfg, const struct sockaddr *addr);
 /* Does family/addr fall in a? */
 bool acl_match(const struct acl_entry *a, int family, const uint8_t *addr);
+
+/* The backend group whose deepest domain holds name (lower-case wire
+ * form), or NULL; *domain_len is that domain's length. */
+const struct backend *config_find_backend(const struct config *cfg, const uint8_t *name,
+					  size_t *domain_len);
+/* May this client (sockaddr) use the group? Its own allow list, else the
+ * recursion ACL. */
+bool config_backend_allowed(const struct config *cfg, const struct backend *b,
+			    const struct sockaddr *addr);
 
 /* The pool called name (wire form), or NULL. */
 struct pool *config_find_pool(const struct config *cfg, const uint8_t *name);

@@ -96,8 +96,8 @@ static void cmd_status(struct server *srv, struct out *o)
 	    (long)(time(NULL) - srv->started), cfg->path, srv->nworkers);
 	for (unsigned i = 0; i < cfg->nlisten; i++)
 		say(o, "listen %s udp,tcp\n", cfg->listen[i].text);
-	say(o, "zones %u\nrecords %u\npools %u\nconfig-memory %zu\n", cfg->nzones, records,
-	    cfg->npools, cfg->arena.used);
+	say(o, "zones %u\nrecords %u\npools %u\nbackends %u\nconfig-memory %zu\n", cfg->nzones,
+	    records, cfg->npools, cfg->nbackends, cfg->arena.used);
 	say(o, "reloads-ok %llu\nreloads-failed %llu\n", (unsigned long long)srv->reloads_ok,
 	    (unsigned long long)srv->reloads_failed);
 	if (srv->last_error[0])
@@ -188,7 +188,7 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
 		if (n == (size_t)-1)
 			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, "
-			       "drain, undrain, cache)\n",
+			       "drain, undrain, cache, backends)\n",
 			    cmd);
 		else
 			send_all(fd, ok ? tmp : tmp + 3, ok ? n + 3 : n);

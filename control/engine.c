@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <time.h>
 
+#include "backend.h"
 #include "cache.h"
 #include "cookie.h"
 #include "pool.h"
@@ -25,7 +26,7 @@ struct answer {
 	uint16_t qtype;
 	uint16_t count[3]; /* answer, authority, additional */
 	unsigned rcode;
-	bool aa, tc, ra;
+	bool aa, tc, ra, ad;
 	uint16_t ede; /* RFC 8914, 0xffff = none */
 	const char *ede_text;
 	uint8_t cookie_len; /* the COOKIE option to send back: 0 or 24 bytes */
@@ -404,6 +405,59 @@ static void answer_cached(struct answer *A, const struct centry *e, uint64_t now
 	}
 }
 
+/* A backend group's answer: the server's sections as it sent them (their
+ * compression pointers stay valid: the question before them has the same
+ * length, in the client's case), every TTL counted down by the answer's
+ * age in the cache. */
+static void answer_forwarded(struct answer *A, const struct wire_query *q, const struct bentry *e,
+			     bool stale)
+{
+	uint64_t now = backend_now_ms();
+	uint32_t age = now > e->inserted_ms ? (uint32_t)((now - e->inserted_ms) / 1000) : 0;
+	struct wire_mark m = wire_buf_mark(&A->b);
+
+	A->rcode = e->rcode;
+	A->aa = e->hflags & WIRE_AA;
+	A->ra = e->hflags & WIRE_RA;
+	A->tc = e->hflags & WIRE_TC;
+	/* RFC 6840 5.8: AD only for clients that asked with DO or AD */
+	A->ad = (e->hflags & WIRE_AD) &&
+		((q->has_edns && (q->edns_flags & WIRE_EDNS_DO)) || (q->flags & WIRE_AD));
+	if (e->ede != 0xffff) {
+		A->ede = e->ede;
+		A->ede_text = e->ede_text;
+	}
+	if (stale) {
+		A->ede = 3; /* RFC 8914 4.4: Stale Answer */
+		A->ede_text = "no server of the group answered";
+	}
+	if (e->len == 0)
+		return;
+	if (A->b.len != e->body_off) { /* cannot happen: the same question */
+		A->rcode = RCODE_SERVFAIL;
+		return;
+	}
+	wire_put_bytes(&A->b, e->wire + e->body_off, e->len - e->body_off);
+	if (A->b.err) {
+		wire_buf_rollback(&A->b, m);
+		A->tc = true;
+		return;
+	}
+	for (uint32_t i = 0; i < e->nttl; i++) {
+		uint8_t *p = A->b.wire + e->ttl_off[i];
+		uint32_t ttl = wire_read32(p);
+
+		if (stale) /* RFC 8767 4 */
+			ttl = ttl < BACKEND_STALE_TTL ? ttl : BACKEND_STALE_TTL;
+		else
+			ttl = ttl > age ? ttl - age : 0;
+		wire_write32(p, ttl);
+	}
+	A->count[SEC_AN] = e->count[0];
+	A->count[SEC_NS] = e->count[1];
+	A->count[SEC_AR] = e->count[2];
+}
+
 static uint16_t limit_for(const struct wire_query *q, bool tcp)
 {
 	if (tcp)
@@ -426,6 +480,8 @@ static size_t finish(struct answer *A, const struct wire_query *q, size_t limit)
 		flags |= WIRE_TC;
 	if (A->ra)
 		flags |= WIRE_RA;
+	if (A->ad)
+		flags |= WIRE_AD;
 	wire_write16(w + 2, flags);
 	wire_write16(w + 6, A->count[SEC_AN]);
 	wire_write16(w + 8, A->count[SEC_NS]);
@@ -549,7 +605,7 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	A.qtype = q.question_ok ? q.qtype : 0;
 	A.count[0] = A.count[1] = A.count[2] = 0;
 	A.rcode = RCODE_NOERROR;
-	A.aa = A.tc = false;
+	A.aa = A.tc = A.ad = false;
 	A.nextra = 0;
 	A.entry_mode = A.entry_bad = false;
 	A.rot_pool = NULL;
@@ -600,6 +656,43 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	A.ra = recurse;
 	if (q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
 		A.rcode = RCODE_REFUSED; /* no zone transfers */
+		goto done;
+	}
+	size_t dlen = 0;
+	const struct backend *bk =
+		q.qclass == CLASS_IN ? config_find_backend(cfg, q.qname, &dlen) : NULL;
+
+	if (bk && (!z || dlen >= z->apex_len)) {
+		/* a backend group's domain (deeper than any zone of ours):
+		 * from its cache, else from its servers */
+		const struct bentry *e = ctx->fwd;
+		bool held = false;
+
+		A.ra = false;
+		if (ctx->client && !config_backend_allowed(cfg, bk, ctx->client)) {
+			A.rcode = RCODE_REFUSED; /* never an open proxy */
+			goto done;
+		}
+		if (!e && bk->rt) {
+			e = backend_cache_get(bk->rt, q.qname, q.qname_len, q.qtype, q.qclass,
+					      backend_key_flags(&q), backend_now_ms());
+			held = e != NULL;
+		}
+		if (!e && !bk->rt) {
+			A.rcode = RCODE_SERVFAIL;
+			A.ede = 14; /* RFC 8914 4.15: Not Ready */
+			A.ede_text = "backend groups are not running";
+			goto done;
+		}
+		if (!e) {
+			res->forward = true;
+			res->backend = bk;
+			return 0;
+		}
+		res->cache_hit = held;
+		answer_forwarded(&A, &q, e, ctx->fwd_stale);
+		if (held)
+			backend_entry_put(e);
 		goto done;
 	}
 	if (!z && recurse) {

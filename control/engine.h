@@ -14,6 +14,7 @@
 
 struct centry;
 struct cache;
+struct bentry;
 
 /* Who asks, and what the caller brings. */
 struct engine_ctx {
@@ -21,12 +22,16 @@ struct engine_ctx {
 	struct cache *cache;          /* NULL: no recursion here */
 	const struct sockaddr *client; /* for the recursion ACL; NULL: trusted */
 	const struct centry *answer;  /* a fresh upstream answer for this query */
+	const struct bentry *fwd;     /* a backend group's answer for this query */
+	bool fwd_stale;               /* ...expired, served for lack of servers */
 	uint64_t now;                 /* monotonic seconds (cache TTLs) */
 };
 
 struct engine_result {
 	bool dropped;   /* no reply at all */
 	bool resolve;   /* not answered: the question must go upstream */
+	bool forward;   /* not answered: the question goes to backend group `backend` */
+	const struct backend *backend;
 	bool prefetch;  /* answered from a cache entry that is about to expire */
 	bool cache_hit;
 	bool cookie_valid; /* a server cookie of ours came back (RRL lets it pass) */

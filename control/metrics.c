@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "health.h"
 #include "log.h"
 #include "resolver.h"
@@ -133,6 +134,11 @@ size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 	if (dp)
 		put_lines(&o, dp, "Dataplane counter (carouselctl stats).");
 	free(dp);
+	if (srv->backends) {
+		size_t room = o.n < o.len ? o.len - o.n : 0;
+
+		o.n += backend_metrics(srv->backends, room ? o.buf + o.n : NULL, room);
+	}
 	if (src->health) {
 		size_t room = o.n < o.len ? o.len - o.n : 0;
 		size_t k = health_metrics(src->health, room ? o.buf + o.n : NULL, room);

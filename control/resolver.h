@@ -32,6 +32,13 @@ struct rreq {
 	uint8_t qname_len;
 	uint16_t qtype, qclass;
 	struct centry *answer;
+	/* forwarded to a backend group instead (control/backend.h) */
+	struct bgroup *group;
+	struct bentry *fwd;      /* its answer, a reference */
+	bool stale;              /* fwd is expired: no server could answer */
+	uint8_t kflags;          /* BK_*: what the cache key and the upstream query carry */
+	bool has_edns;
+	uint16_t edns_udp;
 	uint16_t len;
 	uint8_t query[];
 };

@@ -11,6 +11,7 @@
 
 #include <sys/eventfd.h>
 
+#include "backend.h"
 #include "cache.h"
 #include "engine.h"
 #include "log.h"
@@ -219,9 +220,24 @@ static struct rreq *rreq_new(struct worker *w, const uint8_t *query, size_t len,
 	r->qname_len = q.qname_len;
 	r->qtype = q.qtype;
 	r->qclass = q.qclass;
+	r->kflags = backend_key_flags(&q);
+	r->has_edns = q.has_edns;
+	r->edns_udp = q.edns_udp;
 	r->len = (uint16_t)len;
 	memcpy(r->query, query, len);
 	return r;
+}
+
+/* Hand a query that was not answered here to the resolver or to its
+ * backend group. */
+static void hand_over(struct worker *w, struct rreq *q, const struct engine_result *r)
+{
+	if (r->forward) {
+		q->group = r->backend->rt;
+		backend_submit(w->srv->backends, q);
+	} else {
+		resolver_submit(w->srv->resolver, q);
+	}
 }
 
 static void after_answer(struct worker *w, const struct engine_result *res, const uint8_t *query,
@@ -317,7 +333,7 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			else
 				len = engine_answer(cfg, &ctx, s->rxbuf[i], s->rx[i].msg_len,
 						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
-			if (r.resolve) {
+			if (r.resolve || r.forward) {
 				struct rreq *q = rreq_new(w, s->rxbuf[i], s->rx[i].msg_len, false);
 
 				if (q) {
@@ -327,7 +343,7 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 					if (p->pktinfo)
 						q->ctl_len = reply_pktinfo(&s->rx[i].msg_hdr, q->ctl,
 									   sizeof(q->ctl));
-					resolver_submit(w->srv->resolver, q);
+					hand_over(w, q, &r);
 				}
 				continue;
 			}
@@ -511,15 +527,15 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 		size_t len = engine_answer(cfg, &ctx, c->in + off + 2, mlen, s->tcpbuf,
 					   sizeof(s->tcpbuf), true, &r);
 
-		if (!known && r.resolve)
+		if (!known && (r.resolve || r.forward))
 			r = (struct engine_result){.dropped = true};
-		if (r.resolve) {
+		if (r.resolve || r.forward) {
 			struct rreq *q = rreq_new(w, c->in + off + 2, mlen, false);
 
 			if (q) {
 				q->tcp = true;
 				q->conn_id = c->id;
-				resolver_submit(w->srv->resolver, q);
+				hand_over(w, q, &r);
 			}
 			off += 2 + mlen;
 			continue;
@@ -635,6 +651,8 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 							  : (struct sockaddr *)&q->peer);
 
 		ctx.answer = q->answer;
+		ctx.fwd = q->fwd;
+		ctx.fwd_stale = q->stale;
 		size_t len = engine_answer(cfg, &ctx, q->query, q->len, s->tcpbuf,
 					   q->tcp ? sizeof(s->tcpbuf) : WIRE_EDNS_UDP, q->tcp, &r);
 
@@ -656,6 +674,7 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 			}
 		}
 		free(q->answer);
+		backend_entry_put(q->fwd);
 		free(q);
 		q = next;
 	}
@@ -728,6 +747,7 @@ void server_stop(struct server *srv)
 			struct rreq *next = w->done->next;
 
 			free(w->done->answer);
+			backend_entry_put(w->done->fwd);
 			free(w->done);
 			w->done = next;
 		}

@@ -47,6 +47,7 @@ struct server {
 	struct cache *cache;       /* recursion: set before server_start */
 	struct rrl *rrl;           /* response rate limiting table (always there) */
 	struct resolver *resolver;
+	struct backends *backends; /* backend groups (always there in carouseld) */
 	char last_error[CFG_ERR_LEN];
 };
 

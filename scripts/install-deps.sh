@@ -7,7 +7,7 @@ PACKAGES="
 meson ninja-build pkg-config gcc clang
 libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev libunbound-dev unbound
 libbpf-dev bpftool linux-libc-dev libclang-rt-14-dev
-knot knot-dnsutils dnsutils dnsperf
+knot knot-dnsutils dnsutils dnsperf dnsdist
 python3 python3-dnspython python3-yaml
 iproute2 procps ethtool
 nginx dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond

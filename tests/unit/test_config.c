@@ -330,6 +330,110 @@ static void test_max_entries(void **state)
 		     "8:16", "dataplane.max-entries");
 }
 
+#define SRV "server:\n  listen: [127.0.0.1@5353]\n"
+
+static void test_backends(void **state)
+{
+	(void)state;
+	/* backends alone (no zones) make a config */
+	struct config *cfg = load_ok(SRV "backends:\n"
+					 "  - name: corp\n"
+					 "    domains: [Corp.Example., other.example]\n"
+					 "    policy: weighted\n"
+					 "    servers:\n"
+					 "      - {address: \"127.0.0.91@5300\", weight: 2, order: 1}\n"
+					 "      - \"::1@5300\"\n"
+					 "    check: {name: corp.example., type: SOA, interval: 1s, "
+					 "timeout: 500ms, rise: 2, fall: 3}\n"
+					 "    cache: {size: 32M, min-ttl: 0, max-ttl: 1h, stale: 30s}\n"
+					 "    timeout: 1s\n"
+					 "    allow: [10.0.0.0/8]\n"
+					 "  - name: rest\n"
+					 "    domains: [.]\n"
+					 "    servers: [127.0.0.1]\n");
+	uint8_t name[DNAME_MAXLEN];
+	size_t len = 0;
+
+	assert_int_equal(cfg->nzones, 0);
+	assert_int_equal(cfg->nbackends, 2);
+	const struct backend *b = &cfg->backends[0];
+
+	assert_string_equal(b->name, "corp");
+	assert_int_equal(b->policy, BP_WEIGHTED);
+	assert_int_equal(b->nservers, 2);
+	assert_string_equal(b->servers[0].addr.text, "127.0.0.91@5300");
+	assert_int_equal(b->servers[0].weight, 2);
+	assert_int_equal(b->servers[1].weight, 1);
+	assert_string_equal(b->servers[1].addr.text, "::1@5300");
+	assert_int_equal(b->check_interval_ms, 1000);
+	assert_int_equal(b->check_timeout_ms, 500);
+	assert_true(b->cache);
+	assert_int_equal(b->cache_size, 32 << 20);
+	assert_int_equal(b->cache_max_ttl, 3600);
+	assert_int_equal(b->cache_stale, 30);
+	assert_int_equal(b->nallow, 1);
+	assert_false(cfg->backends[1].cache);
+	assert_int_equal(cfg->backends[1].timeout_ms, 1000);
+	assert_int_equal(cfg->backends[1].check_type, TYPE_SOA);
+	/* the deepest domain decides; "." takes the rest */
+	dname_from_str("www.corp.example.", name, sizeof(name));
+	assert_ptr_equal(config_find_backend(cfg, name, &len), b);
+	assert_int_equal(len, 14);
+	dname_from_str("www.example.net.", name, sizeof(name));
+	assert_ptr_equal(config_find_backend(cfg, name, &len), &cfg->backends[1]);
+	assert_int_equal(len, 1);
+	config_free(cfg);
+	/* recursion alone is a config too */
+	cfg = load_ok(SRV "recursion: {enable: true, mode: forward, forwarders: [127.0.0.1]}\n");
+	config_free(cfg);
+}
+
+static void test_backend_errors(void **state)
+{
+	(void)state;
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1]\n    policy: random\n",
+		     "7:13", "backend policy must be");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n",
+		     "4:5", "backend a needs servers");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1, \"127.0.0.1@53\"]\n",
+		     "6:26", "appears twice");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [\"127.0.0.300@53\"]\n",
+		     "6:15", "not an IPv4 or IPv6 address");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1]\n"
+			 "  - name: b\n    domains: [A.example]\n    servers: [127.0.0.1]\n",
+		     "8:15", "already forwarded to backend a");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1]\n"
+			 "  - name: a\n    domains: [b.example]\n    servers: [127.0.0.1]\n",
+		     "7:11", "defined twice");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [{address: 127.0.0.1, weight: 0}]\n",
+		     "6:44", "between 1 and 1000");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1]\n    check: {interval: 10ms}\n",
+		     "7:23", "at least 100ms");
+	expect_error(SRV "backends:\n  - name: a\n    domains: [a.example.]\n"
+			 "    servers: [127.0.0.1]\n    cache: {min-ttl: 2h, max-ttl: 1h}\n",
+		     "7:12", "min-ttl is above max-ttl");
+	expect_error(SRV "backends:\n  - name: a\n    domains: []\n    servers: [127.0.0.1]\n",
+		     "5:14", "needs at least one domain");
+	/* a zone's own apex cannot also be forwarded */
+	expect_error(HEAD "backends:\n  - name: a\n    domains: [example.test.]\n"
+			  "    servers: [127.0.0.1]\n",
+		     "6:1", "example.test. is also a zone of ours");
+	expect_error(HEAD "backends:\n  - name: a\n    domains: [ns.example.test.]\n"
+			  "    servers: [127.0.0.1]\n",
+		     "6:1", "ns.example.test. has data in a zone of ours");
+	/* below a zone, where it has no data: the group takes it */
+	struct config *cfg = load_ok(HEAD "backends:\n  - name: a\n    domains: [corp.example.test.]\n"
+					  "    servers: [127.0.0.1]\n");
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +450,8 @@ int main(void)
 		cmocka_unit_test(test_health_errors),
 		cmocka_unit_test(test_monitor_inherit),
 		cmocka_unit_test(test_max_entries),
+		cmocka_unit_test(test_backends),
+		cmocka_unit_test(test_backend_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
