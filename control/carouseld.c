@@ -2,6 +2,9 @@
  * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
  * socket from the main thread. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +14,9 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "config.h"
 #include "ctl.h"
@@ -118,7 +124,47 @@ static void usage(FILE *f)
 		"drain|undrain|cache (see carouselctl --help).\n");
 }
 
+/* systemd Type=notify: READY=1 once serving, RELOADING=1 around a reload,
+ * STOPPING=1; a no-op when not started by systemd (no NOTIFY_SOCKET). */
+__attribute__((format(printf, 1, 2))) static void notify(const char *fmt, ...)
+{
+#ifdef HAVE_SYSTEMD
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sd_notify(0, msg);
+#else
+	(void)fmt;
+#endif
+}
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int reload_config(struct server *srv, char *err, size_t err_len);
+
+/* Every reload (SIGHUP, carouselctl reload) tells systemd it runs. */
 static int do_reload(struct server *srv, char *err, size_t err_len)
+{
+	notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+	       (unsigned long long)monotonic_usec(), atomic_load(&srv->cfg)->path);
+	int rc = reload_config(srv, err, err_len);
+	const struct config *cfg = atomic_load(&srv->cfg);
+
+	notify("READY=1\nSTATUS=serving %u zones, %u pools; last reload %s", cfg->nzones,
+	       cfg->npools, rc == 0 ? "ok" : "failed, old config kept");
+	return rc;
+}
+
+static int reload_config(struct server *srv, char *err, size_t err_len)
 {
 	const struct config *cur = atomic_load(&srv->cfg);
 	struct config *cfg = config_load(cur->path, err, err_len);
@@ -376,6 +422,7 @@ int main(int argc, char **argv)
 #endif
 	log_info("event=started version=%s config=%s zones=%u pools=%u control=%s",
 		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->control_socket);
+	notify("READY=1\nSTATUS=serving %u zones, %u pools", cfg->nzones, cfg->npools);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sig_fd};
 
@@ -431,6 +478,7 @@ int main(int argc, char **argv)
 			} else {
 				log_info("event=stopping signal=%s",
 					 si.ssi_signo == SIGTERM ? "TERM" : "INT");
+				notify("STOPPING=1\nSTATUS=stopping");
 				run = false;
 			}
 		}
