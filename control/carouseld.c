@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "health.h"
 #include "log.h"
+#include "http.h"
 #include "metrics.h"
 #include "resolver.h"
 #include "server.h"
@@ -151,6 +152,11 @@ static uint64_t monotonic_usec(void)
 
 static int reload_config(struct server *srv, char *err, size_t err_len);
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* Every reload (SIGHUP, carouselctl reload) tells systemd it runs. */
 static int do_reload(struct server *srv, char *err, size_t err_len)
 {
@@ -209,9 +215,13 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 	}
 	if (srv->resolver)
 		resolver_update(srv->resolver, cfg);
-	if (cfg->metrics != cur->metrics ||
-	    strcmp(cfg->metrics_listen.text, cur->metrics_listen.text) != 0)
-		log_warn("event=reload note=\"metrics changes take effect on restart\"");
+	if (memcmp(&cfg->http.listen, &cur->http.listen, sizeof(cfg->http.listen)) != 0 ||
+	    cfg->http.enable != cur->http.enable || cfg->http.nallow != cur->http.nallow ||
+	    memcmp(cfg->http.allow, cur->http.allow, sizeof(cfg->http.allow)) != 0 ||
+	    !same_str(cfg->http.user, cur->http.user) ||
+	    !same_str(cfg->http.password, cur->http.password) ||
+	    !same_str(cfg->http.api_key, cur->http.api_key))
+		log_warn("event=reload note=\"http (and metrics) changes take effect on restart\"");
 	health_adopt(the_health, cfg); /* members keep their state */
 	server_swap(srv, cfg);
 #ifdef HAVE_DPDK
@@ -386,9 +396,9 @@ int main(int argc, char **argv)
 
 	the_health = health_create(&hooks);
 	health_adopt(the_health, cfg);
-	struct metrics *metrics = NULL;
+	struct http *http = NULL;
 
-	if (cfg->metrics) {
+	if (cfg->http.enable) {
 		struct metrics_sources ms = {.srv = &srv, .health = the_health};
 
 #ifdef HAVE_DPDK
@@ -403,8 +413,8 @@ int main(int argc, char **argv)
 			ms.dataplane_stats = xdp_stats_text;
 		}
 #endif
-		metrics = metrics_start(&cfg->metrics_listen, &ms);
-		if (!metrics)
+		http = http_start(&cfg->http, &ms, extra_command);
+		if (!http)
 			return 1;
 	}
 	if (server_start(&srv) < 0)
@@ -429,22 +439,22 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev);
 	ev.data.fd = ctl_fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
-	int health_ep = health_fd(the_health), metrics_ep = metrics ? metrics_fd(metrics) : -1;
+	int health_ep = health_fd(the_health), http_ep = http ? http_fd(http) : -1;
 
 	ev.data.fd = health_ep;
 	epoll_ctl(ep, EPOLL_CTL_ADD, health_ep, &ev);
-	if (metrics_ep >= 0) {
-		ev.data.fd = metrics_ep;
-		epoll_ctl(ep, EPOLL_CTL_ADD, metrics_ep, &ev);
+	if (http_ep >= 0) {
+		ev.data.fd = http_ep;
+		epoll_ctl(ep, EPOLL_CTL_ADD, http_ep, &ev);
 	}
 	for (bool run = true; run;) {
 		struct epoll_event evs[8];
-		/* the fast paths reclaim, and metrics time idle HTTP clients out */
+		/* the fast paths reclaim, and http times idle clients out */
 		int n = epoll_wait(ep, evs, 8,
-				   dataplane_dpdk || dataplane_xdp ? 100 : metrics ? 1000 : -1);
+				   dataplane_dpdk || dataplane_xdp ? 100 : http ? 1000 : -1);
 
-		if (metrics)
-			metrics_run(metrics);
+		if (http)
+			http_run(http);
 
 #ifdef HAVE_XDP
 		if (dataplane_xdp && srv.resolver)
@@ -467,8 +477,8 @@ int main(int argc, char **argv)
 				health_run(the_health);
 				continue;
 			}
-			if (evs[i].data.fd == metrics_ep)
-				continue; /* metrics_run() above */
+			if (evs[i].data.fd == http_ep)
+				continue; /* http_run() above */
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
@@ -483,7 +493,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	metrics_stop(metrics);
+	http_stop(http);
 	health_destroy(the_health);
 	server_stop(&srv);
 #ifdef HAVE_XDP

@@ -154,6 +154,20 @@ struct cookie_config {
 	uint8_t previous[16];   /* still accepted: rotation without BADCOOKIE storms */
 };
 
+/* The `http:` section: status page, JSON API and /metrics on one
+ * listener (the old `metrics:` section is the same listener, /metrics only). */
+#define HTTP_MAX_ALLOW 64
+
+struct http_config {
+	bool enable;
+	bool metrics_only;    /* configured as `metrics:` */
+	struct listen_addr listen;
+	unsigned nallow;      /* 0: every address */
+	struct acl_entry allow[HTTP_MAX_ALLOW];
+	const char *password_file, *user, *password; /* NULL: no basic auth */
+	const char *api_key_file, *api_key;          /* NULL: POSTs are refused */
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -176,8 +190,7 @@ struct config {
 	struct rec_config rec;
 	struct rrl_config rrl;
 	struct cookie_config cookies;
-	bool metrics;             /* the `metrics:` section: Prometheus exposition */
-	struct listen_addr metrics_listen;
+	struct http_config http;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 
