@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "dnstap.h"
 #include "health.h"
 #include "resolver.h"
 #include "server.h"
@@ -85,6 +86,17 @@ void api_stats(const struct metrics_sources *src, struct json_out *o)
 		 srv->rrl && atomic_load(&srv->cfg)->rrl.enable ? "true" : "false",
 		 srv->rrl ? (unsigned long long)atomic_load(&srv->rrl->slipped) : 0ULL,
 		 srv->rrl ? (unsigned long long)atomic_load(&srv->rrl->dropped) : 0ULL);
+	json_put(o, ",\"dnstap\":");
+	if (srv->dnstap) {
+		char text[128];
+
+		dnstap_stats(srv->dnstap, text, sizeof(text));
+		json_put(o, "{");
+		json_counters(o, text, false);
+		json_put(o, "}");
+	} else {
+		json_put(o, "null");
+	}
 	json_put(o, ",\"resolver\":");
 	if (srv->resolver) {
 		char text[2048];

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "dnstap.h"
 #include "cache.h"
 #include "health.h"
 #include "log.h"
@@ -222,6 +223,14 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 	    !same_str(cfg->http.password, cur->http.password) ||
 	    !same_str(cfg->http.api_key, cur->http.api_key))
 		log_warn("event=reload note=\"http (and metrics) changes take effect on restart\"");
+	/* the dnstap connection (or file) stays open across reloads */
+	if (cfg->dnstap.enable != cur->dnstap.enable ||
+	    (cfg->dnstap.enable && (strcmp(cfg->dnstap.sink, cur->dnstap.sink) != 0 ||
+				    !same_str(cfg->dnstap.identity, cur->dnstap.identity))))
+		log_warn("event=reload note=\"dnstap sink and identity changes take effect on "
+			 "restart\"");
+	if (srv->dnstap && cfg->dnstap.enable)
+		dnstap_update(srv->dnstap, &cfg->dnstap);
 	health_adopt(the_health, cfg); /* members keep their state */
 	server_swap(srv, cfg);
 #ifdef HAVE_DPDK
@@ -375,6 +384,13 @@ int main(int argc, char **argv)
 #endif
 	if (server_open(&srv, cfg) < 0)
 		return 1;
+	if (cfg->dnstap.enable) {
+		srv.dnstap = dnstap_open(&cfg->dnstap, srv.nworkers, err, sizeof(err));
+		if (!srv.dnstap) {
+			log_error("event=dnstap error=\"%s\"", err);
+			return 1;
+		}
+	}
 	if (cfg->rec.enable) {
 		srv.cache = cache_create(cfg->rec.cache_size, &srv, srv.nworkers);
 		srv.resolver = resolver_start(cfg, &srv, srv.cache, err, sizeof(err));
@@ -496,6 +512,7 @@ int main(int argc, char **argv)
 	http_stop(http);
 	health_destroy(the_health);
 	server_stop(&srv);
+	dnstap_close(srv.dnstap);
 #ifdef HAVE_XDP
 	if (dataplane_xdp)
 		xdp_stop(); /* detach before anything else goes */

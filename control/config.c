@@ -1507,6 +1507,88 @@ static int parse_http(struct cfg_ctx *c, const char *key, yaml_node_t *v)
 	return 0;
 }
 
+static int dnstap_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct dnstap_config *d = &c->cfg->dnstap;
+	unsigned long u;
+
+	(void)arg;
+	if (strcmp(key, "log-queries") == 0)
+		return get_bool(c, v, "dnstap.log-queries", &d->log_queries);
+	if (strcmp(key, "log-responses") == 0)
+		return get_bool(c, v, "dnstap.log-responses", &d->log_responses);
+	if (strcmp(key, "sample") == 0) {
+		if (get_uint(c, v, "dnstap.sample", 1, 1000000, &u) < 0)
+			return -1;
+		d->sample = (unsigned)u;
+		return 0;
+	}
+	if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	const char *s = scalar(v);
+
+	if (strcmp(key, "identity") == 0) {
+		if (strlen(s) > 255)
+			return fail(c, v, "dnstap.identity is longer than 255 characters");
+		d->identity = arena_strdup(&c->cfg->arena, s);
+		return 0;
+	}
+	/* sink: unix:PATH, tcp:ADDRESS@PORT, or a file PATH */
+	d->sink = arena_strdup(&c->cfg->arena, s);
+	if (strncmp(s, "tcp:", 4) == 0) {
+		struct listen_addr la;
+		yaml_node_t n = *v;
+
+		n.data.scalar.value = (yaml_char_t *)(s + 4);
+		if (parse_listen(c, &n, &la) < 0)
+			return -1;
+		const char *at = strrchr(la.text, '@');
+
+		if (!strchr(s + 4, '@'))
+			return fail(c, v, "dnstap.sink tcp: needs ADDRESS@PORT");
+		d->sink_type = DNSTAP_SINK_TCP;
+		snprintf(d->tcp_host, sizeof(d->tcp_host), "%.*s", (int)(at - la.text), la.text);
+		snprintf(d->tcp_port, sizeof(d->tcp_port), "%s", at + 1);
+		return 0;
+	}
+	bool unix_sock = strncmp(s, "unix:", 5) == 0;
+	const char *path = unix_sock ? s + 5 : s;
+
+	if (path[0] == '\0')
+		return fail(c, v, "dnstap.sink must be unix:PATH, tcp:ADDRESS@PORT or a file path");
+	if (unix_sock && strlen(path) >= 108)
+		return fail(c, v, "dnstap.sink: a unix socket path is at most 107 characters");
+	d->sink_type = unix_sock ? DNSTAP_SINK_UNIX : DNSTAP_SINK_FILE;
+	if (path[0] == '/') {
+		d->path = arena_strdup(&c->cfg->arena, path);
+	} else {
+		char full[PATH_MAX];
+		int k = snprintf(full, sizeof(full), "%s/%s", c->dir, path);
+
+		if (k < 0 || (size_t)k >= sizeof(full))
+			return fail(c, v, "dnstap.sink path is too long");
+		d->path = arena_strdup(&c->cfg->arena, full);
+	}
+	return 0;
+}
+
+static int parse_dnstap(struct cfg_ctx *c, yaml_node_t *v)
+{
+	static const char *const keys[] = {"sink", "identity", "log-queries", "log-responses",
+					   "sample", NULL};
+	struct dnstap_config *d = &c->cfg->dnstap;
+
+	d->enable = true;
+	d->log_queries = d->log_responses = true;
+	d->sample = 1;
+	if (walk_map(c, v, "dnstap", keys, dnstap_key, NULL) < 0)
+		return -1;
+	if (!d->sink)
+		return fail(c, v, "dnstap.sink is required (unix:/run/carousel/dnstap.sock, "
+			    "tcp:ADDRESS@PORT or a file)");
+	return 0;
+}
+
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
@@ -1538,6 +1620,8 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 	}
 	if (strcmp(key, "http") == 0 || strcmp(key, "metrics") == 0)
 		return parse_http(c, key, v);
+	if (strcmp(key, "dnstap") == 0)
+		return parse_dnstap(c, v);
 	*pools = v;
 	return 0;
 }
@@ -1545,7 +1629,7 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
 	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
-					   "recursion", "rrl", "cookies", "metrics", "http", NULL};
+					   "recursion", "rrl", "cookies", "metrics", "http", "dnstap", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};

@@ -168,6 +168,20 @@ struct http_config {
 	const char *api_key_file, *api_key;          /* NULL: POSTs are refused */
 };
 
+/* The `dnstap:` section: query and response logging (control/dnstap.h). */
+enum dnstap_sink { DNSTAP_SINK_UNIX, DNSTAP_SINK_TCP, DNSTAP_SINK_FILE };
+
+struct dnstap_config {
+	bool enable;
+	enum dnstap_sink sink_type;
+	const char *sink;       /* as written */
+	const char *path;       /* unix socket or file */
+	char tcp_host[48], tcp_port[8];
+	const char *identity;   /* NULL: the host name */
+	bool log_queries, log_responses;
+	unsigned sample;        /* log 1 in sample exchanges, per path */
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -191,6 +205,7 @@ struct config {
 	struct rrl_config rrl;
 	struct cookie_config cookies;
 	struct http_config http;
+	struct dnstap_config dnstap;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dnstap.h"
 #include "log.h"
 #include "wire.h"
 
@@ -126,6 +127,8 @@ static void cmd_stats(struct server *srv, struct out *o)
 		say(o, "rrl.slipped %llu\nrrl.dropped %llu\n",
 		    (unsigned long long)atomic_load(&srv->rrl->slipped),
 		    (unsigned long long)atomic_load(&srv->rrl->dropped));
+	if (srv->dnstap && o->len < sizeof(o->buf))
+		o->len += dnstap_stats(srv->dnstap, o->buf + o->len, sizeof(o->buf) - o->len);
 }
 
 static void send_all(int fd, const char *buf, size_t len)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnstap.h"
 #include "health.h"
 #include "json.h"
 #include "log.h"
@@ -111,6 +112,12 @@ size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 	}
 	if (dp)
 		put_lines(&o, dp, "Dataplane counter (carouselctl stats).");
+	if (srv->dnstap) {
+		char text[128];
+
+		dnstap_stats(srv->dnstap, text, sizeof(text));
+		put_lines(&o, text, "dnstap frames queued to the sink, or dropped (queue full).");
+	}
 	free(dp);
 	if (src->health) {
 		size_t room = o.n < o.len ? o.len - o.n : 0;

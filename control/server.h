@@ -17,6 +17,7 @@ struct pollable;
 struct cache;
 struct resolver;
 struct rreq;
+struct dnstap;
 
 struct worker {
 	struct server *srv;
@@ -47,6 +48,7 @@ struct server {
 	struct cache *cache;       /* recursion: set before server_start */
 	struct rrl *rrl;           /* response rate limiting table (always there) */
 	struct resolver *resolver;
+	struct dnstap *dnstap;     /* set before server_start; NULL: no dnstap */
 	char last_error[CFG_ERR_LEN];
 };
 
