@@ -22,7 +22,7 @@
 struct dnstap_queue {
 	alignas(64) struct fstrm_iothr_queue *q;
 	uint64_t seq;
-	_Atomic uint64_t sent, dropped;
+	_Atomic uint64_t queued, dropped;
 };
 
 struct dnstap {
@@ -131,7 +131,7 @@ static void submit(struct dnstap *d, struct dnstap_queue *q, const struct dnstap
 		dnstap__dnstap__pack(&msg, copy);
 		if (fstrm_iothr_submit(d->iothr, q->q, copy, n, fstrm_free_wrapper, NULL) ==
 		    fstrm_res_success) {
-			atomic_fetch_add_explicit(&q->sent, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
 			return;
 		}
 		free(copy);
@@ -167,14 +167,14 @@ void dnstap_update(struct dnstap *d, const struct dnstap_config *cfg)
 
 size_t dnstap_stats(const struct dnstap *d, char *buf, size_t len)
 {
-	uint64_t sent = 0, dropped = 0;
+	uint64_t queued = 0, dropped = 0;
 
 	for (unsigned i = 0; i < d->nqueues; i++) {
-		sent += atomic_load_explicit(&d->queues[i].sent, memory_order_relaxed);
+		queued += atomic_load_explicit(&d->queues[i].queued, memory_order_relaxed);
 		dropped += atomic_load_explicit(&d->queues[i].dropped, memory_order_relaxed);
 	}
-	int k = snprintf(buf, len, "dnstap.sent %llu\ndnstap.dropped %llu\n",
-			 (unsigned long long)sent, (unsigned long long)dropped);
+	int k = snprintf(buf, len, "dnstap.queued %llu\ndnstap.dropped %llu\n",
+			 (unsigned long long)queued, (unsigned long long)dropped);
 
 	return k < 0 ? 0 : (size_t)k < len ? (size_t)k : len ? len - 1 : 0;
 }

@@ -55,7 +55,10 @@ bool dnstap_sampled(struct dnstap *d, unsigned queue);
  * only the thread that owns `queue` may call it. */
 void dnstap_log(struct dnstap *d, unsigned queue, const struct dnstap_record *r);
 
-/* "dnstap.sent N\ndnstap.dropped N\n" (carouselctl stats, metrics). */
+/* "dnstap.queued N\ndnstap.dropped N\n" (carouselctl stats, metrics):
+ * frames handed to the writer thread, and frames dropped because their
+ * queue was full (a slow reader). While no reader is connected fstrm's
+ * writer thread discards what it cannot write (counted as queued). */
 size_t dnstap_stats(const struct dnstap *d, char *buf, size_t len);
 
 /* Encode one dnstap frame (no I/O; unit tests). Returns its length, or 0

@@ -116,7 +116,7 @@ size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 		char text[128];
 
 		dnstap_stats(srv->dnstap, text, sizeof(text));
-		put_lines(&o, text, "dnstap frames queued to the sink, or dropped (queue full).");
+		put_lines(&o, text, "dnstap frames handed to the writer, or dropped (queue full).");
 	}
 	free(dp);
 	if (src->health) {
