@@ -355,6 +355,43 @@ static void test_http(void **state)
 	expect_error(HEAD "metrics: {allow: [10.0.0.0/8]}\n", "5:11", "unknown key 'allow'");
 }
 
+/* dnstap: the three kinds of sink, defaults, and the errors. */
+static void test_dnstap(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(HEAD "dnstap:\n  sink: unix:/run/carousel/dnstap.sock\n");
+
+	assert_true(cfg->dnstap.enable);
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_UNIX);
+	assert_string_equal(cfg->dnstap.path, "/run/carousel/dnstap.sock");
+	assert_true(cfg->dnstap.log_queries && cfg->dnstap.log_responses);
+	assert_int_equal(cfg->dnstap.sample, 1);
+	assert_null(cfg->dnstap.identity);
+	config_free(cfg);
+	cfg = load_ok(HEAD "dnstap:\n  sink: tcp:192.0.2.1@6000\n  identity: appliance-1\n"
+			   "  sample: 100\n  log-queries: false\n");
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_TCP);
+	assert_string_equal(cfg->dnstap.tcp_host, "192.0.2.1");
+	assert_string_equal(cfg->dnstap.tcp_port, "6000");
+	assert_string_equal(cfg->dnstap.identity, "appliance-1");
+	assert_int_equal(cfg->dnstap.sample, 100);
+	assert_false(cfg->dnstap.log_queries);
+	config_free(cfg);
+	cfg = load_ok(HEAD "dnstap: {sink: tap.fstrm}\n");
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_FILE);
+	assert_non_null(strstr(cfg->dnstap.path, "/tap.fstrm"));
+	assert_true(cfg->dnstap.path[0] == '/');
+	config_free(cfg);
+
+	expect_error(HEAD "dnstap: {identity: x}\n", "5:9", "dnstap.sink is required");
+	expect_error(HEAD "dnstap: {sink: \"tcp:192.0.2.1\"}\n", "5:16", "needs ADDRESS@PORT");
+	expect_error(HEAD "dnstap: {sink: \"tcp:nope@1\"}\n", "5:16", "not an IPv4 or IPv6");
+	expect_error(HEAD "dnstap: {sink: \"unix:\"}\n", "5:16", "dnstap.sink must be");
+	expect_error(HEAD "dnstap: {sink: x, sample: 0}\n", "5:27", "between 1 and 1000000");
+	expect_error(HEAD "dnstap: {sink: x, log-queries: maybe}\n", "5:32", "true or false");
+	expect_error(HEAD "dnstap: {sink: x, version: 1}\n", "5:19", "unknown key 'version'");
+}
+
 static void test_missing(void **state)
 {
 	(void)state;
@@ -378,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_zone_file_error),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_dnstap),
 		cmocka_unit_test(test_health_errors),
 		cmocka_unit_test(test_monitor_inherit),
 	};
