@@ -171,6 +171,13 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 	} else if (strcmp(cmd, "stats") == 0) {
 		cmd_stats(srv, o);
 		extra(o, ops->stats_extra);
+	} else if (strncmp(cmd, "top", 3) == 0 && (cmd[3] == '\0' || cmd[3] == ' ')) {
+		unsigned long limit = cmd[3] ? strtoul(cmd + 4, NULL, 10) : 10;
+
+		say(o, "ok\n");
+		o->len += server_top_names(srv, limit && limit <= 100 ? (unsigned)limit : 10,
+					   o->buf + o->len,
+					   sizeof(o->buf) - o->len);
 	} else if (strcmp(cmd, "reload") == 0) {
 		char err[CFG_ERR_LEN];
 
@@ -190,7 +197,7 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		memcpy(tmp, "ok\n", 3);
 		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
 		if (n == (size_t)-1)
-			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, "
+			say(o, "error: unknown command '%.64s' (try status, stats, top, reload, pools, "
 			       "drain, undrain, cache)\n",
 			    cmd);
 		else

@@ -138,6 +138,7 @@ int server_open(struct server *srv, struct config *cfg)
 		if (w->epfd < 0)
 			return -1;
 		pthread_mutex_init(&w->done_lock, NULL);
+		topnames_init(&w->top);
 		w->done_ev = calloc(1, sizeof(*w->done_ev));
 		if (!w->done_ev)
 			abort();
@@ -359,11 +360,13 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			STATS_INC(w->stats.udp);
 			struct engine_ctx ctx = ctx_for(w, (struct sockaddr *)&s->addr[i]);
 
-			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC)
+			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				r = (struct engine_result){.dropped = true};
-			else
+			} else {
+				topnames_query(&w->top, s->rxbuf[i], s->rx[i].msg_len);
 				len = engine_answer(cfg, &ctx, s->rxbuf[i], s->rx[i].msg_len,
 						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
+			}
 			if (r.resolve) {
 				struct rreq *q = rreq_new(w, s->rxbuf[i], s->rx[i].msg_len, false);
 
@@ -575,6 +578,7 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 		if (c->in_len - off < 2 + mlen)
 			break;
 		STATS_INC(w->stats.tcp);
+		topnames_query(&w->top, c->in + off + 2, mlen);
 		bool tapped = tap_sampled(w);
 		struct timespec rx_time = {0};
 
@@ -822,6 +826,7 @@ void server_stop(struct server *srv)
 			w->done = next;
 		}
 		pthread_mutex_destroy(&w->done_lock);
+		topnames_destroy(&w->top);
 		for (unsigned j = 0; j < w->nlisteners; j++) {
 			close(w->listeners[j]->fd);
 			free(w->listeners[j]);
@@ -863,6 +868,16 @@ const char *const stats_rcode_names[STATS_RCODES] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
 	"NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",  "RCODE12", "RCODE13", "RCODE14", "RCODE15",
 	"BADVERS"};
+
+size_t server_top_names(const struct server *srv, unsigned limit, char *buf, size_t len)
+{
+	struct topnames *tables[64];
+	unsigned n = srv->nworkers < 64 ? srv->nworkers : 64;
+
+	for (unsigned i = 0; i < n; i++)
+		tables[i] = &srv->workers[i].top;
+	return topnames_text(tables, n, limit, buf, len);
+}
 
 void server_stats_total(const struct server *srv, struct stats *t)
 {
