@@ -187,12 +187,16 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 			say(o, "error: %s\n", err);
 	} else {
 		/* a module's answer (`pools` of a big config runs to megabytes):
-		 * sent from its own buffer, not copied */
+		 * sent from its own buffer, not copied. One buffer for the
+		 * process (only the main thread serves the socket): a malloc and
+		 * free of 32 MiB per command cost the main loop, which also runs
+		 * the health checks, a page fault per page touched every time
+		 * (and with MALLOC_PERTURB_ a fill of all of it) */
+		static char *tmp;
 		size_t cap = CTL_REPLY_MAX, n;
-		char *tmp = malloc(cap);
 		bool ok = true;
 
-		if (!tmp)
+		if (!tmp && !(tmp = malloc(cap)))
 			abort();
 		memcpy(tmp, "ok\n", 3);
 		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
@@ -202,7 +206,6 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 			    cmd);
 		else
 			send_all(fd, ok ? tmp : tmp + 3, ok ? n + 3 : n);
-		free(tmp);
 	}
 	send_all(fd, o->buf, o->len);
 	free(o);

@@ -69,7 +69,10 @@ static bool password_ok(const struct http *h, struct MHD_Connection *c)
 	if (!h->password)
 		return true;
 	user = MHD_basic_auth_get_username_password(c, &pass);
-	ok = same_secret(user, h->user) & same_secret(pass, h->password);
+	/* both compared, whatever the first says */
+	bool user_ok = same_secret(user, h->user), pass_ok = same_secret(pass, h->password);
+
+	ok = user_ok && pass_ok;
 	if (pass)
 		explicit_bzero(pass, strlen(pass));
 	MHD_free(user);

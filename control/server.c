@@ -229,7 +229,8 @@ static bool tap_sampled(struct worker *w)
 	return w->srv->dnstap && dnstap_sampled(w->srv->dnstap, w->id);
 }
 
-/* The address a query to a wildcard socket was sent to (IP_PKTINFO). */
+/* The address a query was sent to: the listen address, or for a wildcard
+ * socket the one IP_PKTINFO names. */
 static void pktinfo_local(struct msghdr *rx, const struct sockaddr_storage *listen,
 			  struct sockaddr_storage *out)
 {
@@ -392,10 +393,8 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
 			if (len == 0)
 				continue;
-			if (tapped && p->pktinfo)
+			if (tapped)
 				pktinfo_local(&s->rx[i].msg_hdr, &p->local, &local);
-			else if (tapped)
-				local = p->local;
 			if (cfg->rrl.enable && !r.cookie_valid) {
 				enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl,
 							       (struct sockaddr *)&s->addr[i], now_sec());

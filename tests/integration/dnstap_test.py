@@ -308,7 +308,19 @@ def recursion(t, out):
     except Exception as e:  # noqa: BLE001
         print(f"note: no hierarchy for recursion ({e})")
         return
-    h = Hierarchy().start()
+    h = None
+    for attempt in range(3):  # a loaded machine may start knotd slowly
+        h = Hierarchy()
+        try:
+            h.start()
+            break
+        except RuntimeError as e:
+            print(f"note: hierarchy attempt {attempt + 1}: {e}")
+            h.close()  # stops the servers that did start
+            h = None
+    if h is None:
+        t.check(False, "recursion: the local hierarchy of Knot servers started")
+        return
     srv = Carouseld(ZONES)
     sock = os.path.join(srv.dir, "dnstap.sock")
     cap = Capture(sock, os.path.join(out, "rec.fstrm"))
@@ -330,7 +342,7 @@ dnstap:
     finally:
         srv.stop()
         cap.stop()
-        h.stop()
+        h.close()
     lines = ldns(cap.out)
     t.eq(sorted((mn, n) for mn, _, _, n, _ in lines),
          [("AQ", "www.example.test."), ("AR", "www.example.test.")] +
