@@ -122,8 +122,9 @@ static void usage(FILE *f)
 		"  -V, --version       print the version\n"
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
-		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload|pools|\n"
-		"drain|undrain|cache (see carouselctl --help).\n");
+		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|top|reload|\n"
+		"pools|drain|undrain|cache (see carouselctl --help); the http: section adds\n"
+		"a status page and a JSON API, dnstap: query logging (man carousel.yaml).\n");
 }
 
 /* systemd Type=notify: READY=1 once serving, RELOADING=1 around a reload,

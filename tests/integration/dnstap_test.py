@@ -4,7 +4,7 @@ socket, dnstap-ldns decoding what it wrote. kdig queries give exactly one
 AUTH_QUERY and one AUTH_RESPONSE each, with the right names, types,
 addresses and transport; the response bytes equal what the client got;
 a reader that goes away and comes back is reconnected; a reload keeps the
-connection, and does not truncate a file sink; sampling 1/100 over 100 000
+connection, and does not truncate a file sink; a TCP reader works too; sampling 1/100 over 100 000
 dnsperf queries logs 800-1200; recursion is logged as CLIENT_QUERY and
 CLIENT_RESPONSE."""
 import os
@@ -20,7 +20,7 @@ import time
 import dns.message
 import dns.query
 
-from harness import Carouseld, Checks, ctl_stat, need, stop_process
+from harness import Carouseld, Checks, ctl_stat, free_addr, need, stop_process
 
 ZONES = """zones:
   - name: example.test.
@@ -252,6 +252,36 @@ def auth(t, out):
     t.eq(sorted(want - names2), [], "a reload keeps the connection")
 
 
+def tcp_sink(t, out):
+    """A reader on TCP (fstrm_capture -a/-p) gets the same frames."""
+    srv = Carouseld(ZONES)
+    path = os.path.join(out, "tcp.fstrm")
+    port = free_addr()[1]
+    cap = subprocess.Popen(["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-a", "127.0.0.1",
+                            "-p", str(port), "-w", path],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv.write_config(ZONES + f"dnstap:\n  sink: tcp:127.0.0.1@{port}\n")
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # until the reader listens
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        start_tapped(srv)
+        for i in range(5):
+            kdig(srv, f"over-tcp-{i}.example.test.", "A", i % 2 == 0)
+        wait_sent(srv, 10)
+    finally:
+        srv.stop()
+        cap.send_signal(signal.SIGINT)
+        stop_process(cap)
+    lines = [(mn, n) for mn, _, _, n, _ in ldns(path) if n.startswith("over-tcp-")]
+    t.eq(sorted(lines), sorted([("AQ", f"over-tcp-{i}.example.test.") for i in range(5)] +
+                               [("AR", f"over-tcp-{i}.example.test.") for i in range(5)]),
+         "tcp: sink: a reader on TCP gets every query and response")
+
+
 def file_sink(t, out):
     srv = Carouseld(ZONES)
     path = os.path.join(out, "tap.fstrm")
@@ -358,6 +388,7 @@ def main():
     out = tempfile.mkdtemp(prefix="carousel-dnstap-")
     try:
         auth(t, out)
+        tcp_sink(t, out)
         file_sink(t, out)
         sampling(t, out)
         recursion(t, out)
