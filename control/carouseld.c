@@ -2,29 +2,29 @@
  * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
  * socket from the main thread. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <time.h>
-#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "cache.h"
 #include "config.h"
 #include "ctl.h"
 #include "dnstap.h"
-#include "cache.h"
 #include "health.h"
-#include "log.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "resolver.h"
 #include "server.h"

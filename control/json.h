@@ -1,5 +1,7 @@
-/* json.h -- a JSON writer into a caller's buffer for the HTTP API: like
- * snprintf it counts what it would need when the buffer is too small. */
+/* json.h -- a writer into a caller's buffer: text (json_put, which the
+ * Prometheus exposition uses too) and JSON strings and members for the
+ * HTTP API. Like snprintf it counts what it would need when the buffer is
+ * too small, and never writes past it. */
 #ifndef CAROUSEL_JSON_H
 #define CAROUSEL_JSON_H
 
