@@ -1,11 +1,16 @@
-/* carouselctl.c -- talk to carouseld's control socket. */
+/* carouselctl.c -- talk to carouseld's control socket; `top` polls it
+ * once a second and draws a live view. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -18,6 +23,10 @@ static void usage(FILE *f)
 		   "  stats              queries by transport, rcode and qtype; drops; TCP and\n"
 		   "                     fast-path counters\n"
 		   "  reload             re-read the config; a bad file keeps the old one\n"
+		   "  top [COUNT]        a live view, refreshed every second: queries per\n"
+		   "                     second by path, errors, the most asked names, pools\n"
+		   "                     with members down or drained (COUNT views, then exit;\n"
+		   "                     default: until interrupted)\n"
 		   "  pools [POOL]       every pool (or one) and its members: state (up/down),\n"
 		   "                     drained, time in state, monitor, last check result\n"
 		   "                     and latency\n"
@@ -38,6 +47,248 @@ static void usage(FILE *f)
 		   "Exit status: 0 ok, 1 the daemon reported an error, 2 usage or no daemon.\n");
 }
 
+static int connect_ctl(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* --- top --- */
+
+/* One command's whole reply, without its "ok" line; NULL on an error reply
+ * or when the daemon is gone. */
+static char *request(const char *path, const char *cmd)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap), line[256];
+	int fd = connect_ctl(path);
+	int ll = snprintf(line, sizeof(line), "%s\n", cmd); /* one write: one command */
+
+	if (!buf || fd < 0 || write(fd, line, (size_t)ll) != ll) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - n < 4096) {
+			char *b = realloc(buf, cap *= 2);
+
+			if (!b)
+				break;
+			buf = b;
+		}
+		ssize_t k = read(fd, buf + n, cap - n - 1);
+
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (strncmp(buf, "ok\n", 3) != 0) {
+		free(buf);
+		return NULL;
+	}
+	memmove(buf, buf + 3, n - 2);
+	return buf;
+}
+
+/* The value of a "name value" line; 0 when absent. */
+static uint64_t counter(const char *text, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, l) == 0 && p[l] == ' ')
+			return strtoull(p + l + 1, NULL, 10);
+	return 0;
+}
+
+#define TOP_NAMES 10
+
+struct top_sample {
+	struct timespec at;
+	char *stats, *cache, *names, *pools;
+};
+
+static void sample_free(struct top_sample *s)
+{
+	free(s->stats);
+	free(s->cache);
+	free(s->names);
+	free(s->pools);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool sample_take(const char *path, struct top_sample *s)
+{
+	char cmd[32];
+
+	clock_gettime(CLOCK_MONOTONIC, &s->at);
+	snprintf(cmd, sizeof(cmd), "top %d", 4 * TOP_NAMES);
+	s->stats = request(path, "stats");
+	s->cache = request(path, "cache stats"); /* NULL without recursion */
+	s->names = request(path, cmd);
+	s->pools = request(path, "pools");
+	return s->stats && s->names && s->pools;
+}
+
+static double per_sec(const struct top_sample *a, const struct top_sample *b, const char *text_a,
+		      const char *text_b, const char *name)
+{
+	double dt = (double)(b->at.tv_sec - a->at.tv_sec) + (b->at.tv_nsec - a->at.tv_nsec) / 1e9;
+	uint64_t x = counter(text_a, name), y = counter(text_b, name);
+
+	return dt > 0 && y >= x ? (double)(y - x) / dt : 0;
+}
+
+/* "NAME TYPE COUNT" of line in a; its count, or -1 when a lacks it. */
+static int64_t name_count(const char *text, const char *name, const char *type)
+{
+	char n[1100], t[16];
+	unsigned long long c;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (sscanf(p, "%1099s %15s %llu", n, t, &c) == 3 && strcmp(n, name) == 0 &&
+		    strcmp(t, type) == 0)
+			return (int64_t)c;
+	return -1;
+}
+
+static void top_draw(const struct top_sample *a, const struct top_sample *b, bool tty)
+{
+	double udp = per_sec(a, b, a->stats, b->stats, "queries.udp");
+	double tcp = per_sec(a, b, a->stats, b->stats, "queries.tcp");
+	double dpdk = per_sec(a, b, a->stats, b->stats, "dpdk.answered");
+	double xdp = per_sec(a, b, a->stats, b->stats, "xdp.answered");
+	double rec = a->cache && b->cache ? per_sec(a, b, a->cache, b->cache, "cache.hits") +
+						    per_sec(a, b, a->cache, b->cache, "cache.misses")
+					  : 0;
+	char when[32];
+	time_t now = time(NULL);
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	if (tty)
+		fputs("\033[H\033[2J", stdout);
+	printf("carousel top  %s  (every second; ^C to quit)\n\n", when);
+	printf("queries/s  total %.0f   socket %.0f (udp %.0f, tcp %.0f)   dpdk %.0f   xdp %.0f   "
+	       "recursion %.0f\n",
+	       udp + tcp + dpdk + xdp, udp + tcp, udp, tcp, dpdk, xdp, rec);
+	printf("errors/s   servfail %.0f   refused %.0f   formerr %.0f   dropped %.0f   "
+	       "rrl %.0f\n\n",
+	       per_sec(a, b, a->stats, b->stats, "rcode.SERVFAIL"),
+	       per_sec(a, b, a->stats, b->stats, "rcode.REFUSED"),
+	       per_sec(a, b, a->stats, b->stats, "rcode.FORMERR"),
+	       per_sec(a, b, a->stats, b->stats, "dropped"),
+	       per_sec(a, b, a->stats, b->stats, "rrl.slipped") +
+		       per_sec(a, b, a->stats, b->stats, "rrl.dropped"));
+	printf("top names (socket path, estimated queries/s)\n");
+	unsigned shown = 0;
+	double dt = (double)(b->at.tv_sec - a->at.tv_sec) + (b->at.tv_nsec - a->at.tv_nsec) / 1e9;
+
+	for (const char *p = b->names; p && *p && shown < TOP_NAMES;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char name[1100], type[16];
+		unsigned long long c;
+
+		if (sscanf(p, "%1099s %15s %llu", name, type, &c) != 3)
+			continue;
+		int64_t before = name_count(a->names, name, type);
+
+		/* a name new to the table has no rate yet */
+		if (before < 0 || (uint64_t)before > c)
+			continue;
+		printf("  %10.0f  %s %s\n", dt > 0 ? (double)(c - (uint64_t)before) / dt : 0, name,
+		       type);
+		shown++;
+	}
+	if (!shown)
+		printf("  (none yet)\n");
+	printf("\npools with members down or drained\n");
+	shown = 0;
+	const char *pool = NULL;
+	size_t pool_len = 0;
+	bool pool_shown = false;
+
+	for (const char *p = b->pools; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (strncmp(p, "pool ", 5) == 0) {
+			pool = p;
+			pool_len = l;
+			pool_shown = false;
+		} else if (pool && (memmem(p, l, " state down", 11) ||
+				    memmem(p, l, " drained yes", 12))) {
+			if (!pool_shown)
+				printf("  %.*s\n", (int)pool_len - 5, pool + 5);
+			pool_shown = true;
+			printf("  %.*s\n", (int)l, p);
+			shown++;
+		}
+		p = eol ? eol + 1 : p + l;
+	}
+	if (!shown)
+		printf("  (none: every member is up and in rotation)\n");
+	if (!tty)
+		printf("\n");
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t top_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	top_stop = 1;
+}
+
+static int top(const char *path, long count)
+{
+	struct top_sample a = {0}, b = {0};
+	bool tty = isatty(STDOUT_FILENO);
+	struct timespec second = {1, 0};
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN); /* a daemon that goes away is reported, not fatal */
+	if (!sample_take(path, &a)) {
+		fprintf(stderr, "carouselctl: cannot reach carouseld at %s\n", path);
+		sample_free(&a);
+		return 2;
+	}
+	for (long i = 0; !top_stop && (count <= 0 || i < count); i++) {
+		nanosleep(&second, NULL);
+		if (top_stop)
+			break;
+		if (!sample_take(path, &b)) {
+			fprintf(stderr, "carouselctl: carouseld went away\n");
+			sample_free(&a);
+			sample_free(&b);
+			return 2;
+		}
+		top_draw(&a, &b, tty);
+		sample_free(&a);
+		a = b;
+		memset(&b, 0, sizeof(b));
+	}
+	sample_free(&a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -46,7 +297,6 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = "/run/carousel/ctl.sock";
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char buf[4096], cmd[256];
 	int c, fd;
 	size_t total = 0;
@@ -69,6 +319,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[optind], "top") == 0) {
+		char *end = NULL;
+		long count = optind + 1 < argc ? strtol(argv[optind + 1], &end, 10) : 0;
+
+		if (optind + 2 < argc || (end && (*end || count < 1))) {
+			usage(stderr);
+			return 2;
+		}
+		return top(path, count);
+	}
 	size_t cl = 0;
 
 	cmd[0] = '\0';
@@ -85,13 +345,8 @@ int main(int argc, char **argv)
 		cl += al;
 		cmd[cl] = '\0';
 	}
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "carouselctl: socket path too long\n");
-		return 2;
-	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	fd = connect_ctl(path);
+	if (fd < 0) {
 		fprintf(stderr, "carouselctl: cannot reach carouseld at %s: %s\n", path,
 			strerror(errno));
 		return 2;

@@ -2,21 +2,29 @@
  * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
  * socket from the main thread. */
 #include <errno.h>
-#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "backend.h"
+#include "cache.h"
 #include "config.h"
 #include "ctl.h"
-#include "cache.h"
+#include "dnstap.h"
 #include "health.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "publish.h"
@@ -105,11 +113,58 @@ static void usage(FILE *f)
 		"  -V, --version       print the version\n"
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
-		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|reload|pools|\n"
-		"drain|undrain|cache|backends (see carouselctl --help).\n");
+		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|top|reload|\n"
+		"pools|drain|undrain|cache|backends (see carouselctl --help); the http:\n"
+		"section adds a status page and a JSON API, dnstap: query logging (man\n"
+		"carousel.yaml).\n");
 }
 
+/* systemd Type=notify: READY=1 once serving, RELOADING=1 around a reload,
+ * STOPPING=1; a no-op when not started by systemd (no NOTIFY_SOCKET). */
+__attribute__((format(printf, 1, 2))) static void notify(const char *fmt, ...)
+{
+#ifdef HAVE_SYSTEMD
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sd_notify(0, msg);
+#else
+	(void)fmt;
+#endif
+}
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int reload_config(struct server *srv, char *err, size_t err_len);
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Every reload (SIGHUP, carouselctl reload) tells systemd it runs. */
 static int do_reload(struct server *srv, char *err, size_t err_len)
+{
+	notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+	       (unsigned long long)monotonic_usec(), atomic_load(&srv->cfg)->path);
+	int rc = reload_config(srv, err, err_len);
+	const struct config *cfg = atomic_load(&srv->cfg);
+
+	notify("READY=1\nSTATUS=serving %u zones, %u pools; last reload %s", cfg->nzones,
+	       cfg->npools, rc == 0 ? "ok" : "failed, old config kept");
+	return rc;
+}
+
+static int reload_config(struct server *srv, char *err, size_t err_len)
 {
 	const struct config *cur = atomic_load(&srv->cfg);
 	struct config *cfg = config_load(cur->path, err, err_len);
@@ -154,9 +209,21 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 	}
 	if (srv->resolver)
 		resolver_update(srv->resolver, cfg);
-	if (cfg->metrics != cur->metrics ||
-	    strcmp(cfg->metrics_listen.text, cur->metrics_listen.text) != 0)
-		log_warn("event=reload note=\"metrics changes take effect on restart\"");
+	if (memcmp(&cfg->http.listen, &cur->http.listen, sizeof(cfg->http.listen)) != 0 ||
+	    cfg->http.enable != cur->http.enable || cfg->http.nallow != cur->http.nallow ||
+	    memcmp(cfg->http.allow, cur->http.allow, sizeof(cfg->http.allow)) != 0 ||
+	    !same_str(cfg->http.user, cur->http.user) ||
+	    !same_str(cfg->http.password, cur->http.password) ||
+	    !same_str(cfg->http.api_key, cur->http.api_key))
+		log_warn("event=reload note=\"http (and metrics) changes take effect on restart\"");
+	/* the dnstap connection (or file) stays open across reloads */
+	if (cfg->dnstap.enable != cur->dnstap.enable ||
+	    (cfg->dnstap.enable && (strcmp(cfg->dnstap.sink, cur->dnstap.sink) != 0 ||
+				    !same_str(cfg->dnstap.identity, cur->dnstap.identity))))
+		log_warn("event=reload note=\"dnstap sink and identity changes take effect on "
+			 "restart\"");
+	if (srv->dnstap && cfg->dnstap.enable)
+		dnstap_update(srv->dnstap, &cfg->dnstap);
 	health_adopt(the_health, cfg); /* members keep their state */
 	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
 	server_swap(srv, cfg);
@@ -311,6 +378,13 @@ int main(int argc, char **argv)
 	}
 	if (server_open(&srv, cfg) < 0)
 		return 1;
+	if (cfg->dnstap.enable) {
+		srv.dnstap = dnstap_open(&cfg->dnstap, srv.nworkers, err, sizeof(err));
+		if (!srv.dnstap) {
+			log_error("event=dnstap error=\"%s\"", err);
+			return 1;
+		}
+	}
 	if (cfg->rec.enable) {
 		srv.cache = cache_create(cfg->rec.cache_size, &srv, srv.nworkers);
 		srv.resolver = resolver_start(cfg, &srv, srv.cache, err, sizeof(err));
@@ -332,17 +406,17 @@ int main(int argc, char **argv)
 
 	the_health = health_create(&hooks);
 	health_adopt(the_health, cfg);
-	struct metrics *metrics = NULL;
+	struct http *http = NULL;
 
-	if (cfg->metrics) {
+	if (cfg->http.enable) {
 		struct metrics_sources ms = {.srv = &srv, .health = the_health};
 
 		if (fast) {
 			ms.dataplane = fast->name;
 			ms.dataplane_stats = fast->stats;
 		}
-		metrics = metrics_start(&cfg->metrics_listen, &ms);
-		if (!metrics)
+		http = http_start(&cfg->http, &ms, extra_command);
+		if (!http)
 			return 1;
 	}
 	if (server_start(&srv) < 0)
@@ -356,28 +430,30 @@ int main(int argc, char **argv)
 	log_info("event=started version=%s config=%s zones=%u pools=%u backends=%u control=%s",
 		 CAROUSEL_VERSION, path, cfg->nzones, cfg->npools, cfg->nbackends,
 		 cfg->control_socket);
+	notify("READY=1\nSTATUS=serving %u zones, %u pools, %u backends", cfg->nzones,
+	       cfg->npools, cfg->nbackends);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sig_fd};
 
 	epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev);
 	ev.data.fd = ctl_fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ev);
-	int health_ep = health_fd(the_health), metrics_ep = metrics ? metrics_fd(metrics) : -1;
+	int health_ep = health_fd(the_health), http_ep = http ? http_fd(http) : -1;
 
 	ev.data.fd = health_ep;
 	epoll_ctl(ep, EPOLL_CTL_ADD, health_ep, &ev);
-	if (metrics_ep >= 0) {
-		ev.data.fd = metrics_ep;
-		epoll_ctl(ep, EPOLL_CTL_ADD, metrics_ep, &ev);
+	if (http_ep >= 0) {
+		ev.data.fd = http_ep;
+		epoll_ctl(ep, EPOLL_CTL_ADD, http_ep, &ev);
 	}
 	for (bool run = true; run;) {
 		struct epoll_event evs[8];
-		/* the fast paths reclaim, and metrics time idle HTTP clients out */
+		/* the fast paths reclaim, and http times idle clients out */
 		int n = epoll_wait(ep, evs, 8,
-				   fast ? 100 : metrics ? 1000 : -1);
+				   fast ? 100 : http ? 1000 : -1);
 
-		if (metrics)
-			metrics_run(metrics);
+		if (http)
+			http_run(http);
 
 		if (fast) {
 			if (srv.resolver)
@@ -394,8 +470,8 @@ int main(int argc, char **argv)
 				health_run(the_health);
 				continue;
 			}
-			if (evs[i].data.fd == metrics_ep)
-				continue; /* metrics_run() above */
+			if (evs[i].data.fd == http_ep)
+				continue; /* http_run() above */
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
@@ -405,15 +481,17 @@ int main(int argc, char **argv)
 			} else {
 				log_info("event=stopping signal=%s",
 					 si.ssi_signo == SIGTERM ? "TERM" : "INT");
+				notify("STOPPING=1\nSTATUS=stopping");
 				run = false;
 			}
 		}
 	}
-	metrics_stop(metrics);
+	http_stop(http);
 	health_destroy(the_health);
 	backend_stop(srv.backends); /* no more completions for the workers */
 	server_stop(&srv);
 	backend_free(srv.backends);
+	dnstap_close(srv.dnstap);
 	if (dataplane_xdp)
 		fast->stop(); /* detach before anything else goes */
 	resolver_stop(srv.resolver);

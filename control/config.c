@@ -387,57 +387,79 @@ struct monitor_item {
 	bool have_type;
 };
 
-/* "USER:PASSWORD" on the first line of a file only root (or the daemon's
- * user) can read: credentials never sit in the YAML. */
-static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m)
+/* The first line of a file only root (or the daemon's user) can read:
+ * secrets never sit in the YAML. path gets the file's full name. */
+static int read_secret_line(struct cfg_ctx *c, yaml_node_t *n, const char *what, char *path,
+			    size_t path_len, char *line, size_t line_len)
 {
-	char path[PATH_MAX], line[512];
 	const char *s = scalar(n);
 	struct stat st;
 
-	int k = s[0] == '/' ? snprintf(path, sizeof(path), "%s", s)
-			    : snprintf(path, sizeof(path), "%s/%s", c->dir, s);
+	int k = s[0] == '/' ? snprintf(path, path_len, "%s", s)
+			    : snprintf(path, path_len, "%s/%s", c->dir, s);
 
-	if (k < 0 || (size_t)k >= sizeof(path))
-		return fail(c, n, "credentials file name is too long");
+	if (k < 0 || (size_t)k >= path_len)
+		return fail(c, n, "%s file name is too long", what);
 	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return fail(c, n, "credentials file %s: %s", path, strerror(errno));
+		return fail(c, n, "%s file %s: %s", what, path, strerror(errno));
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
 		fclose(f);
-		return fail(c, n, "credentials file %s is not a regular file", path);
+		return fail(c, n, "%s file %s is not a regular file", what, path);
 	}
 	if (st.st_mode & 077) {
 		fclose(f);
-		return fail(c, n, "credentials file %s is readable by others (mode %03o): "
-			    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		return fail(c, n, "%s file %s is readable by others (mode %03o): chmod 600 it",
+			    what, path, (unsigned)(st.st_mode & 0777));
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		fclose(f);
-		return fail(c, n, "credentials file %s must belong to root", path);
+		return fail(c, n, "%s file %s must belong to root", what, path);
 	}
-	bool got = fgets(line, sizeof(line), f) != NULL;
+	bool got = fgets(line, (int)line_len, f) != NULL;
 
 	fclose(f);
 	line[got ? strcspn(line, "\r\n") : 0] = '\0';
+	return 0;
+}
+
+/* "USER:PASSWORD" on the first line of a secret file: *user and *password
+ * point into line. */
+static int split_credentials(struct cfg_ctx *c, yaml_node_t *n, const char *what,
+			     const char *path, char *line, char **user, char **password)
+{
 	char *colon = strchr(line, ':');
 
 	if (!colon || colon == line || colon[1] == '\0')
-		return fail(c, n, "credentials file %s: the first line must be USER:PASSWORD", path);
+		return fail(c, n, "%s file %s: the first line must be USER:PASSWORD", what, path);
 	*colon = '\0';
 	/* they go on the wire inside one command line each */
 	if (strlen(line) > 64 || strlen(colon + 1) > 128 || strpbrk(line, " \t\"\\")) {
-		explicit_bzero(line, sizeof(line));
-		return fail(c, n, "credentials file %s: the user (at most 64 characters, no "
-			    "spaces or quotes) or the password (at most 128) is too long or unusable",
-			    path);
+		explicit_bzero(line, strlen(line));
+		return fail(c, n, "%s file %s: the user (at most 64 characters, no spaces or "
+			    "quotes) or the password (at most 128) is too long or unusable",
+			    what, path);
 	}
-	m->credentials = arena_strdup(&c->cfg->arena, path);
-	m->user = arena_strdup(&c->cfg->arena, line);
-	m->password = arena_strdup(&c->cfg->arena, colon + 1);
-	explicit_bzero(line, sizeof(line));
+	*user = line;
+	*password = colon + 1;
 	return 0;
+}
+
+static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m)
+{
+	char path[PATH_MAX], line[512], *user, *password;
+	int rc = read_secret_line(c, n, "credentials", path, sizeof(path), line, sizeof(line));
+
+	if (rc == 0)
+		rc = split_credentials(c, n, "credentials", path, line, &user, &password);
+	if (rc == 0) {
+		m->credentials = arena_strdup(&c->cfg->arena, path);
+		m->user = arena_strdup(&c->cfg->arena, user);
+		m->password = arena_strdup(&c->cfg->arena, password);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
 }
 
 static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
@@ -1411,13 +1433,187 @@ static int cookie_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	return get_secret(c, v, "cookies.previous-secret", k->previous);
 }
 
-static int metrics_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int http_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
-	(void)key;
+	struct http_config *h = &c->cfg->http;
+	char path[PATH_MAX], line[512], *user, *password;
+	int rc;
+
 	(void)arg;
-	if (want(c, v, YAML_SCALAR_NODE, "metrics.listen") < 0)
+	if (strcmp(key, "listen") == 0) {
+		if (want(c, v, YAML_SCALAR_NODE, "http.listen") < 0)
+			return -1;
+		return parse_listen(c, v, &h->listen);
+	}
+	if (strcmp(key, "allow") == 0) {
+		if (want(c, v, YAML_SEQUENCE_NODE, "http.allow") < 0)
+			return -1;
+		for (yaml_node_item_t *i = v->data.sequence.items.start;
+		     i < v->data.sequence.items.top; i++) {
+			yaml_node_t *e = node_at(c, *i);
+
+			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
+				return -1;
+			if (h->nallow == HTTP_MAX_ALLOW)
+				return fail(c, e, "at most %d allow entries", HTTP_MAX_ALLOW);
+			if (parse_acl(c, e, &h->allow[h->nallow]) < 0)
+				return -1;
+			h->nallow++;
+		}
+		if (h->nallow == 0)
+			return fail(c, v, "http.allow is empty: nobody could connect");
+		return 0;
+	}
+	if (want(c, v, YAML_SCALAR_NODE, key) < 0)
 		return -1;
-	return parse_listen(c, v, &c->cfg->metrics_listen);
+	if (strcmp(key, "password-file") == 0) {
+		rc = read_secret_line(c, v, "http.password-file", path, sizeof(path), line,
+				      sizeof(line));
+		if (rc == 0)
+			rc = split_credentials(c, v, "http.password-file", path, line, &user,
+					       &password);
+		if (rc == 0) {
+			h->password_file = arena_strdup(&c->cfg->arena, path);
+			h->user = arena_strdup(&c->cfg->arena, user);
+			h->password = arena_strdup(&c->cfg->arena, password);
+		}
+	} else { /* api-key-file */
+		rc = read_secret_line(c, v, "http.api-key-file", path, sizeof(path), line,
+				      sizeof(line));
+		if (rc == 0 && (strlen(line) < 16 || strlen(line) > 256 || strpbrk(line, " \t")))
+			rc = fail(c, v, "http.api-key-file %s: the first line must be the key, "
+				  "16 to 256 characters without spaces", path);
+		if (rc == 0) {
+			h->api_key_file = arena_strdup(&c->cfg->arena, path);
+			h->api_key = arena_strdup(&c->cfg->arena, line);
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+static bool is_loopback(const struct listen_addr *l)
+{
+	if (l->ss.ss_family == AF_INET)
+		return ((const uint8_t *)&((const struct sockaddr_in *)&l->ss)->sin_addr)[0] == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&l->ss)->sin6_addr);
+}
+
+/* `http:` (or the old `metrics:`, then only listen). */
+static int parse_http(struct cfg_ctx *c, const char *key, yaml_node_t *v)
+{
+	static const char *const http_keys[] = {"listen", "allow", "password-file",
+						"api-key-file", NULL};
+	static const char *const metrics_keys[] = {"listen", NULL};
+	struct http_config *h = &c->cfg->http;
+	bool old = strcmp(key, "metrics") == 0;
+
+	if (h->enable)
+		return fail(c, v, "http and metrics are one listener: keep http (metrics is its "
+			    "old name, serving /metrics only)");
+	h->enable = true;
+	h->metrics_only = old;
+	if (walk_map(c, v, key, old ? metrics_keys : http_keys, http_key, NULL) < 0)
+		return -1;
+	if (old && !h->listen.len)
+		return fail(c, v, "metrics.listen is required (e.g. 127.0.0.1@9153)");
+	if (!h->listen.len) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&h->listen.ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(9153);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		h->listen.len = sizeof(*sin);
+		snprintf(h->listen.text, sizeof(h->listen.text), "127.0.0.1@9153");
+	}
+	/* the page shows the replicas and the API drains them: off loopback,
+	 * both need a secret */
+	if (!old && !is_loopback(&h->listen) && (!h->password || !h->api_key))
+		return fail(c, v, "http.listen %s is not loopback: set http.password-file and "
+			    "http.api-key-file", h->listen.text);
+	return 0;
+}
+
+static int dnstap_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct dnstap_config *d = &c->cfg->dnstap;
+	unsigned long u;
+
+	(void)arg;
+	if (strcmp(key, "log-queries") == 0)
+		return get_bool(c, v, "dnstap.log-queries", &d->log_queries);
+	if (strcmp(key, "log-responses") == 0)
+		return get_bool(c, v, "dnstap.log-responses", &d->log_responses);
+	if (strcmp(key, "sample") == 0) {
+		if (get_uint(c, v, "dnstap.sample", 1, 1000000, &u) < 0)
+			return -1;
+		d->sample = (unsigned)u;
+		return 0;
+	}
+	if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	const char *s = scalar(v);
+
+	if (strcmp(key, "identity") == 0) {
+		if (strlen(s) > 255)
+			return fail(c, v, "dnstap.identity is longer than 255 characters");
+		d->identity = arena_strdup(&c->cfg->arena, s);
+		return 0;
+	}
+	/* sink: unix:PATH, tcp:ADDRESS@PORT, or a file PATH */
+	d->sink = arena_strdup(&c->cfg->arena, s);
+	if (strncmp(s, "tcp:", 4) == 0) {
+		struct listen_addr la;
+		yaml_node_t n = *v;
+
+		n.data.scalar.value = (yaml_char_t *)(s + 4);
+		if (parse_listen(c, &n, &la) < 0)
+			return -1;
+		const char *at = strrchr(la.text, '@');
+
+		if (!strchr(s + 4, '@'))
+			return fail(c, v, "dnstap.sink tcp: needs ADDRESS@PORT");
+		d->sink_type = DNSTAP_SINK_TCP;
+		snprintf(d->tcp_host, sizeof(d->tcp_host), "%.*s", (int)(at - la.text), la.text);
+		snprintf(d->tcp_port, sizeof(d->tcp_port), "%s", at + 1);
+		return 0;
+	}
+	bool unix_sock = strncmp(s, "unix:", 5) == 0;
+	const char *path = unix_sock ? s + 5 : s;
+
+	if (path[0] == '\0')
+		return fail(c, v, "dnstap.sink must be unix:PATH, tcp:ADDRESS@PORT or a file path");
+	if (unix_sock && strlen(path) >= 108)
+		return fail(c, v, "dnstap.sink: a unix socket path is at most 107 characters");
+	d->sink_type = unix_sock ? DNSTAP_SINK_UNIX : DNSTAP_SINK_FILE;
+	if (path[0] == '/') {
+		d->path = arena_strdup(&c->cfg->arena, path);
+	} else {
+		char full[PATH_MAX];
+		int k = snprintf(full, sizeof(full), "%s/%s", c->dir, path);
+
+		if (k < 0 || (size_t)k >= sizeof(full))
+			return fail(c, v, "dnstap.sink path is too long");
+		d->path = arena_strdup(&c->cfg->arena, full);
+	}
+	return 0;
+}
+
+static int parse_dnstap(struct cfg_ctx *c, yaml_node_t *v)
+{
+	static const char *const keys[] = {"sink", "identity", "log-queries", "log-responses",
+					   "sample", NULL};
+	struct dnstap_config *d = &c->cfg->dnstap;
+
+	d->enable = true;
+	d->log_queries = d->log_responses = true;
+	d->sample = 1;
+	if (walk_map(c, v, "dnstap", keys, dnstap_key, NULL) < 0)
+		return -1;
+	if (!d->sink)
+		return fail(c, v, "dnstap.sink is required (unix:/run/carousel/dnstap.sock, "
+			    "tcp:ADDRESS@PORT or a file)");
+	return 0;
 }
 
 /* ---- backends ---- */
@@ -1757,12 +1953,10 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		c->cfg->rrl.enable = true; /* a section turns it on unless it says enable: false */
 		return walk_map(c, v, "rrl", rkeys, rrl_key, NULL);
 	}
-	if (strcmp(key, "metrics") == 0) {
-		static const char *const mkeys[] = {"listen", NULL};
-
-		c->cfg->metrics = true;
-		return walk_map(c, v, "metrics", mkeys, metrics_key, NULL);
-	}
+	if (strcmp(key, "http") == 0 || strcmp(key, "metrics") == 0)
+		return parse_http(c, key, v);
+	if (strcmp(key, "dnstap") == 0)
+		return parse_dnstap(c, v);
 	*pools = v;
 	return 0;
 }
@@ -1770,7 +1964,8 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 struct config *config_load(const char *path, char *err, size_t err_len)
 {
 	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
-					   "recursion", "rrl", "cookies", "metrics", "backends", NULL};
+					   "recursion", "rrl", "cookies", "metrics", "backends",
+					   "http", "dnstap", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -1864,10 +2059,6 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	}
 	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
 		goto out;
-	if (cfg->metrics && !cfg->metrics_listen.len) {
-		fail(&c, root, "metrics.listen is required (e.g. 127.0.0.1@9153)");
-		goto out;
-	}
 	pool_views_init(cfg);
 	config_set_workers(cfg, cfg->workers);
 	if (!cfg->cookies.configured && getrandom(cfg->cookies.secret, 16, 0) != 16) {

@@ -179,6 +179,34 @@ struct cookie_config {
 	uint8_t previous[16];   /* still accepted: rotation without BADCOOKIE storms */
 };
 
+/* The `http:` section: status page, JSON API and /metrics on one
+ * listener (the old `metrics:` section is the same listener, /metrics only). */
+#define HTTP_MAX_ALLOW 64
+
+struct http_config {
+	bool enable;
+	bool metrics_only;    /* configured as `metrics:` */
+	struct listen_addr listen;
+	unsigned nallow;      /* 0: every address */
+	struct acl_entry allow[HTTP_MAX_ALLOW];
+	const char *password_file, *user, *password; /* NULL: no basic auth */
+	const char *api_key_file, *api_key;          /* NULL: POSTs are refused */
+};
+
+/* The `dnstap:` section: query and response logging (control/dnstap.h). */
+enum dnstap_sink { DNSTAP_SINK_UNIX, DNSTAP_SINK_TCP, DNSTAP_SINK_FILE };
+
+struct dnstap_config {
+	bool enable;
+	enum dnstap_sink sink_type;
+	const char *sink;       /* as written */
+	const char *path;       /* unix socket or file */
+	char tcp_host[48], tcp_port[8];
+	const char *identity;   /* NULL: the host name */
+	bool log_queries, log_responses;
+	unsigned sample;        /* log 1 in sample exchanges, per path */
+};
+
 struct config {
 	struct arena arena;
 	const char *path;
@@ -203,8 +231,8 @@ struct config {
 	struct cookie_config cookies;
 	unsigned nbackends;
 	struct backend *backends;
-	bool metrics;             /* the `metrics:` section: Prometheus exposition */
-	struct listen_addr metrics_listen;
+	struct http_config http;
+	struct dnstap_config dnstap;
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 

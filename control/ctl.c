@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dnstap.h"
 #include "log.h"
 #include "wire.h"
 
@@ -126,6 +127,8 @@ static void cmd_stats(struct server *srv, struct out *o)
 		say(o, "rrl.slipped %llu\nrrl.dropped %llu\n",
 		    (unsigned long long)atomic_load(&srv->rrl->slipped),
 		    (unsigned long long)atomic_load(&srv->rrl->dropped));
+	if (srv->dnstap && o->len < sizeof(o->buf))
+		o->len += dnstap_stats(srv->dnstap, o->buf + o->len, sizeof(o->buf) - o->len);
 }
 
 static void send_all(int fd, const char *buf, size_t len)
@@ -168,6 +171,13 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 	} else if (strcmp(cmd, "stats") == 0) {
 		cmd_stats(srv, o);
 		extra(o, ops->stats_extra);
+	} else if (strncmp(cmd, "top", 3) == 0 && (cmd[3] == '\0' || cmd[3] == ' ')) {
+		unsigned long limit = cmd[3] ? strtoul(cmd + 4, NULL, 10) : 10;
+
+		say(o, "ok\n");
+		o->len += server_top_names(srv, limit && limit <= 100 ? (unsigned)limit : 10,
+					   o->buf + o->len,
+					   sizeof(o->buf) - o->len);
 	} else if (strcmp(cmd, "reload") == 0) {
 		char err[CFG_ERR_LEN];
 
@@ -177,22 +187,25 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 			say(o, "error: %s\n", err);
 	} else {
 		/* a module's answer (`pools` of a big config runs to megabytes):
-		 * sent from its own buffer, not copied */
+		 * sent from its own buffer, not copied. One buffer for the
+		 * process (only the main thread serves the socket): a malloc and
+		 * free of 32 MiB per command cost the main loop, which also runs
+		 * the health checks, a page fault per page touched every time
+		 * (and with MALLOC_PERTURB_ a fill of all of it) */
+		static char *tmp;
 		size_t cap = CTL_REPLY_MAX, n;
-		char *tmp = malloc(cap);
 		bool ok = true;
 
-		if (!tmp)
+		if (!tmp && !(tmp = malloc(cap)))
 			abort();
 		memcpy(tmp, "ok\n", 3);
 		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
 		if (n == (size_t)-1)
-			say(o, "error: unknown command '%.64s' (try status, stats, reload, pools, "
+			say(o, "error: unknown command '%.64s' (try status, stats, top, reload, pools, "
 			       "drain, undrain, cache, backends)\n",
 			    cmd);
 		else
 			send_all(fd, ok ? tmp : tmp + 3, ok ? n + 3 : n);
-		free(tmp);
 	}
 	send_all(fd, o->buf, o->len);
 	free(o);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "entry.h"
+#include "json.h"
 #include "log.h"
 #include "pool.h"
 #include "probe.h"
@@ -551,6 +552,50 @@ static size_t pools_text(struct health *h, const struct pool *only, char *buf, s
 		}
 	}
 	return k < len ? k : len;
+}
+
+void health_pools_json(struct health *h, struct json_out *o)
+{
+	uint64_t now = now_ms();
+
+	json_put(o, "[");
+	for (unsigned i = 0; i < h->cfg->npools; i++) {
+		const struct pool *p = &h->cfg->pools[i];
+		const struct pool_view *v = pool_view_get(p);
+		bool all_down = v->all_down[0] || v->all_down[1];
+
+		json_put(o, "%s{\"name\":", i ? "," : "");
+		json_str(o, p->name_text);
+		json_put(o, ",\"method\":\"%s\",\"state\":\"%s\",\"ttl\":%u,\"serving\":%u,"
+			    "\"members\":[",
+			 method_name(p->method),
+			 all_down ? "all-down" : v->degraded ? "degraded" : "ok", v->ttl,
+			 v->serving[0] + v->serving[1]);
+		for (unsigned j = h->first[i]; j < h->first[i] + p->nmembers; j++) {
+			const struct mstate *ms = &h->st[j];
+
+			json_put(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"drained\":%s,"
+				    "\"since_seconds\":%llu,\"weight\":%u",
+				 j > h->first[i] ? "," : "", ms->m->text, ms->up ? "up" : "down",
+				 ms->drained ? "true" : "false",
+				 (unsigned long long)((now - ms->since_ms) / 1000), ms->m->weight);
+			if (ms->mon)
+				json_put(o, ",\"monitor\":\"%s/%u\",\"checks\":%llu,\"failures\":%llu",
+					 monitor_type_names[ms->mon->type], probe_port(ms->mon),
+					 (unsigned long long)ms->checks,
+					 (unsigned long long)ms->failures);
+			else
+				json_put(o, ",\"monitor\":null");
+			if (has_result(ms)) {
+				json_put(o, ",\"latency_ms\":%.3f,\"last_ok\":%s,\"last\":",
+					 ms->latency_us / 1e3, ms->last_ok ? "true" : "false");
+				json_str(o, ms->last);
+			}
+			json_put(o, "}");
+		}
+		json_put(o, "]}");
+	}
+	json_put(o, "]");
 }
 
 static struct mstate *lookup(struct health *h, const char *pool, const char *member,

@@ -33,6 +33,9 @@ void health_adopt(struct health *h, struct config *cfg);
 /* carouselctl: `pools`, `drain POOL MEMBER`, `undrain POOL MEMBER`.
  * Return bytes written; *ok false for an error reply. */
 size_t health_ctl(struct health *h, const char *cmd, char *buf, size_t len, bool *ok);
+struct json_out;
+/* Every pool and its members as a JSON array (the HTTP API). */
+void health_pools_json(struct health *h, struct json_out *o);
 /* Prometheus lines for every member (metrics.c). */
 size_t health_metrics(struct health *h, char *buf, size_t len);
 

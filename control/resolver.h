@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cache.h"
 #include "config.h"
@@ -28,6 +29,9 @@ struct rreq {
 	uint8_t ctl[64]; /* IP_PKTINFO to reply with (wildcard sockets) */
 	size_t ctl_len;
 	uint64_t conn_id; /* TCP connection, by id: it may be gone */
+	bool tapped;      /* dnstap: the response is logged too */
+	struct timespec query_time;
+	struct sockaddr_storage local; /* the address the query came to */
 	uint8_t qname[DNAME_MAXLEN];
 	uint8_t qname_len;
 	uint16_t qtype, qclass;

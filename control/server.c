@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "cache.h"
+#include "dnstap.h"
 #include "engine.h"
 #include "log.h"
 #include "resolver.h"
@@ -29,12 +30,14 @@ struct pollable {
 	enum pollable_kind kind;
 	int fd;
 	bool pktinfo; /* wildcard UDP: reply from the address asked */
+	struct sockaddr_storage local; /* the listen address (dnstap) */
 };
 
 struct conn {
 	struct pollable p;
 	uint64_t id; /* resolver completions find their connection by id */
 	struct sockaddr_storage peer;
+	struct sockaddr_storage local; /* our end (dnstap) */
 	struct conn *prev, *next;
 	time_t last;
 	size_t in_len;
@@ -136,6 +139,7 @@ int server_open(struct server *srv, struct config *cfg)
 		if (w->epfd < 0)
 			return -1;
 		pthread_mutex_init(&w->done_lock, NULL);
+		topnames_init(&w->top);
 		w->done_ev = calloc(1, sizeof(*w->done_ev));
 		if (!w->done_ev)
 			abort();
@@ -161,6 +165,7 @@ int server_open(struct server *srv, struct config *cfg)
 				p->kind = t ? P_TCP_LISTEN : P_UDP;
 				p->fd = fd;
 				p->pktinfo = !t && is_wildcard(l);
+				memcpy(&p->local, &l->ss, sizeof(p->local));
 				w->listeners[w->nlisteners++] = p;
 				if (watch(w, p, EPOLLIN) < 0)
 					return -1;
@@ -200,6 +205,45 @@ static struct engine_ctx ctx_for(struct worker *w, const struct sockaddr *client
 {
 	return (struct engine_ctx){.worker = w->id, .cache = w->srv->cache, .client = client,
 				   .now = w->srv->cache ? cache_now() : 0};
+}
+
+/* dnstap: the query and/or response of one exchange, on this worker's
+ * queue. Recursion (a cache hit or an upstream answer) is CLIENT_*, the
+ * rest (our zones and pools, refusals) AUTH_*. */
+static void tap(struct worker *w, bool recursion, bool tcp, const struct sockaddr *client,
+		const struct sockaddr_storage *local, const struct timespec *query_time,
+		const uint8_t *query, size_t qlen, const uint8_t *response, size_t rlen)
+{
+	struct dnstap_record r = {
+		.kind = recursion ? DNSTAP_CLIENT : DNSTAP_AUTH, .tcp = tcp, .client = client,
+		.server = local && local->ss_family ? (const struct sockaddr *)local : NULL,
+		.query_time = *query_time, .query = query, .query_len = qlen,
+		.response = response, .response_len = rlen,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &r.response_time);
+	dnstap_log(w->srv->dnstap, w->id, &r);
+}
+
+static bool tap_sampled(struct worker *w)
+{
+	return w->srv->dnstap && dnstap_sampled(w->srv->dnstap, w->id);
+}
+
+/* The address a query was sent to: the listen address, or for a wildcard
+ * socket the one IP_PKTINFO names. */
+static void pktinfo_local(struct msghdr *rx, const struct sockaddr_storage *listen,
+			  struct sockaddr_storage *out)
+{
+	*out = *listen;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			((struct sockaddr_in *)out)->sin_addr =
+				((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
+		else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+			((struct sockaddr_in6 *)out)->sin6_addr =
+				((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr;
+	}
 }
 
 /* A query that must go upstream (or a refresh ahead of expiry when
@@ -318,21 +362,28 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 		}
 		int n = recvmmsg(p->fd, s->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
 		int out = 0;
+		struct timespec rx_time = {0};
 
 		if (n <= 0)
 			return;
+		if (w->srv->dnstap)
+			clock_gettime(CLOCK_REALTIME, &rx_time);
 		for (int i = 0; i < n; i++) {
 			struct engine_result r;
 			size_t len = 0;
+			bool tapped = tap_sampled(w);
+			struct sockaddr_storage local;
 
 			STATS_INC(w->stats.udp);
 			struct engine_ctx ctx = ctx_for(w, (struct sockaddr *)&s->addr[i]);
 
-			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC)
+			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				r = (struct engine_result){.dropped = true};
-			else
+			} else {
+				topnames_query(&w->top, s->rxbuf[i], s->rx[i].msg_len);
 				len = engine_answer(cfg, &ctx, s->rxbuf[i], s->rx[i].msg_len,
 						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
+			}
 			if (r.resolve || r.forward) {
 				struct rreq *q = rreq_new(w, s->rxbuf[i], s->rx[i].msg_len, false);
 
@@ -343,6 +394,13 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 					if (p->pktinfo)
 						q->ctl_len = reply_pktinfo(&s->rx[i].msg_hdr, q->ctl,
 									   sizeof(q->ctl));
+					if (tapped) {
+						pktinfo_local(&s->rx[i].msg_hdr, &p->local, &q->local);
+						q->tapped = true;
+						q->query_time = rx_time;
+						tap(w, true, false, (struct sockaddr *)&s->addr[i],
+						    &q->local, &rx_time, q->query, q->len, NULL, 0);
+					}
 					hand_over(w, q, &r);
 				}
 				continue;
@@ -351,15 +409,25 @@ static void handle_udp(struct worker *w, struct pollable *p, const struct config
 			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
 			if (len == 0)
 				continue;
+			if (tapped)
+				pktinfo_local(&s->rx[i].msg_hdr, &p->local, &local);
 			if (cfg->rrl.enable && !r.cookie_valid) {
 				enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl,
 							       (struct sockaddr *)&s->addr[i], now_sec());
 
-				if (v == RRL_DROP)
+				if (v == RRL_DROP) {
+					if (tapped) /* the query came; no response went */
+						tap(w, r.cache_hit, false, (struct sockaddr *)&s->addr[i],
+						    &local, &rx_time, s->rxbuf[i], s->rx[i].msg_len,
+						    NULL, 0);
 					continue;
+				}
 				if (v == RRL_SLIP)
 					len = truncate_reply(s->txbuf[out], len);
 			}
+			if (tapped)
+				tap(w, r.cache_hit, false, (struct sockaddr *)&s->addr[i], &local, &rx_time,
+				    s->rxbuf[i], s->rx[i].msg_len, s->txbuf[out], len);
 			s->txv[out] = (struct iovec){s->txbuf[out], len};
 			s->tx[out].msg_hdr = (struct msghdr){
 				.msg_name = &s->addr[i],
@@ -458,6 +526,11 @@ static void handle_accept(struct worker *w, struct pollable *p, const struct con
 		}
 		memset(c, 0, offsetof(struct conn, in));
 		c->peer = peer;
+		if (w->srv->dnstap) {
+			socklen_t llen = sizeof(c->local);
+
+			getsockname(fd, (struct sockaddr *)&c->local, &llen);
+		}
 		c->id = ++w->next_conn_id;
 		c->p.kind = P_TCP_CONN;
 		c->p.fd = fd;
@@ -520,6 +593,12 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 		if (c->in_len - off < 2 + mlen)
 			break;
 		STATS_INC(w->stats.tcp);
+		topnames_query(&w->top, c->in + off + 2, mlen);
+		bool tapped = tap_sampled(w);
+		struct timespec rx_time = {0};
+
+		if (tapped)
+			clock_gettime(CLOCK_REALTIME, &rx_time);
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		bool known = getpeername(c->p.fd, (struct sockaddr *)&peer, &plen) == 0;
@@ -535,6 +614,13 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 			if (q) {
 				q->tcp = true;
 				q->conn_id = c->id;
+				if (tapped) {
+					q->tapped = true;
+					q->query_time = rx_time;
+					q->local = c->local;
+					tap(w, true, true, (struct sockaddr *)&c->peer, &c->local,
+					    &rx_time, q->query, q->len, NULL, 0);
+				}
 				hand_over(w, q, &r);
 			}
 			off += 2 + mlen;
@@ -542,6 +628,9 @@ static bool conn_process(struct worker *w, struct conn *c, const struct config *
 		}
 		stats_answer(&w->stats, &r);
 		after_answer(w, &r, c->in + off + 2, mlen);
+		if (tapped && len > 0)
+			tap(w, r.cache_hit, true, (struct sockaddr *)&c->peer, &c->local, &rx_time,
+			    c->in + off + 2, mlen, s->tcpbuf, len);
 		off += 2 + mlen;
 		if (len == 0)
 			continue;
@@ -657,6 +746,10 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 					   q->tcp ? sizeof(s->tcpbuf) : WIRE_EDNS_UDP, q->tcp, &r);
 
 		stats_answer(&w->stats, &r);
+		if (q->tapped && len > 0 && (!q->tcp || c))
+			tap(w, true, q->tcp,
+			    q->tcp ? (struct sockaddr *)&c->peer : (struct sockaddr *)&q->peer,
+			    &q->local, &q->query_time, NULL, 0, s->tcpbuf, len);
 		if (len > 0 && !q->tcp) {
 			struct iovec iov = {s->tcpbuf, len};
 			struct msghdr mh = {.msg_name = &q->peer, .msg_namelen = q->peer_len,
@@ -752,6 +845,7 @@ void server_stop(struct server *srv)
 			w->done = next;
 		}
 		pthread_mutex_destroy(&w->done_lock);
+		topnames_destroy(&w->top);
 		for (unsigned j = 0; j < w->nlisteners; j++) {
 			close(w->listeners[j]->fd);
 			free(w->listeners[j]);
@@ -793,6 +887,16 @@ const char *const stats_rcode_names[STATS_RCODES] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
 	"NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",  "RCODE12", "RCODE13", "RCODE14", "RCODE15",
 	"BADVERS"};
+
+size_t server_top_names(const struct server *srv, unsigned limit, char *buf, size_t len)
+{
+	struct topnames *tables[64];
+	unsigned n = srv->nworkers < 64 ? srv->nworkers : 64;
+
+	for (unsigned i = 0; i < n; i++)
+		tables[i] = &srv->workers[i].top;
+	return topnames_text(tables, n, limit, buf, len);
+}
 
 void server_stats_total(const struct server *srv, struct stats *t)
 {

@@ -11,12 +11,14 @@
 
 #include "config.h"
 #include "stats.h"
+#include "topnames.h"
 
 struct conn;
 struct pollable;
 struct cache;
 struct resolver;
 struct rreq;
+struct dnstap;
 
 struct worker {
 	struct server *srv;
@@ -35,6 +37,7 @@ struct worker {
 	pthread_mutex_t done_lock;
 	struct rreq *done;
 	struct pollable *done_ev;
+	struct topnames top; /* the most asked names (carouselctl top) */
 };
 
 struct server {
@@ -48,6 +51,7 @@ struct server {
 	struct rrl *rrl;           /* response rate limiting table (always there) */
 	struct resolver *resolver;
 	struct backends *backends; /* backend groups (always there in carouseld) */
+	struct dnstap *dnstap;     /* set before server_start; NULL: no dnstap */
 	char last_error[CFG_ERR_LEN];
 };
 
@@ -64,6 +68,8 @@ void server_swap(struct server *srv, struct config *cfg);
 /* Return once every worker has passed a quiescent point: nothing read
  * before the call (a config, a pool view) is still in use. */
 void server_synchronize(struct server *srv);
+/* The most asked names over every worker: "NAME TYPE COUNT" lines. */
+size_t server_top_names(const struct server *srv, unsigned limit, char *buf, size_t len);
 /* Every worker's counters added up (relaxed reads). */
 void server_stats_total(const struct server *srv, struct stats *t);
 

@@ -12,6 +12,8 @@ python3 python3-dnspython python3-yaml
 iproute2 procps ethtool
 nginx dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
 libmicrohttpd-dev libssl-dev curl valgrind
+libsystemd-dev systemd groff-base chromium
+libfstrm-dev libprotobuf-c-dev protobuf-c-compiler fstrm-bin dnstap-ldns
 "
 
 missing=""

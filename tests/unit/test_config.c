@@ -259,7 +259,7 @@ static void test_health_errors(void **state)
 		     "8:46", "prefix length in '10.0.0.0/33' must be 0-32");
 	expect_error(HEAD POOL "    method: random\n    members: [{address: 192.0.2.1}]\n", "7:13",
 		     "round-robin, weighted, failover or topology");
-	expect_error(HEAD "metrics: {}\n", "1:1", "metrics.listen is required");
+	expect_error(HEAD "metrics: {}\n", "5:10", "metrics.listen is required");
 	expect_error(HEAD POOL "    monitor: {type: http, tls-verify: true}\n"
 			       "    members: [{address: 192.0.2.1}]\n",
 		     "7:14", "tls-verify is for https, pop3s and imaps monitors");
@@ -299,6 +299,97 @@ static void test_monitor_inherit(void **state)
 	assert_int_equal(p->on_all_down, ALL_DOWN_SERVE_ALL);
 	assert_null(cfg->pools[1].members[0].monitor);
 	config_free(cfg);
+}
+
+/* http: defaults to loopback; off loopback it needs both secrets; the old
+ * metrics: section is the same listener, /metrics only. */
+static void test_http(void **state)
+{
+	char path[128];
+
+	(void)state;
+	struct config *cfg = load_ok(HEAD "http: {}\n");
+
+	assert_true(cfg->http.enable);
+	assert_false(cfg->http.metrics_only);
+	assert_string_equal(cfg->http.listen.text, "127.0.0.1@9153");
+	assert_int_equal(cfg->http.nallow, 0);
+	assert_null(cfg->http.password);
+	config_free(cfg);
+	cfg = load_ok(HEAD "metrics:\n  listen: 127.0.0.1@9999\n");
+	assert_true(cfg->http.enable);
+	assert_true(cfg->http.metrics_only);
+	config_free(cfg);
+
+	write_file("http.pass", "admin:s3cret pass\n");
+	write_file("http.key", "0123456789abcdef0123\n");
+	write_file("short.key", "short\n");
+	for (const char *f = "http.pass"; f; f = strcmp(f, "http.pass") == 0   ? "http.key"
+					     : strcmp(f, "http.key") == 0 ? "short.key"
+									   : NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, f);
+		chmod(path, 0600);
+	}
+	cfg = load_ok(HEAD "http:\n  listen: 0.0.0.0@8443\n  allow: [10.0.0.0/8, \"::1\"]\n"
+			   "  password-file: http.pass\n  api-key-file: http.key\n");
+	assert_string_equal(cfg->http.user, "admin");
+	assert_string_equal(cfg->http.password, "s3cret pass");
+	assert_string_equal(cfg->http.api_key, "0123456789abcdef0123");
+	assert_int_equal(cfg->http.nallow, 2);
+	assert_int_equal(cfg->http.allow[0].prefix, 8);
+	config_free(cfg);
+
+	expect_error(HEAD "http:\n  listen: 192.0.2.1@8443\n", "6:3",
+		     "http.listen 192.0.2.1@8443 is not loopback: set http.password-file and "
+		     "http.api-key-file");
+	expect_error(HEAD "http:\n  listen: 192.0.2.1@8443\n  password-file: http.pass\n", "6:3",
+		     "is not loopback");
+	expect_error(HEAD "http:\n  api-key-file: short.key\n", "6:17",
+		     "the first line must be the key, 16 to 256 characters");
+	expect_error(HEAD "http:\n  password-file: http.key\n", "6:18", "USER:PASSWORD");
+	expect_error(HEAD "http:\n  allow: []\n", "6:10", "http.allow is empty");
+	expect_error(HEAD "http:\n  allow: [10.0.0.0/40]\n", "6:11", "prefix length");
+	expect_error(HEAD "http:\n  user: x\n", "6:3", "unknown key 'user' in http");
+	expect_error(HEAD "http: {}\nmetrics: {listen: 127.0.0.1@9}\n", "6:10",
+		     "http and metrics are one listener");
+	expect_error(HEAD "metrics: {allow: [10.0.0.0/8]}\n", "5:11", "unknown key 'allow'");
+}
+
+/* dnstap: the three kinds of sink, defaults, and the errors. */
+static void test_dnstap(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(HEAD "dnstap:\n  sink: unix:/run/carousel/dnstap.sock\n");
+
+	assert_true(cfg->dnstap.enable);
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_UNIX);
+	assert_string_equal(cfg->dnstap.path, "/run/carousel/dnstap.sock");
+	assert_true(cfg->dnstap.log_queries && cfg->dnstap.log_responses);
+	assert_int_equal(cfg->dnstap.sample, 1);
+	assert_null(cfg->dnstap.identity);
+	config_free(cfg);
+	cfg = load_ok(HEAD "dnstap:\n  sink: tcp:192.0.2.1@6000\n  identity: appliance-1\n"
+			   "  sample: 100\n  log-queries: false\n");
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_TCP);
+	assert_string_equal(cfg->dnstap.tcp_host, "192.0.2.1");
+	assert_string_equal(cfg->dnstap.tcp_port, "6000");
+	assert_string_equal(cfg->dnstap.identity, "appliance-1");
+	assert_int_equal(cfg->dnstap.sample, 100);
+	assert_false(cfg->dnstap.log_queries);
+	config_free(cfg);
+	cfg = load_ok(HEAD "dnstap: {sink: tap.fstrm}\n");
+	assert_int_equal(cfg->dnstap.sink_type, DNSTAP_SINK_FILE);
+	assert_non_null(strstr(cfg->dnstap.path, "/tap.fstrm"));
+	assert_true(cfg->dnstap.path[0] == '/');
+	config_free(cfg);
+
+	expect_error(HEAD "dnstap: {identity: x}\n", "5:9", "dnstap.sink is required");
+	expect_error(HEAD "dnstap: {sink: \"tcp:192.0.2.1\"}\n", "5:16", "needs ADDRESS@PORT");
+	expect_error(HEAD "dnstap: {sink: \"tcp:nope@1\"}\n", "5:16", "not an IPv4 or IPv6");
+	expect_error(HEAD "dnstap: {sink: \"unix:\"}\n", "5:16", "dnstap.sink must be");
+	expect_error(HEAD "dnstap: {sink: x, sample: 0}\n", "5:27", "between 1 and 1000000");
+	expect_error(HEAD "dnstap: {sink: x, log-queries: maybe}\n", "5:32", "true or false");
+	expect_error(HEAD "dnstap: {sink: x, version: 1}\n", "5:19", "unknown key 'version'");
 }
 
 static void test_missing(void **state)
@@ -447,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_pool_outside_zone),
 		cmocka_unit_test(test_zone_file_error),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_dnstap),
 		cmocka_unit_test(test_health_errors),
 		cmocka_unit_test(test_monitor_inherit),
 		cmocka_unit_test(test_max_entries),
