@@ -12,7 +12,8 @@ SRC = os.environ.get("CAROUSEL_SOURCE", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 ALLOWED = {"lib": {"lib"}, "dataplane": {"lib", "dataplane"}, "bpf": {"lib", "bpf"},
            "control": {"lib", "control"}}
-GENERATED = {"carousel.skel.h"}  # bpftool's skeleton, made in the build tree
+# made in the build tree: bpftool's skeleton, protoc-c's dnstap code
+GENERATED = {"carousel.skel.h", "dnstap.pb-c.h"}
 # main() starts the fast path it was asked for and hands its fp_ops to the
 # publisher: the one place control/ names a fast path's header
 STARTERS = {("control/carouseld.c", "dp.h"), ("control/carouseld.c", "xdp.h")}
