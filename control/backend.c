@@ -983,6 +983,12 @@ static int tick(struct backends *b)
 
 		if (f->state == F_FREE)
 			continue;
+		/* a reply already queued is not late, however late we look
+		 * (a busy machine, more ready sockets than one epoll batch) */
+		if (f->deadline_us <= us && f->state == F_UDP)
+			on_udp(b, f);
+		if (f->state == F_FREE)
+			continue;
 		if (f->deadline_us <= us)
 			fail_try(b, f, true, "timeout");
 		else if (f->deadline_us / 1000 + 1 < next)
