@@ -43,6 +43,11 @@ struct {
 } policy SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); /* about 900 sampled exchanges */
+} tap_ring SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDP_RRL_SLOTS);
 	__type(key, __u32);
@@ -74,6 +79,9 @@ struct scratch {
 	__u8 cookie[64];     /* the query's COOKIE data: client cookie, server cookie */
 	__u8 cookie_out[24]; /* ours: client cookie, server cookie */
 	__u64 sip[5];        /* SipHash input: client cookie, head, address */
+	__u32 tap_count;     /* answers since the last one sampled for dnstap */
+	__u32 tap_pending;   /* this answer is sampled: copy the reply too */
+	struct xdp_tap tap;  /* the sampled exchange's query, until it is answered */
 	__u8 ttl[4];
 };
 
@@ -933,6 +941,97 @@ static __always_inline int admit(struct xdp_md *ctx, const struct query *q, stru
 	}
 }
 
+struct tap_call {
+	struct xdp_md *ctx;
+	const struct query *q;
+	struct scratch *s;
+};
+
+/* dnstap, 1 in tap_sample answers: the query into scratch before the
+ * frame becomes the reply. Returns whether this one is sampled. */
+static __always_inline int tap_query_body(struct xdp_md *ctx, const struct query *q,
+					  struct scratch *s)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0, n = q->dns_len;
+	const struct xdp_policy *p = bpf_map_lookup_elem(&policy, &zero);
+	struct xdp_tap *t = &s->tap;
+
+	if (!p || !p->tap_sample || ++s->tap_count < p->tap_sample || n > XDP_TAP_MSG_MAX ||
+	    n == 0 || q->l3 > 18)
+		return 0;
+	s->tap_count = 0;
+	__u8 *ip = data + q->l3;
+	__u8 *udp = data + (q->l4 & 0x7f);
+
+	if ((void *)(ip + 40) > end || (void *)(udp + 4) > end)
+		return 0;
+	t->v6 = q->v6;
+	__builtin_memset(t->client, 0, 16);
+	__builtin_memset(t->server, 0, 16);
+	if (q->v6) {
+		__builtin_memcpy(t->client, ip + 8, 16);
+		__builtin_memcpy(t->server, ip + 24, 16);
+	} else {
+		__builtin_memcpy(t->client, ip + 12, 4);
+		__builtin_memcpy(t->server, ip + 16, 4);
+	}
+	t->client_port = (__u16)(udp[0] << 8 | udp[1]);
+	t->server_port = (__u16)(udp[2] << 8 | udp[3]);
+	t->time_ns = bpf_ktime_get_tai_ns() - (__u64)p->tai_offset_ns;
+	fence(n);
+	n &= 1023;
+	if (n == 0 || n > XDP_TAP_MSG_MAX || bpf_xdp_load_bytes(ctx, q->dns, t->query, n) != 0)
+		return 0;
+	t->query_len = (__u16)n;
+	return 1;
+}
+
+/* ... and the reply as it leaves, with it, into the ring buffer (full: the
+ * copy is dropped and counted). */
+static __always_inline void tap_response_body(struct xdp_md *ctx, const struct query *q,
+					      struct scratch *s)
+{
+	__u32 n = (__u32)(ctx->data_end - ctx->data) - q->dns;
+	struct xdp_tap *t;
+
+	if (n == 0 || n > XDP_TAP_MSG_MAX)
+		return;
+	t = bpf_ringbuf_reserve(&tap_ring, sizeof(*t), 0);
+	if (!t) {
+		count(XC_TAP_DROPPED);
+		return;
+	}
+	__builtin_memcpy(t, &s->tap, sizeof(*t) - XDP_TAP_MSG_MAX);
+	fence(n);
+	n &= 1023;
+	if (n == 0 || n > XDP_TAP_MSG_MAX || bpf_xdp_load_bytes(ctx, q->dns, t->response, n) != 0) {
+		bpf_ringbuf_discard(t, 0);
+		return;
+	}
+	t->response_len = (__u16)n;
+	bpf_ringbuf_submit(t, 0);
+}
+
+/* Both as bpf_loop bodies: verified once, apart from the answer paths. */
+static int tap_query_step(__u32 i, void *arg)
+{
+	struct tap_call *c = arg;
+
+	(void)i;
+	c->s->tap_pending = tap_query_body(c->ctx, c->q, c->s);
+	return 1;
+}
+
+static int tap_response_step(__u32 i, void *arg)
+{
+	struct tap_call *c = arg;
+
+	(void)i;
+	tap_response_body(c->ctx, c->q, c->s);
+	return 1;
+}
+
 /* A hit on an entry with prebuilt variants: one store of the variant (and
  * its OPT template), the DO bit, the header, and the checksum from the
  * question's sum and the variant's precomputed one. */
@@ -999,7 +1098,13 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 		return ret;
 	*step = st + 1 < e->pb_sched_len ? st + 1 : 0;
 	count(XC_TX);
-	return finish_headers(ctx, q, q->qend + n + opt, sum);
+	ret = finish_headers(ctx, q, q->qend + n + opt, sum);
+	if (ret == XDP_TX && s->tap_pending) {
+		struct tap_call tc = {.ctx = ctx, .q = q, .s = s};
+
+		bpf_loop(1, tap_response_step, &tc, 0);
+	}
+	return ret;
 }
 
 /* Rewrite the frame into the answer for e: the sections after the question,
@@ -1141,6 +1246,10 @@ int carousel_xdp(struct xdp_md *ctx)
 					     : 0x8000 | e->hdr_flags | (e->rcode & 0x0f));
 	if (ret >= 0)
 		return ret;
+	struct tap_call tc = {.ctx = ctx, .q = &q, .s = s};
+
+	s->tap_pending = 0;
+	bpf_loop(1, tap_query_step, &tc, 0);
 	if (e->nvariants)
 		return respond_prebuilt(ctx, &q, s, e);
 	return respond(ctx, &q, s, e, now);

@@ -71,6 +71,19 @@ struct xdp_policy {
 	__u8 secret[16], previous[16];
 	__s64 tai_offset_ns;
 	__u32 rrl_enable, rrl_rate, rrl_slip, rrl_v4_prefix, rrl_v6_prefix;
+	__u32 tap_sample; /* dnstap: 1 in this many answers; 0 none */
+};
+
+/* A sampled exchange in the dnstap ring buffer: lib/fastpath.h's struct
+ * fp_tap, field for field (the loader checks the layout). */
+#define XDP_TAP_MSG_MAX 512
+struct xdp_tap {
+	__u64 time_ns;
+	__u8 v6;
+	__u8 client[16], server[16];
+	__u16 client_port, server_port;
+	__u16 query_len, response_len;
+	__u8 query[XDP_TAP_MSG_MAX], response[XDP_TAP_MSG_MAX];
 };
 
 #define XDP_RRL_SLOTS 65536 /* rate-limit buckets, shared by all CPUs */
@@ -82,7 +95,7 @@ struct xdp_policy {
 #define XDP_PUNT_ENUM(id, name) XC_PUNT_##id,
 #define XDP_DROP_ENUM(id, name) XC_DROP_##id,
 enum xdp_counter {
-	XC_RX, XC_TX, XC_SLIPPED, XC_COOKIE, XC_ECS,
+	XC_RX, XC_TX, XC_SLIPPED, XC_COOKIE, XC_ECS, XC_TAP_DROPPED,
 	FP_PUNTS(XDP_PUNT_ENUM) FP_DROPS(XDP_DROP_ENUM) XC_COUNT
 };
 

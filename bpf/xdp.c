@@ -9,6 +9,7 @@
 #include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@
 #define XDP_PUNT_NAME(id, name) "punted." name,
 #define XDP_DROP_NAME(id, name) "dropped." name,
 static const char *const counter_names[XC_COUNT] = {
-	"rx", "tx", "slipped", "answered.cookie", "answered.ecs",
+	"rx", "tx", "slipped", "answered.cookie", "answered.ecs", "dnstap.dropped",
 	FP_PUNTS(XDP_PUNT_NAME) FP_DROPS(XDP_DROP_NAME)};
 
 static struct {
@@ -42,6 +43,12 @@ static struct {
 	uint64_t tx_base, err_base, err_seen;
 	uint64_t next_watch, watch_tx, watch_errs;
 	struct xdp_policy policy; /* cookies and rate limits, as the map has them */
+	struct ring_buffer *tap_rb; /* dnstap copies from the program */
+	struct tap_call {
+		fp_tap_fn *fn;
+		void *arg;
+		unsigned n;
+	} tap_call;
 	uint32_t generation;
 	uint64_t published, skipped;
 } x;
@@ -415,6 +422,45 @@ static void xdp_rrl(const struct fp_rrl *r)
 	policy_write();
 }
 
+static void xdp_tap(unsigned sample)
+{
+	x.policy.tap_sample = sample;
+	policy_write();
+}
+
+_Static_assert(sizeof(struct xdp_tap) == sizeof(struct fp_tap) &&
+		       offsetof(struct xdp_tap, response) == offsetof(struct fp_tap, response) &&
+		       offsetof(struct xdp_tap, client_port) == offsetof(struct fp_tap, client_port),
+	       "the ring buffer's record is lib/fastpath.h's struct fp_tap");
+
+static int tap_record(void *ctx, void *data, size_t len)
+{
+	struct tap_call *c = ctx;
+
+	if (len >= sizeof(struct fp_tap)) {
+		c->fn((const struct fp_tap *)data, c->arg);
+		c->n++;
+	}
+	return 0;
+}
+
+static unsigned xdp_tap_drain(fp_tap_fn *fn, void *arg)
+{
+	struct tap_call c = {.fn = fn, .arg = arg};
+
+	if (!x.tap_rb) {
+		if (!x.skel)
+			return 0;
+		x.tap_rb = ring_buffer__new(bpf_map__fd(x.skel->maps.tap_ring), tap_record, &x.tap_call,
+					    NULL);
+		if (!x.tap_rb)
+			return 0;
+	}
+	x.tap_call = c;
+	ring_buffer__consume(x.tap_rb);
+	return x.tap_call.n;
+}
+
 static void xdp_withdraw(uint64_t digest)
 {
 	if (x.skel)
@@ -425,6 +471,8 @@ static void xdp_stop(void)
 {
 	if (!x.skel)
 		return;
+	ring_buffer__free(x.tap_rb);
+	x.tap_rb = NULL;
 	if (x.ifindex)
 		bpf_xdp_detach(x.ifindex, x.attach_flags, NULL);
 	carousel_bpf__destroy(x.skel);
@@ -503,6 +551,8 @@ const struct fp_ops xdp_ops = {
 	.withdraw = xdp_withdraw,
 	.cookies = xdp_cookies,
 	.rrl = xdp_rrl,
+	.tap = xdp_tap,
+	.tap_drain = xdp_tap_drain,
 	.poll = xdp_watch,
 	.stats = xdp_stats_text,
 	.status = xdp_status_text,

@@ -1,6 +1,7 @@
 /* carouseld.c -- the daemon: load the config, start the socket workers,
  * then serve signals (SIGHUP reload, SIGTERM/SIGINT stop) and the control
  * socket from the main thread. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -67,6 +68,45 @@ static void publish_hot_entry(struct entry *e)
 static void withdraw_hot_entry(uint64_t digest)
 {
 	publish_withdraw(the_publisher, digest);
+}
+
+/* dnstap: a fast path's sampled exchange, logged from the main thread on
+ * the queue after the workers'. */
+static void tap_to_dnstap(const struct fp_tap *t, void *arg)
+{
+	struct server *srv = arg;
+	struct sockaddr_storage client = {0}, ours = {0};
+	struct timespec ts = {.tv_sec = (time_t)(t->time_ns / 1000000000ULL),
+			      .tv_nsec = (long)(t->time_ns % 1000000000ULL)};
+
+	if (t->v6) {
+		struct sockaddr_in6 *c = (struct sockaddr_in6 *)&client, *o = (struct sockaddr_in6 *)&ours;
+
+		c->sin6_family = o->sin6_family = AF_INET6;
+		memcpy(&c->sin6_addr, t->client, 16);
+		memcpy(&o->sin6_addr, t->server, 16);
+		c->sin6_port = htons(t->client_port);
+		o->sin6_port = htons(t->server_port);
+	} else {
+		struct sockaddr_in *c = (struct sockaddr_in *)&client, *o = (struct sockaddr_in *)&ours;
+
+		c->sin_family = o->sin_family = AF_INET;
+		memcpy(&c->sin_addr, t->client, 4);
+		memcpy(&o->sin_addr, t->server, 4);
+		c->sin_port = htons(t->client_port);
+		o->sin_port = htons(t->server_port);
+	}
+	struct dnstap_record r = {.kind = DNSTAP_AUTH,
+				  .client = (struct sockaddr *)&client,
+				  .server = (struct sockaddr *)&ours,
+				  .query_time = ts,
+				  .response_time = ts,
+				  .query = t->query,
+				  .query_len = t->query_len,
+				  .response = t->response,
+				  .response_len = t->response_len};
+
+	dnstap_log(srv->dnstap, srv->nworkers, &r);
 }
 
 /* carouselctl status: the fast path's own lines, then the publisher's. */
@@ -224,6 +264,8 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 			 "restart\"");
 	if (srv->dnstap && cfg->dnstap.enable)
 		dnstap_update(srv->dnstap, &cfg->dnstap);
+	if (fast)
+		fast->tap(srv->dnstap && cfg->dnstap.enable ? cfg->dnstap.sample : 0);
 	health_adopt(the_health, cfg); /* members keep their state */
 	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
 	server_swap(srv, cfg);
@@ -379,7 +421,9 @@ int main(int argc, char **argv)
 	if (server_open(&srv, cfg) < 0)
 		return 1;
 	if (cfg->dnstap.enable) {
-		srv.dnstap = dnstap_open(&cfg->dnstap, srv.nworkers, err, sizeof(err));
+		/* one queue per worker, and one for the fast path's copies */
+		srv.dnstap = dnstap_open(&cfg->dnstap, srv.nworkers + (fast != NULL), err,
+					 sizeof(err));
 		if (!srv.dnstap) {
 			log_error("event=dnstap error=\"%s\"", err);
 			return 1;
@@ -423,6 +467,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (the_publisher)
 		publish_config(the_publisher, cfg);
+	if (fast)
+		fast->tap(srv.dnstap ? cfg->dnstap.sample : 0);
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk && dp_launch() < 0)
 		return 1;
@@ -459,6 +505,8 @@ int main(int argc, char **argv)
 			if (srv.resolver)
 				resolver_drain_promotions(srv.resolver);
 			fast->poll();
+			if (srv.dnstap)
+				fast->tap_drain(tap_to_dnstap, &srv);
 		}
 
 		for (int i = 0; i < n; i++) {

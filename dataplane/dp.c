@@ -44,7 +44,7 @@
 struct lcore_stats {
 	uint64_t busy_cycles; /* TSC cycles spent on non-empty bursts */
 	uint64_t rx, answered, tx_wire_fail, from_kernel, to_kernel_fail, kernel_tx_fail;
-	uint64_t link_down_drop, slipped, with_cookie, with_ecs;
+	uint64_t link_down_drop, slipped, with_cookie, with_ecs, tap_dropped;
 	uint64_t punt[PUNT_COUNT];
 	uint64_t drop[DROP_COUNT];
 } __rte_cache_aligned;
@@ -57,6 +57,9 @@ struct lcore_ctx {
 	struct rte_ring *punt, *from_kernel; /* to and from the exception thread */
 	unsigned link_epoch;                 /* the last link up this lcore kicked for */
 	uint64_t *rrl;                       /* [DP_RRL_SLOTS] rate-limit buckets, its own */
+	struct rte_ring *tap;                /* dnstap copies to the main thread */
+	uint32_t tap_count;                  /* answers since the last sampled one */
+	struct fp_tap tap_rec;               /* the one being filled */
 } __rte_cache_aligned;
 
 struct retired {
@@ -68,6 +71,7 @@ struct retired {
 #define DP_EXC_POLL_US 100 /* the exception thread's sleep when idle */
 #define DP_EXC_RING 1024   /* frames in flight to or from the kernel, per worker */
 #define DP_RRL_SLOTS 65536 /* rate-limit buckets per worker (a power of two) */
+#define DP_TAP_RING 1024   /* dnstap copies in flight per worker */
 
 static struct {
 	volatile bool force_quit;
@@ -85,6 +89,7 @@ static struct {
 		struct fp_cookies cookies;
 		struct fp_rrl rrl;
 		unsigned rrl_rate; /* this lcore's share of the rate */
+		unsigned tap_sample; /* dnstap: 1 in this many answers; 0 none */
 	} policy[2];
 	unsigned slot;
 	uint64_t entry_bytes, variant_bytes; /* held in the table (main thread) */
@@ -99,7 +104,7 @@ static struct {
 	struct frame_addrs addrs;
 	unsigned burst, idle_sleep_us, nq;
 	struct lcore_ctx lc[RTE_MAX_LCORE];
-	uint64_t tsc_hz, tsc0, unix0;
+	uint64_t tsc_hz, tsc0, unix0, unix0_ns;
 	struct retired *retired;
 	unsigned nretired;
 	enum dp_mode mode;
@@ -135,6 +140,37 @@ static inline void punt_or_drop(struct lcore_ctx *lc, struct rte_mbuf *m, enum f
 	}
 }
 
+static void tap_query(struct lcore_ctx *lc, const uint8_t *d, const struct frame_query *q)
+{
+	struct fp_tap *t = &lc->tap_rec;
+	const uint8_t *ip = d + q->l3_off, *udp = d + q->l4_off;
+
+	t->v6 = q->v6;
+	memset(t->client, 0, sizeof(t->client));
+	memset(t->server, 0, sizeof(t->server));
+	memcpy(t->client, ip + (q->v6 ? 8 : 12), q->v6 ? 16 : 4);
+	memcpy(t->server, ip + (q->v6 ? 24 : 16), q->v6 ? 16 : 4);
+	t->client_port = wire_read16(udp);
+	t->server_port = wire_read16(udp + 2);
+	t->query_len = q->dns_len;
+	memcpy(t->query, d + q->dns_off, q->dns_len);
+	t->time_ns = dp.unix0_ns + (rte_rdtsc() - dp.tsc0) * 1000000000ULL / dp.tsc_hz;
+}
+
+static void tap_response(struct lcore_ctx *lc, const uint8_t *d, const struct frame_query *q,
+			 int len)
+{
+	struct fp_tap *t = &lc->tap_rec;
+	size_t n = (size_t)len - q->dns_off;
+
+	if (n > FP_TAP_MSG_MAX)
+		return;
+	t->response_len = (uint16_t)n;
+	memcpy(t->response, d + q->dns_off, n);
+	if (rte_ring_enqueue_elem(lc->tap, t, sizeof(*t)) != 0)
+		count(&lc->stats.tap_dropped);
+}
+
 /* A hit's table value: answer in place from a prebuilt variant (or, for
  * an entry that expires, by assembling it), or punt (miss, expired, too
  * big). The rotation step wraps by comparison, not division. */
@@ -148,6 +184,7 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 		size_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
 		uint32_t *slot = &lc->rot[e->rot_id], step = *slot;
 		int len = 0;
+		bool tapped = false;
 
 		if (step >= e->sched_len)
 			step = 0; /* the schedule shrank since */
@@ -177,6 +214,14 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 				return;
 			}
 		}
+		/* dnstap: 1 in tap_sample answers, the query copied before the
+		 * frame becomes the reply */
+		if (len == 0 && pol->tap_sample && ++lc->tap_count >= pol->tap_sample &&
+		    q->dns_len <= FP_TAP_MSG_MAX) {
+			lc->tap_count = 0;
+			tapped = true;
+			tap_query(lc, d, q);
+		}
 		if (len < 0)
 			; /* carouseld's FORMERR */
 		else if (!e->slow)
@@ -191,6 +236,8 @@ send:
 			m->data_len = (uint16_t)len;
 			m->pkt_len = (uint32_t)len;
 			count(&lc->stats.answered);
+			if (tapped)
+				tap_response(lc, d, q, len);
 			if (q->extra_len) {
 				if (q->cookie_len && pol->cookies.enable)
 					count(&lc->stats.with_cookie);
@@ -875,7 +922,11 @@ int dp_setup(const struct fp_config *c)
 	}
 	dp.tsc_hz = rte_get_tsc_hz();
 	dp.tsc0 = rte_get_tsc_cycles();
-	dp.unix0 = (uint64_t)time(NULL);
+	struct timespec rt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	dp.unix0 = (uint64_t)rt.tv_sec;
+	dp.unix0_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec;
 	log_info("event=dataplane-init port=%s exception=%s iface=%s lcores=%u burst=%u "
 		 "max-entries=%u exception-wakeup=%s",
 		 c->port, c->exception, dp.tap_iface, dp.nq, dp.burst, hp.entries,
@@ -889,6 +940,7 @@ int dp_launch(void)
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct lcore_ctx *lc = &dp.lc[lcore];
+		char name[RTE_RING_NAMESIZE];
 
 		lc->lcore = lcore;
 		lc->queue = (uint16_t)i++;
@@ -896,8 +948,9 @@ int dp_launch(void)
 				      RTE_CACHE_LINE_SIZE);
 		lc->rrl = rte_zmalloc("carousel_rrl", DP_RRL_SLOTS * sizeof(uint64_t),
 				      RTE_CACHE_LINE_SIZE);
-		char name[RTE_RING_NAMESIZE];
-
+		snprintf(name, sizeof(name), "car_tap%u", lcore);
+		lc->tap = rte_ring_create_elem(name, sizeof(struct fp_tap), DP_TAP_RING,
+					       (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "car_punt%u", lcore);
 		lc->punt = rte_ring_create(name, DP_EXC_RING, (int)rte_socket_id(),
 					   RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -905,7 +958,7 @@ int dp_launch(void)
 		lc->from_kernel = rte_ring_create(name, DP_EXC_RING, (int)rte_socket_id(),
 						  RING_F_SP_ENQ | RING_F_SC_DEQ);
 		dp.worker_lcore[lc->queue] = lcore;
-		if (!lc->rot || !lc->rrl || !lc->punt || !lc->from_kernel ||
+		if (!lc->rot || !lc->rrl || !lc->tap || !lc->punt || !lc->from_kernel ||
 		    rte_eal_remote_launch(worker_main, lc, lcore) != 0)
 			return -1;
 	}
@@ -1007,6 +1060,32 @@ static void dp_rrl(const struct fp_rrl *r)
 	policy_update(set_rrl, r);
 }
 
+static void set_tap(struct dp_policy *p, const void *arg)
+{
+	p->tap_sample = *(const unsigned *)arg;
+}
+
+static void dp_tap(unsigned sample)
+{
+	policy_update(set_tap, &sample);
+}
+
+static unsigned dp_tap_drain(fp_tap_fn *fn, void *arg)
+{
+	static struct fp_tap t; /* the main thread only */
+	unsigned n = 0, lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct lcore_ctx *lc = &dp.lc[lcore];
+
+		for (unsigned i = 0; lc->tap && i < 256 && rte_ring_dequeue_elem(lc->tap, &t,
+									    sizeof(t)) == 0;
+		     i++, n++)
+			fn(&t, arg);
+	}
+	return n;
+}
+
 static void dp_withdraw(uint64_t digest)
 {
 	struct frame_entry *e = NULL;
@@ -1052,6 +1131,7 @@ static void dp_stop(void)
 
 		rte_free(lc->rot);
 		rte_free(lc->rrl);
+		rte_ring_free(lc->tap);
 		while (lc->punt && rte_ring_dequeue(lc->punt, &m) == 0)
 			rte_pktmbuf_free(m);
 		while (lc->from_kernel && rte_ring_dequeue(lc->from_kernel, &m) == 0)
@@ -1104,6 +1184,7 @@ static size_t dp_stats_text(char *buf, size_t len)
 		t.slipped += __atomic_load_n(&s->slipped, __ATOMIC_RELAXED);
 		t.with_cookie += __atomic_load_n(&s->with_cookie, __ATOMIC_RELAXED);
 		t.with_ecs += __atomic_load_n(&s->with_ecs, __ATOMIC_RELAXED);
+		t.tap_dropped += __atomic_load_n(&s->tap_dropped, __ATOMIC_RELAXED);
 		SAY("dpdk.lcore%u.rx %llu\ndpdk.lcore%u.answered %llu\ndpdk.lcore%u.punted %llu\n"
 		    "dpdk.lcore%u.dropped %llu\ndpdk.lcore%u.busy-cycles %llu\n",
 		    lcore, (unsigned long long)rx, lcore, (unsigned long long)ans, lcore,
@@ -1111,10 +1192,10 @@ static size_t dp_stats_text(char *buf, size_t len)
 		    (unsigned long long)__atomic_load_n(&s->busy_cycles, __ATOMIC_RELAXED));
 	}
 	SAY("dpdk.rx %llu\ndpdk.answered %llu\ndpdk.answered.cookie %llu\ndpdk.answered.ecs %llu\n"
-	    "dpdk.slipped %llu\n",
+	    "dpdk.slipped %llu\ndpdk.dnstap.dropped %llu\n",
 	    (unsigned long long)t.rx, (unsigned long long)t.answered,
 	    (unsigned long long)t.with_cookie, (unsigned long long)t.with_ecs,
-	    (unsigned long long)t.slipped);
+	    (unsigned long long)t.slipped, (unsigned long long)t.tap_dropped);
 	for (int i = 1; i < PUNT_COUNT; i++)
 		SAY("dpdk.punted.%s %llu\n", frame_verdict_names[i], (unsigned long long)t.punt[i]);
 	for (int i = 0; i < DROP_COUNT; i++)
@@ -1163,6 +1244,8 @@ const struct fp_ops dp_ops = {
 	.withdraw = dp_withdraw,
 	.cookies = dp_cookies,
 	.rrl = dp_rrl,
+	.tap = dp_tap,
+	.tap_drain = dp_tap_drain,
 	.poll = dp_reclaim,
 	.stats = dp_stats_text,
 	.status = dp_status_text,

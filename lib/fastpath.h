@@ -51,6 +51,22 @@ struct fp_rrl {
 	unsigned rate, slip, v4_prefix, v6_prefix;
 };
 
+/* One exchange a fast path answered, sampled for dnstap: the 5-tuple, the
+ * time, the query as it came and the response as it left (DNS messages,
+ * at most FP_TAP_MSG_MAX bytes each; longer ones are not sampled). */
+#define FP_TAP_MSG_MAX 512
+
+struct fp_tap {
+	uint64_t time_ns; /* CLOCK_REALTIME, when the query was answered */
+	uint8_t v6;
+	uint8_t client[16], server[16]; /* the first 4 bytes for IPv4 */
+	uint16_t client_port, server_port;
+	uint16_t query_len, response_len;
+	uint8_t query[FP_TAP_MSG_MAX], response[FP_TAP_MSG_MAX];
+};
+
+typedef void fp_tap_fn(const struct fp_tap *t, void *arg);
+
 /* A fast path as the publisher sees it. Entries are copied in: the
  * caller keeps e. Every call comes from carouseld's main thread. */
 struct fp_ops {
@@ -64,6 +80,11 @@ struct fp_ops {
 	void (*cookies)(const struct fp_cookies *k);
 	/* The rate limits in force (at start and on every reload). */
 	void (*rrl)(const struct fp_rrl *r);
+	/* dnstap: copy 1 in `sample` answered exchanges (0: none) ... */
+	void (*tap)(unsigned sample);
+	/* ... and hand what was copied to fn, from the main thread; returns
+	 * how many. A full ring drops (counted: <path>.dnstap.dropped). */
+	unsigned (*tap_drain)(fp_tap_fn *fn, void *arg);
 	/* A few times a second from the main loop: reclaim retired entries,
 	 * watch the link and transmit errors. */
 	void (*poll)(void);
