@@ -199,9 +199,19 @@ static void test_rrl(void **state)
 	uint64_t dropped0;
 
 	(void)state;
+	/* a flood that crossed a second's boundary is retried from a fresh
+	 * /24, whose bucket starts empty */
 	for (int tries = 0; tries < 3; tries++) {
 		time_t t0 = time(NULL);
+		uint32_t h = 0;
 
+		f[14 + 12 + 2] = (uint8_t)(150 + tries); /* 198.51.150+tries.2 */
+		wire_write16(f + 14 + 10, 0);
+		for (int i = 0; i < 20; i += 2)
+			h += wire_read16(f + 14 + i);
+		while (h >> 16)
+			h = (h & 0xffff) + (h >> 16);
+		wire_write16(f + 14 + 10, (uint16_t)~h);
 		answered = slipped = 0;
 		dp_ops.rrl(&r);
 		dropped0 = stat_of("dpdk.dropped.rrl ");
@@ -233,7 +243,6 @@ static void test_rrl(void **state)
 		}
 		if (t0 == time(NULL))
 			break;
-		sleep(1);
 	}
 	printf("rrl: answered %d slipped %d dropped %d\n", answered, slipped,
 	       (int)(stat_of("dpdk.dropped.rrl ") - dropped0));
