@@ -15,6 +15,7 @@
 #include "carousel_xdp.h"
 #include "entry_hash.h"
 #include "rrl_bucket.h"
+#include "siphash_round.h"
 
 #define CONTINUE -1
 #define DNS_HLEN 12
@@ -640,24 +641,6 @@ static __always_inline int grow(struct xdp_md *ctx, const struct query *q, struc
 
 /* ---- DNS Cookies (RFC 7873, RFC 9018 server cookies: lib/cookie.c) ---- */
 
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                           \
-	do {                                                                               \
-		v0 += v1;                                                                  \
-		v1 = ROTL(v1, 13);                                                         \
-		v1 ^= v0;                                                                  \
-		v0 = ROTL(v0, 32);                                                         \
-		v2 += v3;                                                                  \
-		v3 = ROTL(v3, 16);                                                         \
-		v3 ^= v2;                                                                  \
-		v0 += v3;                                                                  \
-		v3 = ROTL(v3, 21);                                                         \
-		v3 ^= v0;                                                                  \
-		v2 += v1;                                                                  \
-		v1 = ROTL(v1, 17);                                                         \
-		v1 ^= v2;                                                                  \
-		v2 = ROTL(v2, 32);                                                         \
-	} while (0)
 
 /* SipHash-2-4 of the len (20 or 32) bytes in s->sip, zero beyond them
  * (little-endian words: this program runs on little-endian hosts). */
