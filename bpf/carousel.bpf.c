@@ -103,6 +103,7 @@ struct query {
 	__u8 v6, edns, edns_do;
 	__u8 ecs_len; /* the query's ECS option (in scratch), echoed with SCOPE 0 */
 	__u8 cookie_len; /* the query's COOKIE data (in scratch), cookies on */
+	__u8 group;      /* topology: the client's group (topo_step), else 0 */
 };
 
 static __always_inline int count(__u32 c)
@@ -1015,6 +1016,56 @@ static int tap_response_step(__u32 i, void *arg)
 	return 1;
 }
 
+/* Topology (lib/entry.h entry_topo_match): the client's group, from the
+ * query's ECS address (zero beyond its prefix: ecs_check) or else its
+ * source; with ECS the matched prefix length becomes the echo's SCOPE,
+ * as carouseld answers. A bpf_loop body: verified once. */
+struct topo_call {
+	struct xdp_md *ctx;
+	struct query *q;
+	struct scratch *s;
+	const struct xdp_entry *e;
+};
+
+static long topo_step(__u32 index, void *arg)
+{
+	struct topo_call *c = arg;
+	struct query *q = c->q;
+	struct scratch *s = c->s;
+	const struct xdp_entry *e = c->e;
+	__u32 a[4] = {0, 0, 0, 0}, family, group = 0, scope = 0;
+
+	if (q->ecs_len) {
+		family = s->ecs[5];
+		__builtin_memcpy(a, s->ecs + 8, 16);
+	} else if (q->v6) {
+		family = 2;
+		if (bpf_xdp_load_bytes(c->ctx, q->l3 + 8, a, 16) != 0)
+			return 1;
+	} else {
+		family = 1;
+		if (bpf_xdp_load_bytes(c->ctx, q->l3 + 12, a, 4) != 0)
+			return 1;
+	}
+	for (int i = 0; i < XDP_TOPO_MAX; i++) {
+		if (i >= e->ntopo)
+			break;
+		if (e->topo[i].family == family &&
+		    ((a[0] & e->topo[i].mask[0]) ^ e->topo[i].addr[0]) == 0 &&
+		    ((a[1] & e->topo[i].mask[1]) ^ e->topo[i].addr[1]) == 0 &&
+		    ((a[2] & e->topo[i].mask[2]) ^ e->topo[i].addr[2]) == 0 &&
+		    ((a[3] & e->topo[i].mask[3]) ^ e->topo[i].addr[3]) == 0) {
+			group = e->topo[i].group;
+			scope = e->topo[i].len;
+			break;
+		}
+	}
+	q->group = (__u8)group;
+	if (q->ecs_len)
+		s->ecs[7] = (__u8)scope;
+	return 1;
+}
+
 /* A hit on an entry with prebuilt variants: one store of the variant (and
  * its OPT template), the DO bit, the header, and the checksum from the
  * question's sum and the variant's precomputed one. */
@@ -1031,7 +1082,19 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 	st = *step;
 	if (st >= e->pb_sched_len)
 		st = 0; /* the schedule shrank since */
-	vi = e->step_variant[st & (XDP_SCHED_MAX - 1)] & (XDP_RR_MAX - 1);
+	__u16 an = e->pb_an;
+
+	if (e->ngroups) {
+		__u32 g = q->group, gn;
+
+		if (g > XDP_TOPO_MAX)
+			g = 0;
+		gn = e->tg_n[g];
+		vi = (e->tg_base[g] + (gn ? st % gn : 0)) & (XDP_RR_MAX - 1);
+		an = e->tg_an[g];
+	} else {
+		vi = e->step_variant[st & (XDP_SCHED_MAX - 1)] & (XDP_RR_MAX - 1);
+	}
 	off = e->var[vi].off;
 	len = e->var[vi].len;
 	n = len + (q->edns ? OPT_LEN : 0);
@@ -1076,7 +1139,7 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 		}
 		sum = fold32(q->qsum + e->var[vi].sum[q->edns ? 1 + q->edns_do : 0]);
 	}
-	ret = put_header(ctx, q, e->pb_flags, e->pb_an, e->pb_ns, e->pb_ar + q->edns, &sum);
+	ret = put_header(ctx, q, e->pb_flags, an, e->pb_ns, e->pb_ar + q->edns, &sum);
 	if (ret >= 0)
 		return ret;
 	*step = st + 1 < e->pb_sched_len ? st + 1 : 0;
@@ -1223,6 +1286,11 @@ int carousel_xdp(struct xdp_md *ctx)
 			return pass(XC_PUNT_EXPIRED);
 		if (q.cookie_len)
 			return pass(XC_PUNT_EDNS);
+	}
+	if (e->ngroups) {
+		struct topo_call t = {.ctx = ctx, .q = &q, .s = s, .e = e};
+
+		bpf_loop(1, topo_step, &t, 0);
 	}
 	/* cookies, then the rate limit: once, before either answer */
 	ret = admit(ctx, &q, s, e->nvariants ? e->pb_flags

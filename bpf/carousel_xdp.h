@@ -16,6 +16,7 @@
 #define XDP_VARIANT_BYTES_MAX 2048 /* prebuilt variants (and their OPT templates) */
 #define XDP_ROT_SLOTS 65536
 #define XDP_ENTRIES_MAX 65536
+#define XDP_TOPO_MAX 16 /* = ENTRY_TOPO_MAX */
 
 /* A fast-path entry as the XDP program reads it: lib/entry.h's struct
  * entry, with the expiry turned into bpf_ktime_get_ns() time. The map is a
@@ -54,6 +55,16 @@ struct xdp_entry {
 		__u16 off, len, sum[3]; /* = struct entry_variant */
 	} var[XDP_RR_MAX];
 	__u8 step_variant[XDP_SCHED_MAX];
+	/* Topology pools (lib/entry.h struct entry_topo): the client's group
+	 * is the first prefix that holds it (longest first), else 0; the reply
+	 * for step s is variant tg_base[g] + s % tg_n[g]. Only prebuilt. */
+	__u8 ntopo, ngroups;
+	__u8 tg_base[XDP_TOPO_MAX + 1], tg_n[XDP_TOPO_MAX + 1];
+	__u16 tg_an[XDP_TOPO_MAX + 1];
+	struct {
+		__u32 addr[4], mask[4];
+		__u8 family, len, group, pad; /* = struct entry_topo */
+	} topo[XDP_TOPO_MAX];
 	__u8 vbytes[XDP_VARIANT_BYTES_MAX];
 	/* slack: the verifier checks offset and length bounds separately, so
 	 * any offset <= the size of bytes or vbytes plus any length <= it must

@@ -366,6 +366,15 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 		v->pb_ar = pb.arcount;
 		memcpy(v->var, pb.v, pb.nvariants * sizeof(pb.v[0]));
 		memcpy(v->step_variant, pb.step_variant, pb.sched_len);
+		if (e->ngroups) {
+			_Static_assert(sizeof(v->topo) == sizeof(e->topo), "one topology layout");
+			v->ntopo = e->ntopo;
+			v->ngroups = e->ngroups;
+			memcpy(v->tg_base, pb.group_base, sizeof(v->tg_base));
+			memcpy(v->tg_n, pb.group_n, sizeof(v->tg_n));
+			memcpy(v->tg_an, pb.group_an, sizeof(v->tg_an));
+			memcpy(v->topo, e->topo, sizeof(v->topo));
+		}
 	}
 }
 
@@ -377,6 +386,10 @@ static int xdp_publish(const struct entry *e)
 	if (!v || !x.skel)
 		return -1;
 	convert(e, v);
+	if (e->ngroups && !v->ngroups) {
+		free(v); /* a topology pool too large to prebuild: carouseld's */
+		return -1;
+	}
 	/* one map update: the kernel links the new element, then frees the
 	 * old one after a grace period (BPF_F_NO_PREALLOC) */
 	rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
@@ -428,6 +441,7 @@ static void xdp_tap(unsigned sample)
 	policy_write();
 }
 
+_Static_assert(XDP_TOPO_MAX == ENTRY_TOPO_MAX, "one topology table size");
 _Static_assert(sizeof(struct xdp_tap) == sizeof(struct fp_tap) &&
 		       offsetof(struct xdp_tap, response) == offsetof(struct fp_tap, response) &&
 		       offsetof(struct xdp_tap, client_port) == offsetof(struct fp_tap, client_port),

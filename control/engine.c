@@ -38,6 +38,7 @@ struct answer {
 	bool entry_mode, entry_bad;
 	const struct pool *rot_pool;
 	const struct rot_sched *rot_sched; /* the schedule of the members served */
+	bool rot_topology; /* ... chosen by topology_order */
 	uint32_t rot_ttl;
 	int rot_fam;
 	size_t rot_off;
@@ -140,9 +141,11 @@ static bool put_pool(struct answer *A, enum section sec, const uint8_t *owner, s
 	const struct rot_sched *s = &v->sched[fam];
 
 	if (A->entry_mode) {
-		/* one rotated set, in the answer; topology depends on the client */
-		if (sec != SEC_AN || A->rot_pool || p->method == ROT_TOPOLOGY)
+		/* one rotated set, in the answer; topology's choice of members
+		 * goes to the fast path as a prefix table (entry_topology) */
+		if (sec != SEC_AN || A->rot_pool)
 			A->entry_bad = true;
+		A->rot_topology = p->method == ROT_TOPOLOGY && src == p;
 		k = src->nfam[fam];
 		for (unsigned i = 0; i < k; i++)
 			order[i] = (uint16_t)i;
@@ -760,6 +763,63 @@ static int collect_ttls(const uint8_t *msg, size_t len, size_t from, size_t to, 
 	return 0;
 }
 
+/* A topology pool's choice as a table the fast paths walk (lib/entry.h
+ * struct entry_topo): the distinct clients: prefixes of live members,
+ * longest first, each with the group of live members listing it; group 0
+ * every live member. The same answer as topology_order for every client. */
+static int entry_topology(struct entry *e, const struct pool *p, int fam,
+			  const struct rot_sched *s)
+{
+	struct entry_group *all = &e->group[0];
+
+	e->ngroups = 1;
+	for (uint16_t i = 0; i < s->nmembers && i < e->rr_count; i++) {
+		const struct member *m = &p->members[p->fam_member[fam][i]];
+
+		if (!s->live[i])
+			continue;
+		all->member[all->n++] = (uint8_t)i;
+		for (unsigned j = 0; j < m->nclients; j++) {
+			const struct acl_entry *c = &m->clients[j];
+			struct entry_topo t = {.family = c->family == AF_INET ? 1 : 2,
+					       .len = (uint8_t)c->prefix};
+			uint8_t mask[16] = {0}, addr[16] = {0};
+			unsigned k;
+
+			for (unsigned b = 0; b < c->prefix && b < 128; b++)
+				mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+			for (unsigned b = 0; b < 16; b++)
+				addr[b] = c->addr[b] & mask[b];
+			memcpy(t.addr, addr, 16);
+			memcpy(t.mask, mask, 16);
+			for (k = 0; k < e->ntopo; k++)
+				if (e->topo[k].family == t.family && e->topo[k].len == t.len &&
+				    memcmp(e->topo[k].addr, t.addr, 16) == 0)
+					break;
+			if (k == e->ntopo) {
+				if (e->ntopo == ENTRY_TOPO_MAX)
+					return -1; /* more than the fast paths walk */
+				t.group = e->ngroups++;
+				e->topo[e->ntopo++] = t;
+			}
+			struct entry_group *g = &e->group[e->topo[k].group];
+
+			if (g->n == 0 || g->member[g->n - 1] != i)
+				g->member[g->n++] = (uint8_t)i;
+		}
+	}
+	/* longest first (a stable insertion sort: ties cannot hold one client) */
+	for (unsigned a = 1; a < e->ntopo; a++) {
+		struct entry_topo t = e->topo[a];
+		unsigned b = a;
+
+		for (; b > 0 && e->topo[b - 1].len < t.len; b--)
+			e->topo[b] = e->topo[b - 1];
+		e->topo[b] = t;
+	}
+	return all->n ? 0 : -1;
+}
+
 int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
 		       struct entry *e)
 {
@@ -832,6 +892,8 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 		memcpy(e->sched, s->seq, s->len * sizeof(*s->seq));
 		memcpy(e->live, s->live, e->rr_count);
 		e->rot_id = (uint32_t)((p - cfg->pools) * 2 + A.rot_fam) % ENTRY_ROT_SLOTS;
+		if (A.rot_topology && entry_topology(e, p, A.rot_fam, s) < 0)
+			return -1;
 	}
 	e->head_len = (uint16_t)(rot_start - start);
 	e->tail_len = (uint16_t)(end - rot_end);

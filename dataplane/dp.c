@@ -190,6 +190,8 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 			step = 0; /* the schedule shrank since */
 		const struct dp_policy *pol = &dp.policy[__atomic_load_n(&dp.slot, __ATOMIC_ACQUIRE)];
 
+		if (e->topo)
+			frame_topology(q, d, e->topo->t, e->topo->ntopo);
 		if (q->cookie_len || q->ecs_len)
 			len = frame_options(q, d, &pol->cookies, (uint32_t)now);
 		if (len == 0 && pol->rrl.enable && !q->cookie_ok) {

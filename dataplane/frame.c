@@ -119,6 +119,7 @@ static enum frame_verdict parse_dns(const uint8_t *m, size_t len, struct frame_q
 	q->cookie_len = 0;
 	q->cookie_ok = false;
 	q->extra_len = 0;
+	q->group = 0;
 	if (wire_read16(m + 10) == 1) {
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0. Options are
 		 * checked as carouseld checks them (lib/wire.c): an ECS is echoed,
@@ -369,7 +370,7 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	if (limit < (size_t)q->question_end + opt)
 		return -PUNT_TOO_BIG;
 	room = limit - q->question_end - opt;
-	int n = entry_write(e, step, now, m + q->question_end, room, counts);
+	int n = entry_write_group(e, q->group, step, now, m + q->question_end, room, counts);
 
 	if (n < 0)
 		return -PUNT_TOO_BIG;
@@ -392,10 +393,33 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
 	return (int)(q->dns_off + len);
 }
 
+void frame_topology(struct frame_query *q, const uint8_t *pkt, const struct entry_topo *t,
+		    unsigned ntopo)
+{
+	uint32_t a[4] = {0};
+	unsigned family, scope;
+
+	if (q->ecs_len) {
+		/* a valid option (frame_parse): family 1 or 2, the address
+		 * bytes its SOURCE PREFIX-LENGTH needs, zero beyond */
+		family = q->ecs[5];
+		memcpy(a, q->ecs + 8, q->ecs_len - 8u);
+	} else {
+		family = q->v6 ? 2 : 1;
+		memcpy(a, pkt + q->l3_off + (q->v6 ? 8 : 12), q->v6 ? 16 : 4);
+	}
+	q->group = (uint8_t)entry_topo_match(t, ntopo, family, a, &scope);
+	if (q->ecs_len)
+		q->ecs[7] = (uint8_t)scope;
+}
+
 int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 		 const struct frame_entry *e, unsigned step)
 {
-	const struct entry_variant *v = &e->variant[e->step_variant[step]];
+	const struct frame_topo *t = e->topo;
+	unsigned vi = t ? t->base[q->group] + step % t->n[q->group] : e->step_variant[step];
+	const struct entry_variant *v = &e->variant[vi];
+	uint16_t an = t ? t->an[q->group] : e->ancount;
 	uint8_t *m = pkt + q->dns_off;
 	size_t n = v->len + (q->edns ? WIRE_OPT_RR_LEN + (size_t)q->extra_len : 0);
 	uint32_t sum;
@@ -406,7 +430,7 @@ int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 	memcpy(m + q->question_end, e->bytes + v->off, n - q->extra_len);
 	if (q->edns_do)
 		m[q->question_end + v->len + ENTRY_OPT_DO_OFF] = WIRE_EDNS_DO >> 8;
-	put_header(m, e->flags, e->ancount, e->nscount, (uint16_t)(e->arcount + q->edns));
+	put_header(m, e->flags, an, e->nscount, (uint16_t)(e->arcount + q->edns));
 	swap_addresses(pkt, q);
 	/* the header and question from the frame, the rest precomputed */
 	sum = frame_csum_add(0, m, q->question_end);
@@ -435,29 +459,35 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 	size_t words = (e->name_len + 7u) / 8;
 	int used = entry_prebuild(e, &pb, bytes, sizeof(bytes));
 	size_t head = sizeof(struct frame_entry) + words * 8;
+	size_t topo = e->ngroups ? sizeof(struct frame_topo) : 0;
 	struct frame_entry *f;
+	uint8_t *p;
 
 	if (used < 0) {
 		/* expires, or too large: keep the lib entry and assemble per hit */
-		f = calloc(1, head + sizeof(struct entry) + 64);
+		size_t size = head + topo + sizeof(struct entry) + 64;
+
+		f = calloc(1, size);
 		if (!f)
 			return NULL;
-		f->size = (uint32_t)(head + sizeof(struct entry) + 64);
-		struct entry *copy = (struct entry *)(((uintptr_t)f + head + 63) & ~(uintptr_t)63);
+		f->size = (uint32_t)size;
+		struct entry *copy =
+			(struct entry *)(((uintptr_t)f + head + topo + 63) & ~(uintptr_t)63);
 
 		memcpy(copy, e, sizeof(*copy));
 		f->slow = copy;
 		f->sched_len = e->sched_len ? e->sched_len : 1;
+		p = (uint8_t *)f + head;
 	} else {
 		size_t vsz = pb.nvariants * sizeof(struct entry_variant);
+		size_t size = head + topo + vsz + pb.sched_len + (size_t)used;
 
-		f = calloc(1, head + vsz + pb.sched_len + (size_t)used);
+		f = calloc(1, size);
 		if (!f)
 			return NULL;
-		f->size = (uint32_t)(head + vsz + pb.sched_len + (size_t)used);
+		f->size = (uint32_t)size;
 		f->variant_bytes = (uint32_t)used;
-		uint8_t *p = (uint8_t *)f + head;
-
+		p = (uint8_t *)f + head + topo;
 		memcpy(p, pb.v, vsz);
 		f->variant = (const struct entry_variant *)p;
 		p += vsz;
@@ -471,6 +501,21 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 		f->ancount = pb.ancount;
 		f->nscount = pb.nscount;
 		f->arcount = pb.arcount;
+		p = (uint8_t *)f + head;
+	}
+	if (topo) {
+		/* head is a multiple of 8: the table's words are aligned */
+		struct frame_topo *t = (struct frame_topo *)(void *)p;
+
+		t->ntopo = e->ntopo;
+		t->ngroups = e->ngroups;
+		memcpy(t->t, e->topo, sizeof(t->t));
+		if (!f->slow) {
+			memcpy(t->base, pb.group_base, sizeof(t->base));
+			memcpy(t->n, pb.group_n, sizeof(t->n));
+			memcpy(t->an, pb.group_an, sizeof(t->an));
+		}
+		f->topo = t;
 	}
 	f->digest = e->digest;
 	f->qtype = e->qtype;

@@ -59,6 +59,7 @@ struct frame_query {
 	 * carouseld's order */
 	uint8_t extra_len;
 	uint8_t extra[4 + 24 + 4 + 4 + 16];
+	uint8_t group; /* topology: the client's group (frame_topology), else 0 */
 	uint64_t digest;
 };
 
@@ -74,8 +75,15 @@ enum frame_verdict frame_parse(const uint8_t *pkt, size_t len, const struct fram
 int frame_options(struct frame_query *q, const uint8_t *pkt, const struct fp_cookies *k,
 		  uint32_t now);
 
+/* Topology (lib/entry.h struct entry_topo): the client's group, from
+ * the query's ECS address or else its source, into q->group; with ECS,
+ * the matched prefix length becomes the echo's SCOPE, as carouseld
+ * answers. Call after frame_parse and before frame_options. */
+void frame_topology(struct frame_query *q, const uint8_t *pkt, const struct entry_topo *t,
+		    unsigned ntopo);
+
 /* Rewrite the query frame into the reply for entry e at rotation step
- * `step`: swap MAC/IP/ports, keep ID and question, write the sections,
+ * `step` (for a topology entry, in q->group): swap MAC/IP/ports, keep ID and question, write the sections,
  * append OPT when the query had one, fix lengths and checksums. cap is the
  * room in the buffer. Returns the new frame length or -PUNT_TOO_BIG. */
 int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const struct entry *e,
@@ -90,9 +98,19 @@ int frame_respond(uint8_t *pkt, size_t cap, const struct frame_query *q, const s
  */
 #define FRAME_VARIANT_BYTES_MAX 8192
 
+/* A topology entry's table and, when prebuilt, its groups' variants:
+ * group g at step s is variant base[g] + s % n[g], with an[g] answers. */
+struct frame_topo {
+	uint8_t ntopo, ngroups;
+	uint8_t base[ENTRY_TOPO_GROUPS], n[ENTRY_TOPO_GROUPS];
+	uint16_t an[ENTRY_TOPO_GROUPS];
+	struct entry_topo t[ENTRY_TOPO_MAX];
+};
+
 struct frame_entry {
 	uint64_t digest;
 	const struct entry *slow;
+	const struct frame_topo *topo; /* NULL: not a topology pool */
 	uint16_t qtype, qclass;
 	uint8_t name_len, name_words;
 	uint16_t flags; /* QR | AA | rcode */
@@ -123,7 +141,7 @@ static inline bool frame_entry_matches(const struct frame_entry *e, const struct
 }
 
 /* The reply from a prebuilt variant (e->slow == NULL) at rotation step
- * `step` (< e->sched_len): copy the variant after the question, patch the
+ * `step` (< e->sched_len; for a topology entry, in q->group): copy the variant after the question, patch the
  * header, swap addresses, finish lengths and checksums from the variant's
  * precomputed sum. Returns the new frame length or -PUNT_TOO_BIG. */
 int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,

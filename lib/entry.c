@@ -35,12 +35,32 @@ static uint32_t ttl_left(uint32_t ttl, uint64_t expires, uint64_t now)
 	return left < ttl ? (uint32_t)left : ttl;
 }
 
+/* The rotated records of a step: the schedule's order, or for a
+ * topology entry its group's members from step on. */
+static unsigned step_order(const struct entry *e, unsigned group, uint64_t step, uint16_t *order)
+{
+	if (!e->ngroups)
+		return entry_rot_order(e->sched, e->sched_len, e->live, e->rr_count, step,
+				       e->answer_count, order);
+	const struct entry_group *g = &e->group[group < e->ngroups ? group : 0];
+	unsigned n = g->n, max = e->answer_count && e->answer_count < n ? e->answer_count : n;
+
+	for (unsigned k = 0; k < max; k++)
+		order[k] = g->member[(step + k) % n];
+	return max;
+}
+
 int entry_write(const struct entry *e, uint64_t step, uint64_t now, uint8_t *dst, size_t max,
 		uint16_t counts[3])
 {
+	return entry_write_group(e, 0, step, now, dst, max, counts);
+}
+
+int entry_write_group(const struct entry *e, unsigned group, uint64_t step, uint64_t now,
+		      uint8_t *dst, size_t max, uint16_t counts[3])
+{
 	uint16_t order[ENTRY_MAX_RR];
-	unsigned k = entry_rot_order(e->sched, e->sched_len, e->live, e->rr_count, step,
-				     e->answer_count, order);
+	unsigned k = step_order(e, group, step, order);
 	size_t len = (size_t)e->head_len + k * (size_t)e->rr_len + e->tail_len;
 	const uint8_t *rr = e->bytes + e->head_len;
 	uint8_t *p = dst;
@@ -102,17 +122,90 @@ static uint16_t add16(uint16_t a, uint16_t b)
 	return (uint16_t)((s & 0xffff) + (s >> 16));
 }
 
-int entry_prebuild(const struct entry *e, struct entry_prebuilt *pb, uint8_t *bytes, size_t max)
+/* One variant: the answer for (group, step) and its OPT template, with
+ * the sums. Returns the bytes used or CAR_ESPACE. */
+static int add_variant(const struct entry *e, struct entry_prebuilt *pb, unsigned group,
+		       unsigned step, uint8_t *bytes, size_t used, size_t max)
 {
 	static const uint8_t opt[WIRE_OPT_RR_LEN] = {
 		0, TYPE_OPT >> 8, TYPE_OPT & 0xff, WIRE_EDNS_UDP >> 8, WIRE_EDNS_UDP & 0xff};
+	struct entry_variant *v = &pb->v[pb->nvariants];
+	uint16_t counts[3];
+	int n;
+
+	if (pb->nvariants >= ENTRY_VARIANTS_MAX || max - used < WIRE_OPT_RR_LEN)
+		return CAR_ESPACE;
+	n = entry_write_group(e, group, step, 0, bytes + used, max - used - WIRE_OPT_RR_LEN,
+			      counts);
+	if (n < 0)
+		return CAR_ESPACE;
+	memcpy(bytes + used + n, opt, sizeof(opt));
+	/* the answer starts after 12 + name + 4 bytes: at an odd offset when
+	 * the name's length is odd; so may the OPT */
+	bool odd = e->name_len & 1, opt_odd = (e->name_len + n) & 1;
+	uint16_t o0 = placed(entry_sum(opt, sizeof(opt)), opt_odd);
+
+	v->off = (uint16_t)used;
+	v->len = (uint16_t)n;
+	v->sum[0] = placed(entry_sum(bytes + used, (size_t)n), odd);
+	v->sum[1] = add16(v->sum[0], o0);
+	v->sum[2] = add16(v->sum[1], opt_odd ? 0x8000 : 0x0080);
+	pb->nvariants++;
+	/* counts differ between topology groups only in the answer count:
+	 * the caller keeps it per group */
+	pb->ancount = counts[0];
+	pb->nscount = counts[1];
+	pb->arcount = counts[2];
+	return n + WIRE_OPT_RR_LEN;
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b) {
+		unsigned t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+int entry_prebuild(const struct entry *e, struct entry_prebuilt *pb, uint8_t *bytes, size_t max)
+{
 	int16_t var_of[ENTRY_MAX_RR];
 	size_t used = 0;
-	uint16_t counts[3];
+	int n;
 
 	if (e->expires)
 		return CAR_EINVAL;
 	memset(pb, 0, offsetof(struct entry_prebuilt, v));
+	pb->flags = (uint16_t)(WIRE_QR | e->hdr_flags | (e->rcode & 0xf));
+	if (e->ngroups) {
+		unsigned len = 1;
+
+		pb->ngroups = e->ngroups;
+		for (unsigned g = 0; g < e->ngroups; g++) {
+			unsigned gn = e->group[g].n;
+
+			if (gn == 0 || gn > ENTRY_MAX_RR)
+				return CAR_EINVAL;
+			len = len / gcd(len, gn) * gn;
+			if (len > ENTRY_MAX_SCHED)
+				return CAR_EINVAL;
+			pb->group_base[g] = (uint8_t)pb->nvariants;
+			pb->group_n[g] = (uint8_t)gn;
+			for (unsigned j = 0; j < gn; j++) {
+				if ((n = add_variant(e, pb, g, j, bytes, used, max)) < 0)
+					return n;
+				used += (size_t)n;
+			}
+			pb->group_an[g] = pb->ancount;
+		}
+		pb->sched_len = (uint16_t)len;
+		for (unsigned s = 0; s < len; s++)
+			pb->step_variant[s] = (uint8_t)(s % pb->group_n[0]);
+		return (int)used;
+	}
 	memset(var_of, -1, sizeof(var_of));
 	pb->sched_len = e->sched_len ? e->sched_len : 1;
 	for (unsigned s = 0; s < pb->sched_len; s++) {
@@ -121,33 +214,12 @@ int entry_prebuild(const struct entry *e, struct entry_prebuilt *pb, uint8_t *by
 		if (first >= ENTRY_MAX_RR)
 			return CAR_EINVAL;
 		if (var_of[first] < 0) {
-			struct entry_variant *v = &pb->v[pb->nvariants];
-			int n;
-
-			if (max - used < WIRE_OPT_RR_LEN)
-				return CAR_ESPACE;
-			n = entry_write(e, s, 0, bytes + used, max - used - WIRE_OPT_RR_LEN, counts);
-			if (n < 0)
-				return CAR_ESPACE;
-			memcpy(bytes + used + n, opt, sizeof(opt));
-			/* the answer starts after 12 + name + 4 bytes: at an odd
-			 * offset when the name's length is odd; so may the OPT */
-			bool odd = e->name_len & 1, opt_odd = (e->name_len + n) & 1;
-			uint16_t o0 = placed(entry_sum(opt, sizeof(opt)), opt_odd);
-
-			v->off = (uint16_t)used;
-			v->len = (uint16_t)n;
-			v->sum[0] = placed(entry_sum(bytes + used, (size_t)n), odd);
-			v->sum[1] = add16(v->sum[0], o0);
-			v->sum[2] = add16(v->sum[1], opt_odd ? 0x8000 : 0x0080);
-			used += (size_t)n + WIRE_OPT_RR_LEN;
-			var_of[first] = (int16_t)pb->nvariants++;
-			pb->ancount = counts[0];
-			pb->nscount = counts[1];
-			pb->arcount = counts[2];
+			var_of[first] = (int16_t)pb->nvariants;
+			if ((n = add_variant(e, pb, 0, s, bytes, used, max)) < 0)
+				return n;
+			used += (size_t)n;
 		}
 		pb->step_variant[s] = (uint8_t)var_of[first];
 	}
-	pb->flags = (uint16_t)(WIRE_QR | e->hdr_flags | (e->rcode & 0xf));
 	return (int)used;
 }

@@ -17,6 +17,47 @@
 #define ENTRY_MAX_BYTES 1200 /* head + rotated records + tail */
 #define ENTRY_MAX_TTL 80     /* TTL fields outside the rotated records */
 #define ENTRY_ROT_SLOTS 65536 /* rotation counters per fast-path worker */
+#define ENTRY_TOPO_MAX 16    /* client prefixes of a topology pool on the fast paths */
+#define ENTRY_TOPO_GROUPS (ENTRY_TOPO_MAX + 1)
+
+/*
+ * Topology pools (control/engine.c topology_order): a client (the query's
+ * ECS address, else its source) is served the live members that list the
+ * longest `clients:` prefix holding it, rotated among themselves, and the
+ * ECS SCOPE is that prefix's length; a client no prefix holds gets every
+ * live member, scope 0. The publisher turns that into a table: the
+ * distinct prefixes of live members, longest first, each naming the group
+ * of members that list it; group 0 is every live member.
+ */
+struct entry_topo {
+	uint32_t addr[4], mask[4]; /* network order, addr masked; IPv4 in [0] */
+	uint8_t family;            /* 1 IPv4, 2 IPv6 (the ECS family numbers) */
+	uint8_t len;               /* prefix length: the ECS scope it answers with */
+	uint8_t group;             /* 1..ngroups-1 */
+	uint8_t pad;
+};
+
+struct entry_group {
+	uint8_t n;                    /* members, >= 1 */
+	uint8_t member[ENTRY_MAX_RR]; /* rotated-record indexes, in member order */
+};
+
+/* The group for a client (family 1 or 2; its address as four words in
+ * network order, IPv4 in the first, the rest zero) and the scope it gives. */
+static inline unsigned entry_topo_match(const struct entry_topo *t, unsigned ntopo,
+					unsigned family, const uint32_t a[4], unsigned *scope)
+{
+	for (unsigned i = 0; i < ntopo; i++)
+		if (t[i].family == family && ((a[0] & t[i].mask[0]) ^ t[i].addr[0]) == 0 &&
+		    ((a[1] & t[i].mask[1]) ^ t[i].addr[1]) == 0 &&
+		    ((a[2] & t[i].mask[2]) ^ t[i].addr[2]) == 0 &&
+		    ((a[3] & t[i].mask[3]) ^ t[i].addr[3]) == 0) {
+			*scope = t[i].len;
+			return t[i].group;
+		}
+	*scope = 0;
+	return 0;
+}
 
 /*
  * The answer after the question is
@@ -55,6 +96,11 @@ struct entry {
 	/* only for entries that expire (cached data) */
 	uint16_t ttl_off[ENTRY_MAX_TTL];
 	uint32_t ttl[ENTRY_MAX_TTL]; /* original TTLs of head and tail records */
+	/* only for topology pools: ngroups > 0, and the rotation is
+	 * group[g].member[(step + k) % group[g].n] instead of sched */
+	uint8_t ntopo, ngroups;
+	struct entry_topo topo[ENTRY_TOPO_MAX];
+	struct entry_group group[ENTRY_TOPO_GROUPS];
 };
 
 /* The key of an entry: the lower-case wire name read as little-endian
@@ -123,6 +169,10 @@ size_t entry_answer_len(const struct entry *e);
  * written, or CAR_ESPACE when more than max would be needed. */
 int entry_write(const struct entry *e, uint64_t step, uint64_t now, uint8_t *dst, size_t max,
 		uint16_t counts[3]);
+/* The same for a topology entry's group (entry_topo_match); entry_write
+ * is group 0. */
+int entry_write_group(const struct entry *e, unsigned group, uint64_t step, uint64_t now,
+		      uint8_t *dst, size_t max, uint16_t counts[3]);
 
 /*
  * Prebuilt answers. What an answer holds depends only on the entry, the
@@ -135,6 +185,11 @@ int entry_write(const struct entry *e, uint64_t step, uint64_t now, uint8_t *dst
  * answer and the OPT with DO=0 and with DO=1, each placed where it will
  * sit (the question ends at an odd offset when the name's length is odd).
  * Only for entries that never expire (their TTLs are fixed).
+ *
+ * A topology entry has a variant per group and member of the group a step
+ * can put first: the reply for step s to a client in group g is variant
+ * group_base[g] + s % group_n[g], and sched_len is a common multiple of
+ * the group sizes so a wrapping step counter stays fair.
  */
 #define ENTRY_VARIANTS_MAX ENTRY_MAX_RR
 #define ENTRY_OPT_DO_OFF 7 /* the DO bit's byte inside the OPT template */
@@ -150,6 +205,9 @@ struct entry_prebuilt {
 	uint16_t ancount, nscount, arcount; /* without the OPT */
 	struct entry_variant v[ENTRY_VARIANTS_MAX];
 	uint8_t step_variant[ENTRY_MAX_SCHED]; /* rotation step -> variant */
+	uint8_t ngroups; /* topology: 0 none */
+	uint8_t group_base[ENTRY_TOPO_GROUPS], group_n[ENTRY_TOPO_GROUPS];
+	uint16_t group_an[ENTRY_TOPO_GROUPS]; /* ancount of the group's answers */
 };
 
 /* Render e's variants into bytes (at most max). Returns the bytes used,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dname.h"
@@ -37,6 +38,71 @@ static inline struct config *fu_load_bundled(void)
 		fprintf(stderr, "%s\n", err);
 	return cfg;
 }
+
+/* A config from text, with the bundled zone example.test. (written to a
+ * temporary file, removed again); NULL (error printed) when it does not
+ * load. `pools` is the config's `pools:` section. */
+static inline struct config *fu_load_pools(const char *pools)
+{
+	char path[] = "/tmp/carousel-fu-XXXXXX", err[CFG_ERR_LEN];
+	const char *src = getenv("CAROUSEL_SOURCE");
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "server: {listen: [127.0.0.1@5353]}\n"
+		   "zones: [{name: example.test., file: %s/configs/zones/example.test.zone}]\n%s",
+		src ? src : ".", pools);
+	fclose(f);
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	unlink(path);
+	if (!cfg)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
+/* A topology pool with an alias (for fu_load_pools) and the clients to
+ * ask it from: the source (fu_client_ip4 or fu_client_ip6) or an ECS
+ * option, and the member that comes first for them at step 0. */
+__attribute__((unused)) static const char fu_topology_pools[] =
+	"pools:\n"
+	"  - name: geo.example.test.\n"
+	"    aliases: [near.example.test.]\n"
+	"    method: topology\n"
+	"    answer-count: 2\n"
+	"    members:\n"
+	"      - {address: 192.0.2.31, clients: [198.51.0.0/16]}\n"
+	"      - {address: 192.0.2.32, clients: [198.51.100.0/24, 10.0.0.0/8]}\n"
+	"      - {address: 192.0.2.33, clients: [198.51.100.0/24]}\n"
+	"      - {address: 192.0.2.34}\n"
+	"      - {address: 192.0.2.35, clients: [\"2001:db8::/32\"]}\n"
+	"      - {address: 192.0.2.36, clients: [198.51.100.0/24]}\n";
+
+struct fu_topology_case {
+	const char *what;
+	bool v6;
+	uint8_t ecs[16];
+	size_t ecs_len;
+	const char *first;
+};
+
+__attribute__((unused)) static const struct fu_topology_case fu_topology[] = {
+	{"source 198.51.100.2 (/24: three members)", false, {0}, 0, "192.0.2.32"},
+	{"source 2001:db8:0:64::2 (/32: one member)", true, {0}, 0, "192.0.2.35"},
+	{"ECS 198.51.7.0/24 (/16, scope 16)", false, {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 7}, 11,
+	 "192.0.2.31"},
+	{"ECS 10.1.0.0/16 (/8, scope 8)", false, {0, 8, 0, 6, 0, 1, 16, 0, 10, 1}, 10,
+	 "192.0.2.32"},
+	{"ECS 203.0.113.0/24 (no prefix: every member)", false,
+	 {0, 8, 0, 7, 0, 1, 24, 0, 203, 0, 113}, 11, "192.0.2.31"},
+	{"ECS 2001:db9::/32 over IPv4 (no prefix)", false,
+	 {0, 8, 0, 8, 0, 2, 32, 0, 0x20, 0x01, 0x0d, 0xb9}, 12, "192.0.2.31"},
+	{"ECS 2001:db8::/32 over IPv4 (scope 32)", false,
+	 {0, 8, 0, 8, 0, 2, 32, 0, 0x20, 0x01, 0x0d, 0xb8}, 12, "192.0.2.35"},
+	{"ECS /0 (no prefix)", false, {0, 8, 0, 4, 0, 1, 0, 0}, 8, "192.0.2.31"},
+};
 
 /* A dataplane section on the addresses the crafted frames are sent to. */
 static inline void fu_dp_addresses(struct config *cfg)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cmocka.h>
@@ -518,6 +519,96 @@ static void test_edns_options(void **state)
 	check_options_for("shop.example.test", "ECS IPv6 /56, odd offsets", ecs6, sizeof(ecs6));
 }
 
+
+/* Topology pools (frame_util.h fu_topology): for each client, with and
+ * without ECS, at every step, the fast path's reply (prebuilt and
+ * assembled) equals carouseld's byte for byte, ECS SCOPE included. */
+static void check_topology(const char *what, bool v6, const uint8_t *ecs, size_t ecs_len,
+			   const char *want_first)
+{
+	struct config *pub = fu_load_pools(fu_topology_pools), *ref = fu_load_pools(fu_topology_pools);
+	struct entry *e;
+	struct frame_entry *f;
+	struct frame_addrs addrs = fu_addrs();
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+
+	assert_non_null(pub);
+	assert_non_null(ref);
+	e = build(pub, "near.example.test", TYPE_A);
+	assert_true(e->ngroups > 1);
+	f = frame_entry_build(e);
+	assert_non_null(f);
+	assert_null(f->slow);
+	assert_non_null(f->topo);
+	memcpy(&sin.sin_addr, fu_client_ip4, 4);
+	memcpy(&sin6.sin6_addr, fu_client_ip6, 16);
+	for (unsigned step = 0; step < 7; step++) {
+		uint8_t dns[512], a[2048], b[2048], sock[WIRE_TCP_MAX];
+		size_t dl = fu_dns_query(dns, (uint16_t)(0x700 + step), "near.example.test", TYPE_A,
+					 ecs ? 1232 : 0, false);
+		struct frame_query qa, qb;
+		struct engine_result r;
+
+		if (ecs) {
+			memcpy(dns + dl, ecs, ecs_len);
+			wire_write16(dns + dl - 2, (uint16_t)ecs_len);
+			dl += ecs_len;
+		}
+		size_t sl = engine_answer(
+			ref,
+			&(struct engine_ctx){.worker = 0,
+					     .client = v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin},
+			dns, dl, sock, sizeof(sock), false, &r);
+		size_t fl = fu_frame(a, v6, dns, dl, 40000);
+
+		memcpy(b, a, fl);
+		assert_int_equal(frame_parse(a, fl, &addrs, &qa), FRAME_HIT);
+		assert_int_equal(frame_parse(b, fl, &addrs, &qb), FRAME_HIT);
+		frame_topology(&qa, a, f->topo->t, f->topo->ntopo);
+		frame_topology(&qb, b, e->topo, e->ntopo);
+		assert_int_equal(qa.group, qb.group);
+		assert_int_equal(frame_options(&qa, a, NULL, 0), 0);
+		assert_int_equal(frame_options(&qb, b, NULL, 0), 0);
+		int la = frame_answer(a, sizeof(a), &qa, f, step % f->sched_len);
+		int lb = frame_respond(b, sizeof(b), &qb, e, step, 0);
+
+		assert_true(la > 0);
+		if ((size_t)la - qa.dns_off != sl || memcmp(a + qa.dns_off, sock, sl) != 0)
+			fail_msg("%s, step %u: the prebuilt answer is not carouseld's", what, step);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, (size_t)la);
+		assert_true(fu_checksums_ok(a, (size_t)la));
+		if (step == 0) {
+			/* the first member address in the reply (after the CNAME) */
+			char got[INET_ADDRSTRLEN] = "none";
+
+			for (size_t at = qa.dns_off + qa.question_end; at + 4 <= (size_t)la; at++)
+				if (a[at] == 192 && a[at + 1] == 0 && a[at + 2] == 2 &&
+				    a[at + 3] / 10 == 3) {
+					inet_ntop(AF_INET, a + at, got, sizeof(got));
+					break;
+				}
+			assert_string_equal(got, want_first);
+		}
+	}
+	printf("%s: answered, as carouseld\n", what);
+	free(f);
+	free(e);
+	config_free(pub);
+	config_free(ref);
+}
+
+static void test_topology(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < sizeof(fu_topology) / sizeof(fu_topology[0]); i++) {
+		const struct fu_topology_case *c = &fu_topology[i];
+
+		check_topology(c->what, c->v6, c->ecs_len ? c->ecs : NULL, c->ecs_len, c->first);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_expiring_entry_assembled),
 		cmocka_unit_test(test_edns_options),
 		cmocka_unit_test(test_cookies),
+		cmocka_unit_test(test_topology),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
