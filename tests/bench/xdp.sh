@@ -3,7 +3,7 @@
 # responder in the kernel's test runner (fresh frames, every output
 # checked, same run), then end to end over veth with kxdpgun against the
 # XDP path, the socket path and Knot DNS's XDP mode.
-# Last line: "xdp ns=N responder_ratio=R reflector_ratio=F".
+# Last line: "xdp ns=N responder_ratio=R reflector_ratio=F mix_ratio=X mix_fastpath=S".
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${CAROUSEL_BUILD:-$here/../../build}

@@ -11,17 +11,25 @@
  * responder's has valid checksums. Time comes from the kernel's own BPF
  * statistics (run_time_ns / run_cnt with kernel.bpf_stats_enabled), less
  * the floor that accounting costs (an XDP_PASS program's time, measured
- * alike). Last line: `xdp ns=N responder_ratio=R reflector_ratio=F`
- * (medians; a ratio is the baseline's ns over carousel's). */
+ * alike). Then the resolver-like mix (issue 13: 50 % with a client or
+ * full cookie, 10 % with ECS, 30 % DO=1, the rest plain, cookies on)
+ * against the plain frames, carousel only, in turn: every mix reply must
+ * be an answer (XDP_TX, checksums valid, the query's ID) or a pass.
+ * Last line: `xdp ns=N responder_ratio=R reflector_ratio=F mix_ratio=X
+ * mix_fastpath=S` (medians; a ratio is the baseline's ns over carousel's;
+ * mix_ratio is plain ns over mix ns; mix_fastpath the share of the mix
+ * the program answered itself). */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../unit/frame_util.h"
+#include "cookie.h"
 #include "engine.h"
 #include "publish.h"
 #include "xdp.h"
@@ -29,6 +37,8 @@
 #define RUNS 100000
 #define ROUNDS 3
 #define NFRAMES 8
+#define NMIX 20 /* one cycle of the resolver-like mix */
+#define MIX_RUNS 20000
 
 enum { P_PASS, P_REFLECT, P_RESPOND, P_CAROUSEL, NPROGS };
 static const char *const prog_names[NPROGS] = {"pass (floor)", "reflector",
@@ -45,6 +55,9 @@ struct frame {
 };
 
 static struct frame frames[NFRAMES];
+static struct frame mix[NMIX];
+static const uint8_t bench_secret[16] = {42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static uint64_t mix_answered, mix_sent;
 
 static int prog_stats(int fd, uint64_t *ns, uint64_t *cnt)
 {
@@ -68,7 +81,26 @@ static bool expected(const struct frame *f, const uint8_t *out, size_t len)
 
 /* RUNS fresh runs of fd on frame f, every output checked. ns per run, or
  * -1 on a wrong answer. */
+static double run_n(int fd, int which, const struct frame *f, int runs);
+
 static double run(int fd, int which, const struct frame *f)
+{
+	return run_n(fd, which, f, RUNS);
+}
+
+/* The mix: an answer with valid checksums and the query's ID; a pass is
+ * counted (the program's share), anything else is an error. */
+static bool mix_ok(const struct frame *f, const uint8_t *out, size_t len, unsigned action)
+{
+	mix_sent++;
+	if (action == XDP_PASS)
+		return true;
+	mix_answered++;
+	return action == XDP_TX && len > 42 + 12 && fu_checksums_ok(out, len) &&
+	       memcmp(out + 42, f->bytes + 42, 2) == 0 && (out[44] & 0x80);
+}
+
+static double run_n(int fd, int which, const struct frame *f, int runs)
 {
 	uint8_t out[2048], want[2048];
 	uint64_t ns0, c0, ns1, c1;
@@ -77,7 +109,7 @@ static double run(int fd, int which, const struct frame *f)
 	frame_reflect(want, &(struct frame_query){.l3_off = 14, .l4_off = 34});
 	if (prog_stats(fd, &ns0, &c0) != 0)
 		return -1;
-	for (int i = 0; i < RUNS; i++) {
+	for (int i = 0; i < runs; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->bytes,
 			    .data_size_in = (uint32_t)f->len, .data_out = out,
 			    .data_size_out = sizeof(out), .repeat = 1);
@@ -88,12 +120,13 @@ static double run(int fd, int which, const struct frame *f)
 						     memcmp(out, want, f->len) == 0
 			  : which == P_RESPOND ? o.retval == XDP_TX &&
 						     fu_checksums_ok(out, o.data_size_out)
-					       : o.retval == XDP_TX &&
+			  : which == NPROGS ? mix_ok(f, out, o.data_size_out, o.retval)
+					    : o.retval == XDP_TX &&
 						     expected(f, out, o.data_size_out);
 
 		if (!ok) {
 			fprintf(stderr, "%s on %s: unexpected output (action %u, %u bytes)\n",
-				prog_names[which], f->label, o.retval, o.data_size_out);
+				which < NPROGS ? prog_names[which] : "carousel (mix)", f->label, o.retval, o.data_size_out);
 			return -1;
 		}
 	}
@@ -198,6 +231,41 @@ int main(int argc, char **argv)
 		}
 		free(e);
 	}
+	/* the resolver-like mix, by position in a cycle of 20 (as dp_bench):
+	 * 0-4 a client cookie, 5-9 a valid server cookie too, 10-11 ECS, and
+	 * DO=1 at 0-2 and 10-12 (30 %); cookies on with the bench's secret */
+	struct fp_cookies ck = {.enable = true};
+
+	memcpy(ck.secret, bench_secret, 16);
+	xdp_ops.cookies(&ck);
+	for (unsigned k = 0; k < NMIX; k++) {
+		static const uint8_t client[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+		static const uint8_t ecs[] = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+		struct frame *f = &mix[k];
+		bool cookie = k < 10, with_ecs = k >= 10 && k < 12, dok = k % 10 < 3;
+		uint8_t dns[512], opts[64];
+		size_t ol = 0, dl = fu_dns_query(dns, (uint16_t)(0x500 + k), names[k % 4], TYPE_A,
+						  cookie || with_ecs || dok ? 1232 : 0, dok);
+
+		if (cookie) {
+			wire_write16(opts, 10);
+			wire_write16(opts + 2, k < 5 ? 8 : 24);
+			memcpy(opts + 4, client, 8);
+			if (k >= 5)
+				cookie_make(bench_secret, client, fu_client_ip4, 4,
+					    (uint32_t)time(NULL), opts + 12);
+			ol = k < 5 ? 12 : 28;
+		}
+		if (with_ecs) {
+			memcpy(opts + ol, ecs, sizeof(ecs));
+			ol += sizeof(ecs);
+		}
+		memcpy(dns + dl, opts, ol);
+		if (ol)
+			wire_write16(dns + dl - 2, (uint16_t)ol);
+		f->len = fu_frame(f->bytes, false, dns, dl + ol, (uint16_t)(40000 + k));
+		snprintf(f->label, sizeof(f->label), "mix %u %s", k, names[k % 4]);
+	}
 	/* the responder answers with carousel's bytes for the first name */
 	uint8_t name[DNAME_MAXLEN], answer[ENTRY_MAX_BYTES];
 	uint16_t counts[3];
@@ -239,6 +307,33 @@ int main(int argc, char **argv)
 			}
 			ns[round][p] = total / NFRAMES;
 		}
+	/* the mix against the plain frames, carousel only, in turn */
+	double mix_ratio[ROUNDS];
+
+	for (int round = 0; round < ROUNDS; round++) {
+		double plain = 0, mixed = 0, floor = 0;
+
+		for (unsigned i = 0; i < NMIX; i++) {
+			double tp = run_n(fds[P_CAROUSEL], P_CAROUSEL, &frames[i % NFRAMES], MIX_RUNS);
+			double tm = run_n(fds[P_CAROUSEL], NPROGS, &mix[i], MIX_RUNS);
+			double tf = run_n(fds[P_PASS], P_PASS, &mix[i], MIX_RUNS);
+
+			if (tp < 0 || tm < 0 || tf < 0)
+				return 1;
+			plain += tp;
+			mixed += tm;
+			floor += tf;
+		}
+		mix_ratio[round] = (plain - floor) / (mixed - floor);
+		printf("| %d | resolver mix | %.0f ns | plain %.0f ns | ratio %.2f |\n", round + 1,
+		       (mixed - floor) / NMIX, (plain - floor) / NMIX, mix_ratio[round]);
+	}
+	qsort(mix_ratio, ROUNDS, sizeof(double), cmp_double);
+	double share = mix_sent ? (double)mix_answered / (double)mix_sent : 0;
+
+	printf("resolver mix / plain: min %.2f median %.2f max %.2f; answered by the program: "
+	       "%.1f %%\n",
+	       mix_ratio[0], mix_ratio[ROUNDS / 2], mix_ratio[ROUNDS - 1], 100 * share);
 	printf("| round | pass (floor) ns | reflector ns | minimal responder ns | carousel ns |\n"
 	       "|---|---|---|---|---|\n");
 	for (int round = 0; round < ROUNDS; round++)
@@ -265,8 +360,10 @@ int main(int argc, char **argv)
 	       r_refl[ROUNDS / 2], r_refl[ROUNDS - 1]);
 	printf("every run started from the query and was checked: %d runs per program\n",
 	       ROUNDS * NFRAMES * RUNS);
-	printf("xdp ns=%.0f responder_ratio=%.2f reflector_ratio=%.2f\n", net[P_CAROUSEL][ROUNDS / 2],
-	       r_resp[ROUNDS / 2], r_refl[ROUNDS / 2]);
+	printf("xdp ns=%.0f responder_ratio=%.2f reflector_ratio=%.2f mix_ratio=%.2f "
+	       "mix_fastpath=%.3f\n",
+	       net[P_CAROUSEL][ROUNDS / 2], r_resp[ROUNDS / 2], r_refl[ROUNDS / 2],
+	       mix_ratio[ROUNDS / 2], share);
 	for (int i = 0; i < 3; i++)
 		bpf_object__close(objs[i]);
 	close(stats_fd);
