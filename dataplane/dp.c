@@ -104,7 +104,7 @@ static struct {
 	struct frame_addrs addrs;
 	unsigned burst, idle_sleep_us, nq;
 	struct lcore_ctx lc[RTE_MAX_LCORE];
-	uint64_t tsc_hz, tsc0, unix0, unix0_ns;
+	uint64_t tsc_hz, tsc0, unix0_ns; /* CLOCK_REALTIME at tsc0 */
 	struct retired *retired;
 	unsigned nretired;
 	enum dp_mode mode;
@@ -140,6 +140,17 @@ static inline void punt_or_drop(struct lcore_ctx *lc, struct rte_mbuf *m, enum f
 	}
 }
 
+/* Unix time in ns at TSC reading tsc: CLOCK_REALTIME at start plus the
+ * cycles since, split so the product cannot overflow (a whole product
+ * would after a few seconds). Seconds carry over exactly as carouseld's
+ * time() does, so cookie timestamps and RRL windows agree. */
+static inline uint64_t unix_ns(uint64_t tsc)
+{
+	uint64_t c = tsc - dp.tsc0;
+
+	return dp.unix0_ns + c / dp.tsc_hz * 1000000000ULL + c % dp.tsc_hz * 1000000000ULL / dp.tsc_hz;
+}
+
 static void tap_query(struct lcore_ctx *lc, const uint8_t *d, const struct frame_query *q)
 {
 	struct fp_tap *t = &lc->tap_rec;
@@ -154,7 +165,7 @@ static void tap_query(struct lcore_ctx *lc, const uint8_t *d, const struct frame
 	t->server_port = wire_read16(udp + 2);
 	t->query_len = q->dns_len;
 	memcpy(t->query, d + q->dns_off, q->dns_len);
-	t->time_ns = dp.unix0_ns + (rte_rdtsc() - dp.tsc0) * 1000000000ULL / dp.tsc_hz;
+	t->time_ns = unix_ns(rte_rdtsc());
 }
 
 static void tap_response(struct lcore_ctx *lc, const uint8_t *d, const struct frame_query *q,
@@ -457,7 +468,7 @@ static int worker_main(void *arg)
 		if (n) {
 			count_n(&lc->stats.rx, n);
 			burst_handlers[__atomic_load_n(&dp.mode, __ATOMIC_ACQUIRE)](
-				lc, rx, n, dp.unix0 + (t0 - dp.tsc0) / dp.tsc_hz, &o);
+				lc, rx, n, unix_ns(t0) / 1000000000ULL, &o);
 		}
 		wire_send(lc, o.tx, o.ntx, up, &lc->stats.tx_wire_fail);
 		ring_or_free(lc->punt, o.punt, o.npunt, &lc->stats.to_kernel_fail);
@@ -927,7 +938,6 @@ int dp_setup(const struct fp_config *c)
 	struct timespec rt;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	dp.unix0 = (uint64_t)rt.tv_sec;
 	dp.unix0_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec;
 	log_info("event=dataplane-init port=%s exception=%s iface=%s lcores=%u burst=%u "
 		 "max-entries=%u exception-wakeup=%s",
