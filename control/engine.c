@@ -772,6 +772,7 @@ static int entry_topology(struct entry *e, const struct pool *p, int fam,
 {
 	struct entry_group *all = &e->group[0];
 
+	all->n = 0;
 	e->ngroups = 1;
 	for (uint16_t i = 0; i < s->nmembers && i < e->rr_count; i++) {
 		const struct member *m = &p->members[p->fam_member[fam][i]];
@@ -800,6 +801,7 @@ static int entry_topology(struct entry *e, const struct pool *p, int fam,
 				if (e->ntopo == ENTRY_TOPO_MAX)
 					return -1; /* more than the fast paths walk */
 				t.group = e->ngroups++;
+				e->group[t.group].n = 0;
 				e->topo[e->ntopo++] = t;
 			}
 			struct entry_group *g = &e->group[e->topo[k].group];
@@ -857,7 +859,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 	size_t start = q.question_end, end = A.b.len;
 	const struct pool *p = A.rot_pool;
 
-	memset(e, 0, sizeof(*e));
+	entry_clear(e);
 	e->qtype = qtype;
 	e->qclass = CLASS_IN;
 	e->name_len = (uint8_t)nlen;
@@ -943,7 +945,7 @@ int engine_build_cached_entry(const struct centry *ce, uint64_t mono_now, uint64
 		return -1;
 	size_t start = q.question_end, end = A.b.len;
 
-	memset(e, 0, sizeof(*e));
+	entry_clear(e);
 	e->qtype = ce->qtype;
 	e->qclass = ce->qclass;
 	e->name_len = ce->name_len;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dname.h"
 #include "entry_hash.h"
@@ -155,6 +156,18 @@ static inline unsigned entry_rot_order(const uint16_t *sched, uint32_t sched_len
 			order[k++] = m;
 	}
 	return k;
+}
+
+/* Ready e to be filled: the fields before bytes[] and live[] zeroed, and
+ * no topology; the other arrays are read only up to their counts
+ * (head_len + ..., sched_len, nttl, ntopo and ngroups), so the kilobytes
+ * beyond are left as they are (a publish of a million names clears
+ * gigabytes otherwise). */
+static inline void entry_clear(struct entry *e)
+{
+	memset(e, 0, offsetof(struct entry, bytes));
+	memset(e->live, 0, sizeof(e->live));
+	e->ntopo = e->ngroups = 0;
 }
 
 bool entry_matches(const struct entry *e, const uint8_t *name, size_t len, uint16_t qtype,
