@@ -139,6 +139,9 @@ class Carouseld:
                 return self
             except Exception:
                 time.sleep(0.05)
+        # __exit__ does not run when __enter__ raises: stop it here
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("carouseld did not answer: " + self.logtext())
 
     def logtext(self):
