@@ -39,7 +39,14 @@ for d in sys.argv[1:]:
         print(f"{d}: no test log (build failed)")
         continue
     for line in open(log):
-        r = json.loads(line)["result"]
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)["result"]
+        except (ValueError, KeyError):
+            f += 1
+            print(f"{d}: a line of the test log does not parse: {line[:80]!r}")
+            continue
         if r in ("OK", "EXPECTEDFAIL"):
             p += 1
         elif r == "SKIP":
