@@ -10,16 +10,18 @@
 #include "frame_util.h"
 
 /* reply (rlen bytes, no VLAN tag) answers the DNS query dns (dlen bytes)
- * that fu_frame sent from client_port, as engine_answer does from ref. ref
- * keeps its own rotation counters: one call per query, in order. */
-static inline void fu_assert_socket_answer(const struct config *ref, const uint8_t *dns,
+ * that fu_frame sent from client_port, as engine_answer does from ref for
+ * client (NULL: any; topology needs the address). ref keeps its own
+ * rotation counters: one call per query, in order. */
+static inline void fu_assert_socket_answer(const struct config *ref,
+					   const struct sockaddr *client, const uint8_t *dns,
 					   size_t dlen, const uint8_t *reply, size_t rlen,
 					   uint16_t client_port)
 {
 	static uint8_t sock[WIRE_TCP_MAX];
 	struct engine_result r;
-	size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dlen, sock,
-				  sizeof(sock), false, &r);
+	size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0, .client = client}, dns,
+				  dlen, sock, sizeof(sock), false, &r);
 	bool v6 = rlen >= 14 && wire_read16(reply + 12) == 0x86dd;
 	size_t l3 = 14, l4 = l3 + (v6 ? 40 : 20), dns_off = l4 + 8;
 

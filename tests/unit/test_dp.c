@@ -69,7 +69,7 @@ static void test_answers_match_socket(void **state)
 		struct rte_mbuf *m = take(wire_tx);
 
 		assert_non_null(m);
-		fu_assert_socket_answer(ref, dns, dl, rte_pktmbuf_mtod(m, const uint8_t *),
+		fu_assert_socket_answer(ref, NULL, dns, dl, rte_pktmbuf_mtod(m, const uint8_t *),
 					rte_pktmbuf_data_len(m), (uint16_t)(30000 + i));
 		rte_pktmbuf_free(m);
 	}

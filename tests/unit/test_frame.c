@@ -54,7 +54,7 @@ static void same_as_socket(const char *name, const char *asked, uint16_t qtype, 
 		int len = frame_respond(frame, sizeof(frame), &q, e, (uint64_t)step, 0);
 
 		assert_true(len > 0);
-		fu_assert_socket_answer(ref, dns, dlen, frame, (size_t)len, 40000);
+		fu_assert_socket_answer(ref, NULL, dns, dlen, frame, (size_t)len, 40000);
 	}
 	free(e);
 	config_free(pub);
@@ -533,22 +533,16 @@ static void check_topology(const char *what, bool v6, const uint8_t *ecs, size_t
 	memcpy(&sin.sin_addr, fu_client_ip4, 4);
 	memcpy(&sin6.sin6_addr, fu_client_ip6, 16);
 	for (unsigned step = 0; step < 7; step++) {
-		uint8_t dns[512], a[2048], b[2048], sock[WIRE_TCP_MAX];
+		uint8_t dns[512], a[2048], b[2048];
 		size_t dl = fu_dns_query(dns, (uint16_t)(0x700 + step), "near.example.test", TYPE_A,
 					 ecs ? 1232 : 0, false);
 		struct frame_query qa, qb;
-		struct engine_result r;
 
 		if (ecs) {
 			memcpy(dns + dl, ecs, ecs_len);
 			wire_write16(dns + dl - 2, (uint16_t)ecs_len);
 			dl += ecs_len;
 		}
-		size_t sl = engine_answer(
-			ref,
-			&(struct engine_ctx){.worker = 0,
-					     .client = v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin},
-			dns, dl, sock, sizeof(sock), false, &r);
 		size_t fl = fu_frame(a, v6, dns, dl, 40000);
 
 		memcpy(b, a, fl);
@@ -563,11 +557,11 @@ static void check_topology(const char *what, bool v6, const uint8_t *ecs, size_t
 		int lb = frame_respond(b, sizeof(b), &qb, e, step, 0);
 
 		assert_true(la > 0);
-		if ((size_t)la - qa.dns_off != sl || memcmp(a + qa.dns_off, sock, sl) != 0)
-			fail_msg("%s, step %u: the prebuilt answer is not carouseld's", what, step);
+		printf("%s, step %u\n", what, step);
+		fu_assert_socket_answer(ref, v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin,
+					dns, dl, a, (size_t)la, 40000);
 		assert_int_equal(la, lb);
 		assert_memory_equal(a, b, (size_t)la);
-		assert_true(fu_checksums_ok(a, (size_t)la));
 		if (step == 0) {
 			/* the first member address in the reply (after the CNAME) */
 			char got[INET_ADDRSTRLEN] = "none";

@@ -55,7 +55,7 @@ static void same_as_socket(const char *asked, uint16_t qtype, bool v6, int edns,
 		size_t fl = fu_frame(frame, v6, dns, dl, 41000), ol;
 
 		assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
-		fu_assert_socket_answer(ref, dns, dl, out, ol, 41000);
+		fu_assert_socket_answer(ref, NULL, dns, dl, out, ol, 41000);
 	}
 	config_free(ref);
 }
@@ -480,29 +480,24 @@ static void test_topology(void **state)
 		e->rot_id = ENTRY_ROT_SLOTS - 1 - i;
 		assert_int_equal(xdp_ops.publish(e), 0);
 		for (unsigned step = 0; step < 7; step++) {
-			uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
-			struct engine_result r;
+			uint8_t dns[512], frame[2048], out[2048];
 			size_t dl = fu_dns_query(dns, (uint16_t)(0x900 + step), "near.example.test",
 						 TYPE_A, c->ecs_len ? 1232 : 0, false);
-			size_t ol, dns_off = 14 + (c->v6 ? 40 : 20) + 8;
+			size_t ol;
 
 			if (c->ecs_len) {
 				memcpy(dns + dl, c->ecs, c->ecs_len);
 				wire_write16(dns + dl - 2, (uint16_t)c->ecs_len);
 				dl += c->ecs_len;
 			}
-			size_t sl = engine_answer(
-				ref,
-				&(struct engine_ctx){.worker = 0,
-						     .client = c->v6 ? (struct sockaddr *)&sin6
-								     : (struct sockaddr *)&sin},
-				dns, dl, sock, sizeof(sock), false, &r);
 			size_t fl = fu_frame(frame, c->v6, dns, dl, 41000);
 
 			assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
-			if (ol != dns_off + sl || memcmp(out + dns_off, sock, sl) != 0)
-				fail_msg("%s, step %u: not carouseld's answer", c->what, step);
-			assert_true(fu_checksums_ok(out, ol));
+			printf("%s, step %u\n", c->what, step);
+			fu_assert_socket_answer(ref,
+						c->v6 ? (struct sockaddr *)&sin6
+						      : (struct sockaddr *)&sin,
+						dns, dl, out, ol, 41000);
 		}
 		printf("%s: answered, as carouseld\n", c->what);
 		xdp_ops.withdraw(e->digest);
