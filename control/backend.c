@@ -20,8 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "resolver.h"
-#include "server.h"
+#include "rreq.h"
 #include "siphash.h"
 
 #define FLIGHTS 512     /* queries upstream at once (one socket each) */
@@ -109,7 +108,7 @@ struct flight {
 };
 
 struct backends {
-	struct server *srv;
+	struct rreq_hooks done;
 	pthread_t thread;
 	int epfd, efd;
 	atomic_bool stop;
@@ -661,7 +660,7 @@ static void finish(struct backends *b, struct flight *f, struct bentry *e, bool 
 	q->stale = stale;
 	f->q = NULL;
 	flight_free(b, f);
-	server_complete(b->srv, q);
+	b->done.complete(b->done.arg, q);
 }
 
 /* Nobody answered (or nobody is up): an expired answer the group may
@@ -815,7 +814,7 @@ static void start_flight(struct backends *b, struct rreq *q)
 		g->busy++;
 		q->fwd = servfail(&tmp, EDE_NOT_READY, "backend %.20s: too many queries in flight",
 				  g->name);
-		server_complete(b->srv, q);
+		b->done.complete(b->done.arg, q);
 		return;
 	}
 	struct flight *f = &b->flights[b->free_flights[--b->nfree]];
@@ -1053,7 +1052,7 @@ static void *backend_main(void *arg)
 
 /* ---- life cycle ---- */
 
-struct backends *backend_start(struct server *srv, char *err, size_t err_len)
+struct backends *backend_start(const struct rreq_hooks *done, char *err, size_t err_len)
 {
 	struct backends *b = calloc(1, sizeof(*b));
 
@@ -1068,7 +1067,7 @@ struct backends *backend_start(struct server *srv, char *err, size_t err_len)
 
 	for (unsigned i = 0; i < LAT_BUCKETS; i++, bound *= 1.25)
 		lat_bound[i] = (uint64_t)bound;
-	b->srv = srv;
+	b->done = *done;
 	b->started_ms = backend_now_ms();
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->qlock, NULL);

@@ -15,8 +15,8 @@
 #include "dname.h"
 #include "wire.h"
 
-struct server;
 struct rreq;
+struct rreq_hooks;
 struct backends;
 struct bgroup;
 
@@ -61,8 +61,9 @@ static inline uint8_t backend_key_flags(const struct wire_query *q)
 
 uint64_t backend_now_ms(void); /* monotonic milliseconds */
 
-/* Start the forwarding thread (always: a reload may add groups). */
-struct backends *backend_start(struct server *srv, char *err, size_t err_len);
+/* Start the forwarding thread (always: a reload may add groups); answered
+ * queries go back through done. */
+struct backends *backend_start(const struct rreq_hooks *done, char *err, size_t err_len);
 /* Stop the thread; queries it held stay until backend_free (call that
  * after the workers are stopped: they may still hand queries over). */
 void backend_stop(struct backends *b);
@@ -70,8 +71,8 @@ void backend_free(struct backends *b);
 /* Give cfg's groups their runtime before cfg serves: a group keeps its
  * cache and its servers their state and counters, by (name, address). */
 void backend_adopt(struct backends *b, struct config *cfg);
-/* Worker side: forward q (q->group set); it comes back through
- * server_complete() with q->fwd set. */
+/* Worker side: forward q (q->group set); it comes back through the
+ * rreq_hooks with q->fwd set. */
 void backend_submit(struct backends *b, struct rreq *q);
 
 /* Worker side: a fresh cached answer (a reference: backend_entry_put it),

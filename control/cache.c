@@ -6,8 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "server.h"
-
 uint64_t cache_now(void)
 {
 	struct timespec ts;
@@ -16,7 +14,7 @@ uint64_t cache_now(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-struct cache *cache_create(uint64_t max_bytes, struct server *srv, unsigned nworkers)
+struct cache *cache_create(uint64_t max_bytes, unsigned nworkers, const struct cache_hooks *hooks)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	/* one bucket of 4 ways per ~1 KiB of budget: entries average a few
@@ -30,7 +28,7 @@ struct cache *cache_create(uint64_t max_bytes, struct server *srv, unsigned nwor
 	c->mask = (uint32_t)buckets - 1;
 	c->slots = calloc(buckets * CACHE_WAYS, sizeof(*c->slots));
 	c->max_bytes = max_bytes;
-	c->srv = srv;
+	c->hooks = *hooks;
 	c->nworkers = nworkers;
 	c->snapshot = calloc(nworkers, sizeof(*c->snapshot));
 	c->sketch = aligned_alloc(alignof(struct cache_sketch), nworkers * sizeof(*c->sketch));
@@ -227,7 +225,7 @@ void cache_reclaim(struct cache *c)
 		for (unsigned w = 0; w < c->nworkers && done; w++) {
 			uint64_t s = c->snapshot[w];
 
-			done = !(s & 1) || atomic_load(&c->srv->workers[w].qs) != s;
+			done = !(s & 1) || c->hooks.worker_qs(c->hooks.arg, w) != s;
 		}
 		if (done) {
 			free_list(c->retiring);
@@ -238,7 +236,7 @@ void cache_reclaim(struct cache *c)
 		c->retiring = c->retired;
 		c->retired = NULL;
 		for (unsigned w = 0; w < c->nworkers; w++)
-			c->snapshot[w] = atomic_load(&c->srv->workers[w].qs);
+			c->snapshot[w] = c->hooks.worker_qs(c->hooks.arg, w);
 	}
 	pthread_mutex_unlock(&c->writer);
 }

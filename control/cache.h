@@ -15,7 +15,13 @@
 #include <stdalign.h>
 #include "stats.h"
 
-struct server;
+/* How the cache learns that a worker has moved on, without knowing what a
+ * worker is: its quiescent-state counter, odd while it may hold an entry
+ * it read (the server's, handed in as health_hooks are). */
+struct cache_hooks {
+	uint64_t (*worker_qs)(void *arg, unsigned worker);
+	void *arg;
+};
 
 /* One cached answer. Immutable once published, but for the CLOCK bit, the
  * prefetch flag and the resolver's own rate bookkeeping. */
@@ -66,7 +72,7 @@ struct cache {
 	pthread_mutex_t writer; /* one writer: the resolver, or a flush */
 	uint64_t used_bytes, entries, evictions, inserts, prefetches;
 	uint32_t hand;
-	struct server *srv;
+	struct cache_hooks hooks;
 	struct centry *retired, *retiring;
 	uint64_t *snapshot; /* workers' quiescent counters when `retiring` closed */
 	unsigned nworkers;
@@ -74,7 +80,7 @@ struct cache {
 	struct cache_stats_w *wstats;  /* [nworkers] */
 };
 
-struct cache *cache_create(uint64_t max_bytes, struct server *srv, unsigned nworkers);
+struct cache *cache_create(uint64_t max_bytes, unsigned nworkers, const struct cache_hooks *hooks);
 void cache_destroy(struct cache *c);
 
 uint64_t cache_now(void); /* monotonic seconds */

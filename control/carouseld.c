@@ -123,6 +123,18 @@ static void health_synchronize(void *arg)
 	server_synchronize(arg);
 }
 
+/* The resolver and the backends give answered queries back to the workers;
+ * the cache waits for the workers' quiescent points. */
+static void rreq_complete(void *arg, struct rreq *q)
+{
+	server_complete(arg, q);
+}
+
+static uint64_t cache_worker_qs(void *arg, unsigned worker)
+{
+	return server_worker_qs(arg, worker);
+}
+
 /* Health: a pool serves other members now; so do pools that fall back
  * on it. The fast paths get new entries for their names. */
 static void health_changed(void *arg, const struct config *cfg, unsigned index)
@@ -429,9 +441,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	struct rreq_hooks completion = {.complete = rreq_complete, .arg = &srv};
+
 	if (cfg->rec.enable) {
-		srv.cache = cache_create(cfg->rec.cache_size, &srv, srv.nworkers);
-		srv.resolver = resolver_start(cfg, &srv, srv.cache, err, sizeof(err));
+		struct cache_hooks cache_hooks = {.worker_qs = cache_worker_qs, .arg = &srv};
+
+		srv.cache = cache_create(cfg->rec.cache_size, srv.nworkers, &cache_hooks);
+		srv.resolver = resolver_start(cfg, &completion, srv.cache, err, sizeof(err));
 		if (!srv.resolver) {
 			log_error("event=recursion error=\"%s\"", err);
 			return 1;
@@ -439,7 +455,7 @@ int main(int argc, char **argv)
 		if (fast)
 			resolver_set_publisher(srv.resolver, publish_hot_entry, withdraw_hot_entry);
 	}
-	srv.backends = backend_start(&srv, err, sizeof(err));
+	srv.backends = backend_start(&completion, err, sizeof(err));
 	if (!srv.backends) {
 		log_error("event=backends error=\"%s\"", err);
 		return 1;

@@ -188,6 +188,19 @@ static void probe_end(struct mstate *ms)
 	ms->probe = NULL;
 }
 
+bool health_transition(bool *up, unsigned *streak, bool ok, unsigned rise, unsigned fall)
+{
+	if (ok == *up) {
+		*streak = 0;
+		return false;
+	}
+	if (++*streak < (ok ? rise : fall))
+		return false;
+	*up = ok;
+	*streak = 0;
+	return true;
+}
+
 /* The end of one probe: count it, maybe change state. Returns true when
  * the member's state changed. */
 static bool verdict(struct mstate *ms, bool ok, const char *reason)
@@ -204,14 +217,8 @@ static bool verdict(struct mstate *ms, bool ok, const char *reason)
 		ms->next_ms = now + 1;
 	probe_end(ms);
 	reschedule(ms);
-	if (ok == ms->up) {
-		ms->streak = 0;
+	if (!health_transition(&ms->up, &ms->streak, ok, ms->mon->rise, ms->mon->fall))
 		return false;
-	}
-	if (++ms->streak < (ok ? ms->mon->rise : ms->mon->fall))
-		return false;
-	ms->up = ok;
-	ms->streak = 0;
 	ms->changes++;
 	log_info("event=health pool=%s member=%s state=%s reason=\"%s\" latency_ms=%.3f "
 		 "after=%us checks=%llu",

@@ -20,6 +20,12 @@ struct health_hooks {
 	void *arg;
 };
 
+/* A member's state machine, one verdict at a time: `up` changes after
+ * `rise` passing (down -> up) or `fall` failing (up -> down) verdicts in a
+ * row; *streak counts the ones in a row that disagree with *up. Returns
+ * true when *up changed. No clock, no probe: the unit tests drive it. */
+bool health_transition(bool *up, unsigned *streak, bool ok, unsigned rise, unsigned fall);
+
 struct health *health_create(const struct health_hooks *hooks);
 void health_destroy(struct health *h);
 /* Watch this fd (epoll) and call health_run() when it is readable. */

@@ -15,7 +15,6 @@
 
 #include "engine.h"
 #include "log.h"
-#include "server.h"
 #include "wire.h"
 
 #define FLIGHTS 4096
@@ -45,7 +44,7 @@ struct promo {
 struct resolver {
 	struct ub_ctx *ub;
 	struct cache *cache;
-	struct server *srv;
+	struct rreq_hooks done;
 	pthread_t thread;
 	int epfd, efd;
 	volatile bool stop;
@@ -225,7 +224,7 @@ static void complete(struct resolver *r, struct flight *f, struct centry *e, boo
 			if (!w->answer)
 				abort();
 			memcpy(w->answer, e, e->bytes);
-			server_complete(r->srv, w);
+			r->done.complete(r->done.arg, w);
 		}
 		w = next;
 	}
@@ -509,8 +508,8 @@ static int set(struct ub_ctx *ub, const char *opt, const char *val, char *err, s
 	return rc;
 }
 
-struct resolver *resolver_start(const struct config *cfg, struct server *srv, struct cache *cache,
-				char *err, size_t err_len)
+struct resolver *resolver_start(const struct config *cfg, const struct rreq_hooks *done,
+				struct cache *cache, char *err, size_t err_len)
 {
 	const struct rec_config *rc = &cfg->rec;
 	struct resolver *r = calloc(1, sizeof(*r));
@@ -518,7 +517,7 @@ struct resolver *resolver_start(const struct config *cfg, struct server *srv, st
 
 	if (!r)
 		abort();
-	r->srv = srv;
+	r->done = *done;
 	r->cache = cache;
 	r->serve_stale = rc->serve_stale > 0;
 	pthread_mutex_init(&r->lock, NULL);

@@ -1,4 +1,5 @@
-/* server.c -- UDP (recvmmsg/sendmmsg) and TCP (RFC 7766) workers. */
+/* server.c -- UDP (recvmmsg/sendmmsg) and TCP (RFC 7766) workers, and the
+ * one answer pipeline (serve) every query takes, whatever its transport. */
 #include "server.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "engine.h"
 #include "log.h"
 #include "resolver.h"
+#include "rreq.h"
 #include "wire.h"
 
 #define UDP_BATCH 32
@@ -56,6 +58,7 @@ struct udp_scratch {
 	uint8_t rxbuf[UDP_BATCH][UDP_RX_SIZE];
 	uint8_t txbuf[UDP_BATCH][WIRE_EDNS_UDP];
 	uint8_t tcpbuf[WIRE_TCP_MAX + 2];
+	unsigned ntx; /* answers in this round's batch */
 };
 
 static time_t now_sec(void)
@@ -178,283 +181,7 @@ int server_open(struct server *srv, struct config *cfg)
 	return 0;
 }
 
-static void stats_answer(struct stats *st, const struct engine_result *r)
-{
-	static const uint16_t types[QT_OTHER] = {
-		[QT_A] = TYPE_A,       [QT_NS] = TYPE_NS,   [QT_CNAME] = TYPE_CNAME,
-		[QT_SOA] = TYPE_SOA,   [QT_PTR] = TYPE_PTR, [QT_MX] = TYPE_MX,
-		[QT_TXT] = TYPE_TXT,   [QT_AAAA] = TYPE_AAAA, [QT_SRV] = TYPE_SRV,
-		[QT_ANY] = TYPE_ANY,
-	};
-	unsigned k = QT_OTHER;
-
-	if (r->dropped) {
-		STATS_INC(st->dropped);
-		return;
-	}
-	for (unsigned i = 0; i < QT_OTHER; i++)
-		if (types[i] == r->qtype)
-			k = i;
-	STATS_INC(st->qtype[k]);
-	STATS_INC(st->rcode[r->rcode == RCODE_BADVERS ? 16 : r->rcode & 15]);
-	if (r->truncated)
-		STATS_INC(st->truncated);
-}
-
-static struct engine_ctx ctx_for(struct worker *w, const struct sockaddr *client)
-{
-	return (struct engine_ctx){.worker = w->id, .cache = w->srv->cache, .client = client,
-				   .now = w->srv->cache ? cache_now() : 0};
-}
-
-/* dnstap: the query and/or response of one exchange, on this worker's
- * queue. Recursion (a cache hit or an upstream answer) is CLIENT_*, the
- * rest (our zones and pools, refusals) AUTH_*. */
-static void tap(struct worker *w, bool recursion, bool tcp, const struct sockaddr *client,
-		const struct sockaddr_storage *local, const struct timespec *query_time,
-		const uint8_t *query, size_t qlen, const uint8_t *response, size_t rlen)
-{
-	struct dnstap_record r = {
-		.kind = recursion ? DNSTAP_CLIENT : DNSTAP_AUTH, .tcp = tcp, .client = client,
-		.server = local && local->ss_family ? (const struct sockaddr *)local : NULL,
-		.query_time = *query_time, .query = query, .query_len = qlen,
-		.response = response, .response_len = rlen,
-	};
-
-	clock_gettime(CLOCK_REALTIME, &r.response_time);
-	dnstap_log(w->srv->dnstap, w->id, &r);
-}
-
-static bool tap_sampled(struct worker *w)
-{
-	return w->srv->dnstap && dnstap_sampled(w->srv->dnstap, w->id);
-}
-
-/* The address a query was sent to: the listen address, or for a wildcard
- * socket the one IP_PKTINFO names. */
-static void pktinfo_local(struct msghdr *rx, const struct sockaddr_storage *listen,
-			  struct sockaddr_storage *out)
-{
-	*out = *listen;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-			((struct sockaddr_in *)out)->sin_addr =
-				((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
-		else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
-			((struct sockaddr_in6 *)out)->sin6_addr =
-				((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr;
-	}
-}
-
-/* A query that must go upstream (or a refresh ahead of expiry when
- * prefetch is set: then nobody waits for it). */
-static struct rreq *rreq_new(struct worker *w, const uint8_t *query, size_t len, bool prefetch)
-{
-	struct wire_query q;
-	struct rreq *r;
-
-	if (wire_query_parse(query, len, &q) != WIRE_ANSWER)
-		return NULL;
-	r = calloc(1, sizeof(*r) + len);
-	if (!r)
-		return NULL;
-	r->worker = w->id;
-	r->prefetch = prefetch;
-	memcpy(r->qname, q.qname, q.qname_len);
-	r->qname_len = q.qname_len;
-	r->qtype = q.qtype;
-	r->qclass = q.qclass;
-	r->kflags = backend_key_flags(&q);
-	r->has_edns = q.has_edns;
-	r->edns_udp = q.edns_udp;
-	r->len = (uint16_t)len;
-	memcpy(r->query, query, len);
-	return r;
-}
-
-/* Hand a query that was not answered here to the resolver or to its
- * backend group. */
-static void hand_over(struct worker *w, struct rreq *q, const struct engine_result *r)
-{
-	if (r->forward) {
-		q->group = r->backend->rt;
-		backend_submit(w->srv->backends, q);
-	} else {
-		resolver_submit(w->srv->resolver, q);
-	}
-}
-
-static void after_answer(struct worker *w, const struct engine_result *res, const uint8_t *query,
-			 size_t len)
-{
-	if (res->prefetch && w->srv->resolver) {
-		struct rreq *r = rreq_new(w, query, len, true);
-
-		if (r)
-			resolver_submit(w->srv->resolver, r);
-	}
-}
-
-void server_complete(struct server *srv, struct rreq *q)
-{
-	struct worker *w = &srv->workers[q->worker];
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&w->done_lock);
-	q->next = w->done;
-	w->done = q;
-	pthread_mutex_unlock(&w->done_lock);
-	if (write(w->done_ev->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("event=eventfd-write error=\"%s\"", strerror(errno));
-}
-
-/* RRL slip: the header and question only, TC set, so a real client
- * retries over TCP (where no limit applies). Never larger than the query. */
-static size_t truncate_reply(uint8_t *msg, size_t len)
-{
-	size_t pos = WIRE_HDR_LEN;
-
-	if (wire_read16(msg + 4) == 1 && wire_skip_question(msg, len, &pos, 1) != CAR_EOK)
-		pos = WIRE_HDR_LEN;
-	if (wire_read16(msg + 4) != 1)
-		pos = WIRE_HDR_LEN;
-	msg[2] |= WIRE_TC >> 8;
-	memset(msg + 6, 0, 6);
-	return pos;
-}
-
-/* Echo the destination address of a query to a wildcard socket. */
-static size_t reply_pktinfo(struct msghdr *rx, uint8_t *ctl, size_t ctl_size)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
-		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
-		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
-			if (c->cmsg_len > ctl_size)
-				return 0;
-			memcpy(ctl, c, c->cmsg_len);
-			if (c->cmsg_level == IPPROTO_IP) {
-				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(
-					(struct cmsghdr *)ctl);
-
-				pi->ipi_spec_dst = pi->ipi_addr;
-				pi->ipi_ifindex = 0;
-			}
-			return CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
-		}
-	}
-	return 0;
-}
-
-static void handle_udp(struct worker *w, struct pollable *p, const struct config *cfg,
-		       struct udp_scratch *s)
-{
-	for (int round = 0; round < 4; round++) { /* bounded: other sockets get a turn */
-		for (int i = 0; i < UDP_BATCH; i++) {
-			s->rxv[i] = (struct iovec){s->rxbuf[i], UDP_RX_SIZE};
-			s->rx[i].msg_hdr = (struct msghdr){
-				.msg_name = &s->addr[i],
-				.msg_namelen = sizeof(s->addr[i]),
-				.msg_iov = &s->rxv[i],
-				.msg_iovlen = 1,
-				.msg_control = p->pktinfo ? s->rxctl[i] : NULL,
-				.msg_controllen = p->pktinfo ? sizeof(s->rxctl[i]) : 0,
-			};
-		}
-		int n = recvmmsg(p->fd, s->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
-		int out = 0;
-		struct timespec rx_time = {0};
-
-		if (n <= 0)
-			return;
-		if (w->srv->dnstap)
-			clock_gettime(CLOCK_REALTIME, &rx_time);
-		for (int i = 0; i < n; i++) {
-			struct engine_result r;
-			size_t len = 0;
-			bool tapped = tap_sampled(w);
-			struct sockaddr_storage local;
-
-			STATS_INC(w->stats.udp);
-			struct engine_ctx ctx = ctx_for(w, (struct sockaddr *)&s->addr[i]);
-
-			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				r = (struct engine_result){.dropped = true};
-			} else {
-				topnames_query(&w->top, s->rxbuf[i], s->rx[i].msg_len);
-				len = engine_answer(cfg, &ctx, s->rxbuf[i], s->rx[i].msg_len,
-						    s->txbuf[out], WIRE_EDNS_UDP, false, &r);
-			}
-			if (r.resolve || r.forward) {
-				struct rreq *q = rreq_new(w, s->rxbuf[i], s->rx[i].msg_len, false);
-
-				if (q) {
-					q->fd = p->fd;
-					q->peer = s->addr[i];
-					q->peer_len = s->rx[i].msg_hdr.msg_namelen;
-					if (p->pktinfo)
-						q->ctl_len = reply_pktinfo(&s->rx[i].msg_hdr, q->ctl,
-									   sizeof(q->ctl));
-					if (tapped) {
-						pktinfo_local(&s->rx[i].msg_hdr, &p->local, &q->local);
-						q->tapped = true;
-						q->query_time = rx_time;
-						tap(w, true, false, (struct sockaddr *)&s->addr[i],
-						    &q->local, &rx_time, q->query, q->len, NULL, 0);
-					}
-					hand_over(w, q, &r);
-				}
-				continue;
-			}
-			stats_answer(&w->stats, &r);
-			after_answer(w, &r, s->rxbuf[i], s->rx[i].msg_len);
-			if (len == 0)
-				continue;
-			if (tapped)
-				pktinfo_local(&s->rx[i].msg_hdr, &p->local, &local);
-			if (cfg->rrl.enable && !r.cookie_valid) {
-				enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl,
-							       (struct sockaddr *)&s->addr[i], now_sec());
-
-				if (v == RRL_DROP) {
-					if (tapped) /* the query came; no response went */
-						tap(w, r.cache_hit, false, (struct sockaddr *)&s->addr[i],
-						    &local, &rx_time, s->rxbuf[i], s->rx[i].msg_len,
-						    NULL, 0);
-					continue;
-				}
-				if (v == RRL_SLIP)
-					len = truncate_reply(s->txbuf[out], len);
-			}
-			if (tapped)
-				tap(w, r.cache_hit, false, (struct sockaddr *)&s->addr[i], &local, &rx_time,
-				    s->rxbuf[i], s->rx[i].msg_len, s->txbuf[out], len);
-			s->txv[out] = (struct iovec){s->txbuf[out], len};
-			s->tx[out].msg_hdr = (struct msghdr){
-				.msg_name = &s->addr[i],
-				.msg_namelen = s->rx[i].msg_hdr.msg_namelen,
-				.msg_iov = &s->txv[out],
-				.msg_iovlen = 1,
-			};
-			if (p->pktinfo) {
-				size_t cl = reply_pktinfo(&s->rx[i].msg_hdr, s->txctl[out],
-							  sizeof(s->txctl[out]));
-
-				s->tx[out].msg_hdr.msg_control = cl ? s->txctl[out] : NULL;
-				s->tx[out].msg_hdr.msg_controllen = cl;
-			}
-			out++;
-		}
-		for (int sent = 0; sent < out;) {
-			int k = sendmmsg(p->fd, s->tx + sent, (unsigned)(out - sent), MSG_DONTWAIT);
-
-			if (k <= 0)
-				break; /* full socket buffer: UDP may be lost, as on the wire */
-			sent += k;
-		}
-		if (n < UDP_BATCH)
-			return;
-	}
-}
+/* ---- TCP connections ---- */
 
 static void conn_close(struct worker *w, struct conn *c)
 {
@@ -576,76 +303,6 @@ static bool conn_queue(struct conn *c, const uint8_t *msg, size_t len)
 
 /* Answer every complete message in the input buffer (pipelining,
  * RFC 7766 6.2.1). Returns false when the connection must close. */
-static bool conn_process(struct worker *w, struct conn *c, const struct config *cfg,
-			 struct udp_scratch *s)
-{
-	size_t off = 0;
-	bool ok = true;
-
-	while (c->in_len - off >= 2 && c->out_len - c->out_off < TCP_OUT_HIGH) {
-		size_t mlen = wire_read16(c->in + off);
-		struct engine_result r;
-
-		if (mlen == 0) { /* nothing to answer; a zero length is a broken peer */
-			ok = false;
-			break;
-		}
-		if (c->in_len - off < 2 + mlen)
-			break;
-		STATS_INC(w->stats.tcp);
-		topnames_query(&w->top, c->in + off + 2, mlen);
-		bool tapped = tap_sampled(w);
-		struct timespec rx_time = {0};
-
-		if (tapped)
-			clock_gettime(CLOCK_REALTIME, &rx_time);
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		bool known = getpeername(c->p.fd, (struct sockaddr *)&peer, &plen) == 0;
-		struct engine_ctx ctx = ctx_for(w, known ? (struct sockaddr *)&peer : NULL);
-		size_t len = engine_answer(cfg, &ctx, c->in + off + 2, mlen, s->tcpbuf,
-					   sizeof(s->tcpbuf), true, &r);
-
-		if (!known && (r.resolve || r.forward))
-			r = (struct engine_result){.dropped = true};
-		if (r.resolve || r.forward) {
-			struct rreq *q = rreq_new(w, c->in + off + 2, mlen, false);
-
-			if (q) {
-				q->tcp = true;
-				q->conn_id = c->id;
-				if (tapped) {
-					q->tapped = true;
-					q->query_time = rx_time;
-					q->local = c->local;
-					tap(w, true, true, (struct sockaddr *)&c->peer, &c->local,
-					    &rx_time, q->query, q->len, NULL, 0);
-				}
-				hand_over(w, q, &r);
-			}
-			off += 2 + mlen;
-			continue;
-		}
-		stats_answer(&w->stats, &r);
-		after_answer(w, &r, c->in + off + 2, mlen);
-		if (tapped && len > 0)
-			tap(w, r.cache_hit, true, (struct sockaddr *)&c->peer, &c->local, &rx_time,
-			    c->in + off + 2, mlen, s->tcpbuf, len);
-		off += 2 + mlen;
-		if (len == 0)
-			continue;
-		if (!conn_queue(c, s->tcpbuf, len)) {
-			ok = false;
-			break;
-		}
-	}
-	if (off > 0) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
-	return ok;
-}
-
 static bool conn_flush(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
@@ -658,6 +315,439 @@ static bool conn_flush(struct conn *c)
 	}
 	c->out_off = c->out_len = 0;
 	return true;
+}
+
+static void stats_answer(struct stats *st, const struct engine_result *r)
+{
+	static const uint16_t types[QT_OTHER] = {
+		[QT_A] = TYPE_A,       [QT_NS] = TYPE_NS,   [QT_CNAME] = TYPE_CNAME,
+		[QT_SOA] = TYPE_SOA,   [QT_PTR] = TYPE_PTR, [QT_MX] = TYPE_MX,
+		[QT_TXT] = TYPE_TXT,   [QT_AAAA] = TYPE_AAAA, [QT_SRV] = TYPE_SRV,
+		[QT_ANY] = TYPE_ANY,
+	};
+	unsigned k = QT_OTHER;
+
+	if (r->dropped) {
+		STATS_INC(st->dropped);
+		return;
+	}
+	for (unsigned i = 0; i < QT_OTHER; i++)
+		if (types[i] == r->qtype)
+			k = i;
+	STATS_INC(st->qtype[k]);
+	STATS_INC(st->rcode[r->rcode == RCODE_BADVERS ? 16 : r->rcode & 15]);
+	if (r->truncated)
+		STATS_INC(st->truncated);
+}
+
+static struct engine_ctx ctx_for(struct worker *w, const struct sockaddr *client)
+{
+	return (struct engine_ctx){.worker = w->id, .cache = w->srv->cache, .client = client,
+				   .now = w->srv->cache ? cache_now() : 0};
+}
+
+/* dnstap: the query and/or response of one exchange, on this worker's
+ * queue. Recursion (a cache hit or an upstream answer) is CLIENT_*, the
+ * rest (our zones and pools, refusals) AUTH_*. */
+static void tap(struct worker *w, bool recursion, bool tcp, const struct sockaddr *client,
+		const struct sockaddr_storage *local, const struct timespec *query_time,
+		const uint8_t *query, size_t qlen, const uint8_t *response, size_t rlen)
+{
+	struct dnstap_record r = {
+		.kind = recursion ? DNSTAP_CLIENT : DNSTAP_AUTH, .tcp = tcp, .client = client,
+		.server = local && local->ss_family ? (const struct sockaddr *)local : NULL,
+		.query_time = *query_time, .query = query, .query_len = qlen,
+		.response = response, .response_len = rlen,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &r.response_time);
+	dnstap_log(w->srv->dnstap, w->id, &r);
+}
+
+static bool tap_sampled(struct worker *w)
+{
+	return w->srv->dnstap && dnstap_sampled(w->srv->dnstap, w->id);
+}
+
+/* The address a query was sent to: the listen address, or for a wildcard
+ * socket the one IP_PKTINFO names. */
+static void pktinfo_local(struct msghdr *rx, const struct sockaddr_storage *listen,
+			  struct sockaddr_storage *out)
+{
+	*out = *listen;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			((struct sockaddr_in *)out)->sin_addr =
+				((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr;
+		else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+			((struct sockaddr_in6 *)out)->sin6_addr =
+				((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr;
+	}
+}
+
+/* A query that must go upstream (or a refresh ahead of expiry when
+ * prefetch is set: then nobody waits for it). */
+static struct rreq *rreq_new(struct worker *w, const uint8_t *query, size_t len, bool prefetch)
+{
+	struct wire_query q;
+	struct rreq *r;
+
+	if (wire_query_parse(query, len, &q) != WIRE_ANSWER)
+		return NULL;
+	r = calloc(1, sizeof(*r) + len);
+	if (!r)
+		return NULL;
+	r->worker = w->id;
+	r->prefetch = prefetch;
+	memcpy(r->qname, q.qname, q.qname_len);
+	r->qname_len = q.qname_len;
+	r->qtype = q.qtype;
+	r->qclass = q.qclass;
+	r->kflags = backend_key_flags(&q);
+	r->has_edns = q.has_edns;
+	r->edns_udp = q.edns_udp;
+	r->len = (uint16_t)len;
+	memcpy(r->query, query, len);
+	return r;
+}
+
+/* Hand a query that was not answered here to the resolver or to its
+ * backend group. */
+
+static void after_answer(struct worker *w, const struct engine_result *res, const uint8_t *query,
+			 size_t len)
+{
+	if (res->prefetch && w->srv->resolver) {
+		struct rreq *r = rreq_new(w, query, len, true);
+
+		if (r)
+			resolver_submit(w->srv->resolver, r);
+	}
+}
+
+
+/* RRL slip: the header and question only, TC set, so a real client
+ * retries over TCP (where no limit applies). Never larger than the query. */
+static size_t truncate_reply(uint8_t *msg, size_t len)
+{
+	size_t pos = WIRE_HDR_LEN;
+
+	if (wire_read16(msg + 4) == 1 && wire_skip_question(msg, len, &pos, 1) != CAR_EOK)
+		pos = WIRE_HDR_LEN;
+	if (wire_read16(msg + 4) != 1)
+		pos = WIRE_HDR_LEN;
+	msg[2] |= WIRE_TC >> 8;
+	memset(msg + 6, 0, 6);
+	return pos;
+}
+
+/* Echo the destination address of a query to a wildcard socket. */
+static size_t reply_pktinfo(struct msghdr *rx, uint8_t *ctl, size_t ctl_size)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(rx); c; c = CMSG_NXTHDR(rx, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+			if (c->cmsg_len > ctl_size)
+				return 0;
+			memcpy(ctl, c, c->cmsg_len);
+			if (c->cmsg_level == IPPROTO_IP) {
+				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(
+					(struct cmsghdr *)ctl);
+
+				pi->ipi_spec_dst = pi->ipi_addr;
+				pi->ipi_ifindex = 0;
+			}
+			return CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+		}
+	}
+	return 0;
+}
+
+/* ---- the answer pipeline: one query, whatever its transport ---- */
+
+/* Where a query came from, and so where its answer goes: the one thing
+ * that differs between transports. */
+enum via {
+	VIA_UDP_BATCH, /* a datagram of this round: the answer joins the sendmmsg batch */
+	VIA_UDP,       /* a datagram back from upstream: sendmsg on its socket */
+	VIA_TCP,       /* a connection (one back from upstream may be gone: conn NULL) */
+};
+
+struct query {
+	enum via via;
+	const uint8_t *msg;
+	size_t len;
+	bool unreadable;                       /* truncated on receipt: dropped */
+	const struct sockaddr *client;         /* for the ACLs and RRL; NULL: unknown */
+	const struct sockaddr_storage *peer;   /* where the answer goes (and dnstap) */
+	socklen_t peer_len;
+	struct rreq *back;     /* back from upstream, with the answer it brings */
+	struct pollable *p;    /* VIA_UDP_BATCH: the socket it came in on */
+	struct msghdr *rx;     /* VIA_UDP_BATCH: as received (the address asked) */
+	struct conn *conn;     /* VIA_TCP */
+	bool tapped;           /* dnstap */
+	struct timespec rx_time;
+	struct sockaddr_storage local;
+};
+
+/* What we know: the dispatch point of every query (one per opcode; the
+ * engine answers QUERY and says NOTIMP to the rest). A query back from
+ * upstream brings its answer. */
+static size_t answer(struct worker *w, const struct config *cfg, const struct query *q,
+		     uint8_t *out, size_t out_max, struct engine_result *r)
+{
+	struct engine_ctx ctx = ctx_for(w, q->client);
+	size_t len;
+
+	if (q->unreadable) {
+		*r = (struct engine_result){.dropped = true};
+		return 0;
+	}
+	if (q->back) {
+		ctx.answer = q->back->answer;
+		ctx.fwd = q->back->fwd;
+		ctx.fwd_stale = q->back->stale;
+	} else {
+		topnames_query(&w->top, q->msg, q->len);
+	}
+	len = engine_answer(cfg, &ctx, q->msg, q->len, out, out_max, q->via == VIA_TCP, r);
+	/* upstream only for a client we know, and only once per query */
+	if ((r->resolve || r->forward) && (!q->client || q->back))
+		*r = (struct engine_result){.dropped = true};
+	return len;
+}
+
+/* What we must ask others: the query crosses the seam to the resolver or
+ * its backend group, and comes back through server_complete(). */
+static void hand_over(struct worker *w, const struct query *q, const struct engine_result *r)
+{
+	struct rreq *rq = rreq_new(w, q->msg, q->len, false);
+
+	if (!rq)
+		return;
+	if (q->via == VIA_TCP) {
+		rq->tcp = true;
+		rq->conn_id = q->conn->id;
+	} else {
+		rq->fd = q->p->fd;
+		rq->peer = *q->peer;
+		rq->peer_len = q->peer_len;
+		if (q->p->pktinfo)
+			rq->ctl_len = reply_pktinfo(q->rx, rq->ctl, sizeof(rq->ctl));
+	}
+	if (q->tapped) {
+		rq->tapped = true;
+		rq->query_time = q->rx_time;
+		rq->local = q->local;
+		tap(w, true, rq->tcp, (const struct sockaddr *)q->peer, &q->local, &q->rx_time,
+		    rq->query, rq->len, NULL, 0);
+	}
+	if (r->forward) {
+		rq->group = r->backend->rt;
+		backend_submit(w->srv->backends, rq);
+	} else {
+		resolver_submit(w->srv->resolver, rq);
+	}
+}
+
+/* Send: join the batch, send the one datagram, or queue on the connection.
+ * Returns false when the connection must close. */
+static bool deliver(struct worker *w, const struct query *q, uint8_t *msg, size_t len,
+		    struct udp_scratch *s)
+{
+	struct conn *c = q->conn;
+
+	switch (q->via) {
+	case VIA_UDP_BATCH: {
+		unsigned k = s->ntx++;
+
+		s->txv[k] = (struct iovec){msg, len};
+		s->tx[k].msg_hdr = (struct msghdr){
+			.msg_name = (void *)q->peer,
+			.msg_namelen = q->peer_len,
+			.msg_iov = &s->txv[k],
+			.msg_iovlen = 1,
+		};
+		if (q->p->pktinfo) {
+			size_t cl = reply_pktinfo(q->rx, s->txctl[k], sizeof(s->txctl[k]));
+
+			s->tx[k].msg_hdr.msg_control = cl ? s->txctl[k] : NULL;
+			s->tx[k].msg_hdr.msg_controllen = cl;
+		}
+		return true;
+	}
+	case VIA_UDP: {
+		struct iovec iov = {msg, len};
+		struct msghdr mh = {.msg_name = &q->back->peer, .msg_namelen = q->back->peer_len,
+				    .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = q->back->ctl_len ? q->back->ctl : NULL,
+				    .msg_controllen = q->back->ctl_len};
+
+		sendmsg(q->back->fd, &mh, MSG_DONTWAIT);
+		return true;
+	}
+	case VIA_TCP:
+		if (!c)
+			return true; /* the connection went while upstream answered */
+		if (!q->back)
+			return conn_queue(c, msg, len); /* conn_process flushes */
+		if (conn_queue(c, msg, len)) {
+			if (conn_flush(c))
+				conn_events(w, c);
+			else
+				conn_close(w, c);
+		}
+		return true;
+	}
+	return true;
+}
+
+/* One query from any transport: answer it (or hand it over to be
+ * resolved), count it, rate-limit it (every UDP answer, ours or
+ * upstream's; a valid server cookie passes), log it (dnstap), send it.
+ * out is where the answer is built. Returns false when a TCP connection
+ * must close. */
+static bool serve(struct worker *w, const struct config *cfg, struct query *q, uint8_t *out,
+		  size_t out_max, struct udp_scratch *s)
+{
+	bool tcp = q->via == VIA_TCP;
+	struct engine_result r;
+
+	if (!q->back) {
+		if (tcp)
+			STATS_INC(w->stats.tcp);
+		else
+			STATS_INC(w->stats.udp);
+		q->tapped = tap_sampled(w);
+		if (q->tapped && tcp) {
+			clock_gettime(CLOCK_REALTIME, &q->rx_time);
+			q->local = q->conn->local;
+		} else if (q->tapped) {
+			pktinfo_local(q->rx, &q->p->local, &q->local);
+		}
+	}
+	size_t len = answer(w, cfg, q, out, out_max, &r);
+
+	if (r.resolve || r.forward) {
+		hand_over(w, q, &r);
+		return true;
+	}
+	stats_answer(&w->stats, &r);
+	after_answer(w, &r, q->msg, q->len);
+	if (len == 0)
+		return true;
+	if (!tcp && cfg->rrl.enable && !r.cookie_valid) {
+		enum rrl_verdict v = rrl_check(w->srv->rrl, &cfg->rrl, q->client, now_sec());
+
+		if (v == RRL_DROP) {
+			if (q->tapped && !q->back) /* the query came; no response went */
+				tap(w, r.cache_hit, false, (const struct sockaddr *)q->peer, &q->local,
+				    &q->rx_time, q->msg, q->len, NULL, 0);
+			return true;
+		}
+		if (v == RRL_SLIP)
+			len = truncate_reply(out, len);
+	}
+	/* a query back from upstream was logged when it left */
+	if (q->tapped && (!tcp || q->conn))
+		tap(w, q->back || r.cache_hit, tcp, (const struct sockaddr *)q->peer, &q->local,
+		    &q->rx_time, q->back ? NULL : q->msg, q->back ? 0 : q->len, out, len);
+	return deliver(w, q, out, len, s);
+}
+
+/* ---- transports ---- */
+
+static void handle_udp(struct worker *w, struct pollable *p, const struct config *cfg,
+		       struct udp_scratch *s)
+{
+	for (int round = 0; round < 4; round++) { /* bounded: other sockets get a turn */
+		for (int i = 0; i < UDP_BATCH; i++) {
+			s->rxv[i] = (struct iovec){s->rxbuf[i], UDP_RX_SIZE};
+			s->rx[i].msg_hdr = (struct msghdr){
+				.msg_name = &s->addr[i],
+				.msg_namelen = sizeof(s->addr[i]),
+				.msg_iov = &s->rxv[i],
+				.msg_iovlen = 1,
+				.msg_control = p->pktinfo ? s->rxctl[i] : NULL,
+				.msg_controllen = p->pktinfo ? sizeof(s->rxctl[i]) : 0,
+			};
+		}
+		int n = recvmmsg(p->fd, s->rx, UDP_BATCH, MSG_DONTWAIT, NULL);
+		struct timespec rx_time = {0};
+
+		if (n <= 0)
+			return;
+		if (w->srv->dnstap)
+			clock_gettime(CLOCK_REALTIME, &rx_time);
+		s->ntx = 0;
+		for (int i = 0; i < n; i++) {
+			struct query q = {
+				.via = VIA_UDP_BATCH,
+				.msg = s->rxbuf[i],
+				.len = s->rx[i].msg_len,
+				.unreadable = s->rx[i].msg_hdr.msg_flags & MSG_TRUNC,
+				.client = (struct sockaddr *)&s->addr[i],
+				.peer = &s->addr[i],
+				.peer_len = s->rx[i].msg_hdr.msg_namelen,
+				.p = p,
+				.rx = &s->rx[i].msg_hdr,
+				.rx_time = rx_time,
+			};
+
+			serve(w, cfg, &q, s->txbuf[s->ntx], WIRE_EDNS_UDP, s);
+		}
+		for (unsigned sent = 0; sent < s->ntx;) {
+			int k = sendmmsg(p->fd, s->tx + sent, s->ntx - sent, MSG_DONTWAIT);
+
+			if (k <= 0)
+				break; /* full socket buffer: UDP may be lost, as on the wire */
+			sent += (unsigned)k;
+		}
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+/* Answer every complete message in the input buffer (pipelining,
+ * RFC 7766 6.2.1). Returns false when the connection must close. */
+static bool conn_process(struct worker *w, struct conn *c, const struct config *cfg,
+			 struct udp_scratch *s)
+{
+	size_t off = 0;
+	bool ok = true;
+
+	while (c->in_len - off >= 2 && c->out_len - c->out_off < TCP_OUT_HIGH) {
+		size_t mlen = wire_read16(c->in + off);
+
+		if (mlen == 0) { /* nothing to answer; a zero length is a broken peer */
+			ok = false;
+			break;
+		}
+		if (c->in_len - off < 2 + mlen)
+			break;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		bool known = getpeername(c->p.fd, (struct sockaddr *)&peer, &plen) == 0;
+		struct query q = {
+			.via = VIA_TCP,
+			.msg = c->in + off + 2,
+			.len = mlen,
+			.client = known ? (struct sockaddr *)&peer : NULL,
+			.peer = &c->peer,
+			.conn = c,
+		};
+
+		off += 2 + mlen;
+		if (!serve(w, cfg, &q, s->tcpbuf, sizeof(s->tcpbuf), s)) {
+			ok = false;
+			break;
+		}
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	return ok;
 }
 
 static void handle_conn(struct worker *w, struct conn *c, uint32_t events,
@@ -715,8 +805,9 @@ static void sweep_idle(struct worker *w, const struct config *cfg)
 	}
 }
 
-/* Queries back from the resolver: answer them from the upstream answer
- * they carry, on the socket or connection they came from. */
+
+/* Queries back from upstream: answer them from the answer they carry, on
+ * the socket or connection they came from. */
 static void handle_done(struct worker *w, const struct config *cfg, struct udp_scratch *s)
 {
 	uint64_t v;
@@ -724,53 +815,55 @@ static void handle_done(struct worker *w, const struct config *cfg, struct udp_s
 	if (read(w->done_ev->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	pthread_mutex_lock(&w->done_lock);
-	struct rreq *q = w->done;
+	struct rreq *rq = w->done;
 
 	w->done = NULL;
 	pthread_mutex_unlock(&w->done_lock);
-	while (q) {
-		struct rreq *next = q->next;
-		struct engine_result r;
-		struct conn *c = NULL;
+	while (rq) {
+		struct rreq *next = rq->next;
+		struct query q = {
+			.via = rq->tcp ? VIA_TCP : VIA_UDP,
+			.msg = rq->query,
+			.len = rq->len,
+			.client = (struct sockaddr *)&rq->peer,
+			.peer = &rq->peer,
+			.peer_len = rq->peer_len,
+			.back = rq,
+			.tapped = rq->tapped,
+			.rx_time = rq->query_time,
+			.local = rq->local,
+		};
 
-		if (q->tcp)
-			for (c = w->conns; c && c->id != q->conn_id;)
-				c = c->next;
-		struct engine_ctx ctx = ctx_for(w, q->tcp ? (c ? (struct sockaddr *)&c->peer : NULL)
-							  : (struct sockaddr *)&q->peer);
-
-		ctx.answer = q->answer;
-		ctx.fwd = q->fwd;
-		ctx.fwd_stale = q->stale;
-		size_t len = engine_answer(cfg, &ctx, q->query, q->len, s->tcpbuf,
-					   q->tcp ? sizeof(s->tcpbuf) : WIRE_EDNS_UDP, q->tcp, &r);
-
-		stats_answer(&w->stats, &r);
-		if (q->tapped && len > 0 && (!q->tcp || c))
-			tap(w, true, q->tcp,
-			    q->tcp ? (struct sockaddr *)&c->peer : (struct sockaddr *)&q->peer,
-			    &q->local, &q->query_time, NULL, 0, s->tcpbuf, len);
-		if (len > 0 && !q->tcp) {
-			struct iovec iov = {s->tcpbuf, len};
-			struct msghdr mh = {.msg_name = &q->peer, .msg_namelen = q->peer_len,
-					    .msg_iov = &iov, .msg_iovlen = 1,
-					    .msg_control = q->ctl_len ? q->ctl : NULL,
-					    .msg_controllen = q->ctl_len};
-
-			sendmsg(q->fd, &mh, MSG_DONTWAIT);
-		} else if (len > 0) {
-			if (c && conn_queue(c, s->tcpbuf, len)) {
-				if (conn_flush(c))
-					conn_events(w, c);
-				else
-					conn_close(w, c);
-			}
+		if (rq->tcp) {
+			for (q.conn = w->conns; q.conn && q.conn->id != rq->conn_id;)
+				q.conn = q.conn->next;
+			q.client = q.conn ? (struct sockaddr *)&q.conn->peer : NULL;
+			q.peer = q.conn ? &q.conn->peer : NULL;
 		}
-		free(q->answer);
-		backend_entry_put(q->fwd);
-		free(q);
-		q = next;
+		serve(w, cfg, &q, s->tcpbuf, rq->tcp ? sizeof(s->tcpbuf) : WIRE_EDNS_UDP, s);
+		free(rq->answer);
+		backend_entry_put(rq->fwd);
+		free(rq);
+		rq = next;
 	}
+}
+
+void server_complete(struct server *srv, struct rreq *q)
+{
+	struct worker *w = &srv->workers[q->worker];
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->done_lock);
+	q->next = w->done;
+	w->done = q;
+	pthread_mutex_unlock(&w->done_lock);
+	if (write(w->done_ev->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("event=eventfd-write error=\"%s\"", strerror(errno));
+}
+
+uint64_t server_worker_qs(const struct server *srv, unsigned worker)
+{
+	return atomic_load(&srv->workers[worker].qs);
 }
 
 static void *worker_main(void *arg)

@@ -60,8 +60,13 @@ int server_open(struct server *srv, struct config *cfg);
 int server_start(struct server *srv);
 /* Stop the workers, close every socket, free the workers. */
 void server_stop(struct server *srv);
-/* Resolver side: give a resolved query back to its worker. */
+/* The resolver's and the backends' completion (their rreq_hooks, which
+ * carouseld hands them): give a query back to its worker, which answers it
+ * through the same pipeline as any other. */
 void server_complete(struct server *srv, struct rreq *q);
+/* A worker's quiescent-state counter (odd while it holds a config): the
+ * cache's grace periods (its cache_hooks). */
+uint64_t server_worker_qs(const struct server *srv, unsigned worker);
 /* Swap in a new config and retire the old one after every worker has
  * passed a quiescent point. */
 void server_swap(struct server *srv, struct config *cfg);

@@ -5,7 +5,8 @@ without glue, a cross-zone CNAME chain, a short TTL, an answer that needs
 TCP, NXDOMAIN, NODATA), compared with a reference Unbound on the same
 hierarchy; then the cache (no upstream traffic on a hit, TTLs counting
 down, expiry refetch, negative caching, prefetch), SERVFAIL with an EDE,
-the ACL, forward mode, and serve-stale with the authoritatives stopped."""
+the ACL, forward mode, RRL on answers that came from upstream, and
+serve-stale with the authoritatives stopped."""
 import socket
 import time
 
@@ -173,7 +174,35 @@ try:
         t.check(a.rcode() == 0 and rrsets(a) == rrsets(b), "forward mode: same answer as Unbound")
     t.eq(f.exit_code, 0, "clean exit (forward)")
 
-    # 9. serve-stale: authoritatives gone, the expired answer still served
+    # 9. RRL limits upstream answers too: a flood of names that all miss
+    # the cache (each answer comes back from the resolver) from one client
+    with Carouseld(yaml() + "rrl:\n  rate-limit: 10\n  slip: 2\n") as d:
+        resolved, n = stat(d, "resolver.resolutions"), 60
+        full = tc = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            for i in range(n):
+                s.sendto(dns.message.make_query(f"flood{i}.example.org.", "A").to_wire(),
+                         (d.addr, d.port))
+            s.settimeout(2)
+            try:
+                while full + tc < n:
+                    r = dns.message.from_wire(s.recv(65535))
+                    tc += bool(r.flags & dns.flags.TC)
+                    full += not r.flags & dns.flags.TC
+            except socket.timeout:
+                pass
+        resolved = stat(d, "resolver.resolutions") - resolved
+        t.check(resolved >= n - 5, f"recursion flood: {resolved} of {n} names went upstream")
+        # within a second 10 full answers; the flood may straddle a second
+        t.check(0 < full <= 30 and tc > 0 and full + tc < n,
+                f"...and RRL limits their answers: {full} full, {tc} truncated, "
+                f"{n - full - tc} dropped (rate 10/s, slip 2)")
+        t.check(d.query("flood0.example.org.", tcp=True).rcode() == dns.rcode.NXDOMAIN,
+                "...TCP is not limited")
+    t.eq(d.exit_code, 0, "clean exit (rrl)")
+
+    # 10. serve-stale: authoritatives gone, the expired answer still served
     with Carouseld(yaml("  serve-stale: 30s\n")) as d:
         r1 = ask(d, "short.example.org.")
         h.stop(["auth1"])

@@ -12,24 +12,30 @@
 #include <cmocka.h>
 
 #include "cache.h"
-#include "server.h"
 #include "wire.h"
 
-static struct server srv;
+/* Two workers' quiescent-state counters, as the server would give them. */
+static _Atomic uint64_t qs[2];
+
+static uint64_t worker_qs(void *arg, unsigned worker)
+{
+	(void)arg;
+	return atomic_load(&qs[worker]);
+}
+
+static const struct cache_hooks hooks = {.worker_qs = worker_qs};
 
 static int setup(void **state)
 {
 	(void)state;
-	srv.nworkers = 2;
-	srv.workers = aligned_alloc(alignof(struct worker), 2 * sizeof(struct worker));
-	memset(srv.workers, 0, 2 * sizeof(struct worker));
+	atomic_store(&qs[0], 0);
+	atomic_store(&qs[1], 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	free(srv.workers);
 	return 0;
 }
 
@@ -64,7 +70,7 @@ static const struct centry *find(struct cache *c, const char *text, uint16_t qty
 
 static void test_lookup_and_expiry(void **state)
 {
-	struct cache *c = cache_create(1 << 20, &srv, 2);
+	struct cache *c = cache_create(1 << 20, 2, &hooks);
 
 	(void)state;
 	cache_insert(c, make("www.example.org", TYPE_A, 100, 30, 16));
@@ -84,7 +90,7 @@ static void test_lookup_and_expiry(void **state)
 
 static void test_budget(void **state)
 {
-	struct cache *c = cache_create(1 << 20, &srv, 2);
+	struct cache *c = cache_create(1 << 20, 2, &hooks);
 	char name[64];
 
 	(void)state;
@@ -103,7 +109,7 @@ static void test_budget(void **state)
 
 static void test_flush_and_reclaim(void **state)
 {
-	struct cache *c = cache_create(1 << 20, &srv, 2);
+	struct cache *c = cache_create(1 << 20, 2, &hooks);
 
 	(void)state;
 	cache_insert(c, make("a.example.org", TYPE_A, 0, 300, 0));
@@ -116,11 +122,11 @@ static void test_flush_and_reclaim(void **state)
 	assert_null(find(c, "a.example.org", TYPE_A, 1));
 	assert_non_null(find(c, "b.example.org", TYPE_A, 1));
 	/* worker 1 is inside a batch (odd): nothing is freed until it moves */
-	atomic_store(&srv.workers[1].qs, 1);
+	atomic_store(&qs[1], 1);
 	cache_reclaim(c); /* closes the batch, snapshot taken */
 	cache_reclaim(c);
 	assert_non_null(c->retiring);
-	atomic_store(&srv.workers[1].qs, 2);
+	atomic_store(&qs[1], 2);
 	cache_reclaim(c);
 	assert_null(c->retiring);
 	assert_int_equal(cache_flush(c, NULL), 1);

@@ -2,7 +2,9 @@
  * lib/rrl_bucket.h, the arithmetic the fast paths share): a flood within
  * a second gets `rate` answers, then every slip-th limited response slips
  * and the rest are dropped; a new second starts over; a prefix is the
- * configured /24 or /56; slip 0 drops every limited one. */
+ * configured /24 or /56 (or a single address at /32); slip 0 drops every
+ * limited one; the counters add up to what was limited, and a flood
+ * longer than the bucket's count saturates, never wrapping to pass. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,11 +97,39 @@ static void test_v6_and_no_slip(void **state)
 	rrl_destroy(r);
 }
 
+static void test_accounting(void **state)
+{
+	struct rrl_config c = {.enable = true, .rate = 4, .slip = 3, .v4_prefix = 32,
+			       .v6_prefix = 56, .table_size = 1024};
+	struct rrl *r = rrl_create(c.table_size);
+	struct sockaddr_storage a = v4("192.0.2.1"), b = v4("192.0.2.2");
+	int got[3];
+
+	(void)state;
+	flood(r, &c, &a, 100, 50, got);
+	assert_int_equal(got[RRL_PASS], 4);
+	assert_int_equal(got[RRL_SLIP], 32); /* every third of the 96 limited */
+	assert_int_equal(got[RRL_DROP], 64);
+	assert_int_equal(r->slipped, 32);
+	assert_int_equal(r->dropped, 64);
+	/* /32: the neighbour has its own budget */
+	flood(r, &c, &b, 4, 50, got);
+	assert_int_equal(got[RRL_PASS], 4);
+	/* more responses in one second than the count holds: still limited */
+	flood(r, &c, &a, 70000, 51, got);
+	assert_int_equal(got[RRL_PASS], 4);
+	flood(r, &c, &a, 1000, 51, got);
+	assert_int_equal(got[RRL_PASS], 0);
+	assert_int_equal(r->slipped + r->dropped, 96 + 69996 + 1000);
+	rrl_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_v6_and_no_slip),
+		cmocka_unit_test(test_accounting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "frame_util.h"
 #include "publish.h"
+#include "socket_answer.h"
 #include "xdp.h"
 
 static struct config *pub;
@@ -49,20 +50,12 @@ static void same_as_socket(const char *asked, uint16_t qtype, bool v6, int edns,
 	struct config *ref = fu_load_bundled();
 
 	for (int step = 0; step < steps; step++) {
-		uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
-		struct engine_result r;
+		uint8_t dns[512], frame[2048], out[2048];
 		size_t dl = fu_dns_query(dns, (uint16_t)(0x200 + step), asked, qtype, edns, step & 1);
 		size_t fl = fu_frame(frame, v6, dns, dl, 41000), ol;
-		size_t sl = engine_answer(ref, &(struct engine_ctx){.worker = 0}, dns, dl, sock,
-					  sizeof(sock), false, &r);
-		size_t dns_off = 14 + (v6 ? 40 : 20) + 8;
 
 		assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
-		assert_int_equal(ol, dns_off + sl);
-		assert_memory_equal(out + dns_off, sock, sl);
-		assert_true(fu_checksums_ok(out, ol));
-		assert_memory_equal(out, fu_client_mac, 6);
-		assert_int_equal(wire_read16(out + dns_off - 6), 41000); /* dest port */
+		fu_assert_socket_answer(ref, NULL, dns, dl, out, ol, 41000);
 	}
 	config_free(ref);
 }
@@ -487,29 +480,24 @@ static void test_topology(void **state)
 		e->rot_id = ENTRY_ROT_SLOTS - 1 - i;
 		assert_int_equal(xdp_ops.publish(e), 0);
 		for (unsigned step = 0; step < 7; step++) {
-			uint8_t dns[512], frame[2048], out[2048], sock[WIRE_TCP_MAX];
-			struct engine_result r;
+			uint8_t dns[512], frame[2048], out[2048];
 			size_t dl = fu_dns_query(dns, (uint16_t)(0x900 + step), "near.example.test",
 						 TYPE_A, c->ecs_len ? 1232 : 0, false);
-			size_t ol, dns_off = 14 + (c->v6 ? 40 : 20) + 8;
+			size_t ol;
 
 			if (c->ecs_len) {
 				memcpy(dns + dl, c->ecs, c->ecs_len);
 				wire_write16(dns + dl - 2, (uint16_t)c->ecs_len);
 				dl += c->ecs_len;
 			}
-			size_t sl = engine_answer(
-				ref,
-				&(struct engine_ctx){.worker = 0,
-						     .client = c->v6 ? (struct sockaddr *)&sin6
-								     : (struct sockaddr *)&sin},
-				dns, dl, sock, sizeof(sock), false, &r);
 			size_t fl = fu_frame(frame, c->v6, dns, dl, 41000);
 
 			assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
-			if (ol != dns_off + sl || memcmp(out + dns_off, sock, sl) != 0)
-				fail_msg("%s, step %u: not carouseld's answer", c->what, step);
-			assert_true(fu_checksums_ok(out, ol));
+			printf("%s, step %u\n", c->what, step);
+			fu_assert_socket_answer(ref,
+						c->v6 ? (struct sockaddr *)&sin6
+						      : (struct sockaddr *)&sin,
+						dns, dl, out, ol, 41000);
 		}
 		printf("%s: answered, as carouseld\n", c->what);
 		xdp_ops.withdraw(e->digest);
