@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""secondary_test.py -- secondary zones from a hidden primary (Knot DNS
+with a TSIG key and NOTIFY): initial AXFR, a knotc change served through
+NOTIFY + IXFR, an IXFR answered with the whole zone, a zone over 64 KiB in
+many signed messages, NOTIFY from strangers and with bad keys, a wrong key
+of ours keeping the old data, the serial wrap, restart with the primary
+down, SERVFAIL after expire and recovery; a pool in a transferred zone
+keeps rotating and following health."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.tsig
+import dns.tsigkeyring
+
+from fleet import SECRET, WRONG, Primary, answer, source_port, start_carouseld, until, zone_text
+from harness import Carouseld, Checks, ctl_stat, free_addr, need, stop_process
+
+BIG_RECORDS = 2000
+
+
+def notify(car, apex, source, secret=None):
+    """A NOTIFY from `source` (an address), signed with `secret` if given:
+    (rcode, response flags, id matches, question echoed, TSIG ok or None)."""
+    q = dns.message.make_query(apex, "SOA")
+    q.flags = dns.flags.AA
+    q.set_opcode(dns.opcode.NOTIFY)
+    ring = None
+    if secret:
+        ring = dns.tsigkeyring.from_text({"xfr-key.": secret})
+        q.use_tsig(ring, keyname="xfr-key.", algorithm=dns.tsig.HMAC_SHA256)
+    wire = q.to_wire()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, source_port()))
+        s.settimeout(2)
+        s.sendto(wire, (car.addr, car.port))
+        resp = s.recv(4096)
+    rcode = resp[3] & 0xF
+    flags = int.from_bytes(resp[2:4], "big")
+    same_id = resp[:2] == wire[:2]
+    echoed = resp[12:12 + len(wire) - 12][:len(apex) + 6] == wire[12:12 + len(apex) + 6]
+    tsig_ok = None
+    if secret and rcode == 0:
+        try:
+            dns.message.from_wire(resp, keyring=ring, request_mac=q.mac)
+            tsig_ok = True
+        except Exception as e:  # noqa: BLE001 -- any failure is a bad signature
+            print("response TSIG:", e)
+            tsig_ok = False
+    return rcode, flags, same_id, echoed, tsig_ok
+
+
+def main():
+    need("knotd", "knotc", "dig")
+    t = Checks("secondary")
+    kaddr, kport = free_addr()
+    kept = tempfile.mkdtemp(prefix="carousel-kept-")
+    keyfile = os.path.join(kept, "xfr.key")
+    with open(keyfile, "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(keyfile, 0o600)
+    flag = os.path.join(kept, "member-71-up")
+    open(flag, "w").close()
+
+    def config(secret_line):
+        zones = "".join(f"""  - name: {apex}
+    primary: ["{kaddr}@{kport}"]
+    key: xfr-key.
+    file: {kept}/{apex}zone
+""" for apex in ("example.net.", "short.example.", "big.example."))
+        return f"""keys:
+  - name: xfr-key.
+    algorithm: hmac-sha256
+    {secret_line}
+zones:
+  - name: example.test.
+    file: zones/example.test.zone
+{zones}pools:
+  - name: www.example.net.
+    members:
+      - {{address: 192.0.2.71, monitor: {{type: exec, command: "test -e {flag}", interval: 200ms, timeout: 150ms, rise: 1, fall: 1}}}}
+      - {{address: 192.0.2.72}}
+"""
+
+    car = Carouseld(config(f"secret-file: {keyfile}"))
+    big = "".join(f"t{i} TXT \"{'x' * 60} {i}\"\n" for i in range(BIG_RECORDS))
+    knot = Primary(kaddr, kport, {
+        "example.net.": (zone_text("example.net.", 4294967290), True),
+        "short.example.": (zone_text("short.example.", 1, refresh=1, retry=1, expire=6), True),
+        "big.example.": (zone_text("big.example.", 1, extra=big), False),
+    }, notify=[(car.addr, car.port)])
+    try:
+        knot.start(wait_zone="big.example.")
+        start_carouseld(car)
+
+        def serves(name, want, rdtype="A"):
+            return answer(car.addr, car.port, name, rdtype) == ("NOERROR", want)
+
+        # 1. the first transfer (AXFR, signed), and a zone over 64 KiB
+        _, took = until(lambda: serves("old.example.net.", ["192.0.2.1"]), 15)
+        t.check(serves("old.example.net.", ["192.0.2.1"]),
+                f"initial AXFR: example.net. served ({took:.2f} s after start)")
+        ok, _ = until(lambda: serves(f"t{BIG_RECORDS - 1}.big.example.",
+                                     [f'"{"x" * 60} {BIG_RECORDS - 1}"'], "TXT"), 15)
+        t.check(ok, f"big.example. ({BIG_RECORDS} TXT, over 64 KiB, many TSIG-signed "
+                    "messages) transferred whole")
+        big_wire = sum(len(r) for r in open(f"{kept}/big.example.zone"))
+        t.check(big_wire > 65536, f"the kept big.example. file holds {big_wire} bytes")
+        t.check(ctl_stat(car.ctl, "xfr.axfr") >= 3, "xfr.axfr counts the first transfers")
+        zones = car.ctl_cmd("zones").stdout
+        t.check(re.search(r"example\.net\.\n  serial +4294967290\n  state +serving", zones)
+                is not None, "carouselctl zones: serial and state of example.net.")
+        t.check(f"{kaddr}@{kport} (key xfr-key.)" in zones and "next-refresh" in zones
+                and "expire " in zones, "carouselctl zones: primary, key, timers")
+
+        # 2. a pool in a transferred zone rotates and follows health
+        t.eq(answer(car.addr, car.port, "www.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
+             "pool www.example.net. in the transferred zone answers both members")
+
+        # 3. NOTIFY + IXFR: a knotc change is served within 2 s
+        ixfr0, notify0 = ctl_stat(car.ctl, "xfr.ixfr"), ctl_stat(car.ctl, "xfr.notify")
+        start = time.monotonic()
+        serial = knot.change("example.net.", sets=["new 60 A 192.0.2.99"])
+        ok, _ = until(lambda: serves("new.example.net.", ["192.0.2.99"]), 5, step=0.02)
+        took = time.monotonic() - start
+        t.check(ok and took <= 2.0, f"knotc change (serial {serial}) served in {took:.2f} s "
+                                    "(NOTIFY + IXFR; bound 2 s)")
+        t.check(ctl_stat(car.ctl, "xfr.ixfr") > ixfr0, "...by IXFR")
+        t.check(ctl_stat(car.ctl, "xfr.notify") > notify0, "...set off by a NOTIFY")
+        t.eq(answer(car.addr, car.port, "www.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
+             "the pool still answers after the transfer")
+        os.unlink(flag)
+        ok, _ = until(lambda: answer(car.addr, car.port, "www.example.net.")[1] ==
+                      ["192.0.2.72"], 5)
+        t.check(ok, "a failed member leaves the pool of the transferred zone")
+        open(flag, "w").close()
+        ok, _ = until(lambda: answer(car.addr, car.port, "www.example.net.")[1] ==
+                      ["192.0.2.71", "192.0.2.72"], 5)
+        t.check(ok, "...and comes back")
+
+        # 4. NOTIFY from elsewhere, with a bad key, and done right
+        other = f"127.{(int(kaddr.split('.')[1]) % 200) + 1}.9.9"
+        t.eq(notify(car, "example.net.", other, SECRET)[0], dns.rcode.REFUSED,
+             "NOTIFY from an address that is not a primary: REFUSED")
+        t.eq(notify(car, "example.net.", kaddr, WRONG)[0], dns.rcode.NOTAUTH,
+             "NOTIFY from the primary's address with a wrong key: NOTAUTH")
+        t.eq(notify(car, "example.net.", kaddr)[0], dns.rcode.REFUSED,
+             "unsigned NOTIFY for a zone with a key: REFUSED")
+        rcode, flags, same_id, echoed, tsig_ok = notify(car, "example.net.", kaddr, SECRET)
+        t.check(rcode == 0 and flags & dns.flags.QR and flags & dns.flags.AA and same_id
+                and echoed and tsig_ok,
+                "NOTIFY from the primary with the key: NOERROR, QR, AA, same ID, question "
+                "echoed, signed response (RFC 1996 4.7, RFC 8945)")
+        t.eq(notify(car, "nothere.example.", kaddr, SECRET)[0], dns.rcode.REFUSED,
+             "NOTIFY for a zone we are not secondary for: REFUSED")
+
+        # 5. our key wrong: the transfer is refused, the old data stays
+        car.write_config(config(f"secret: {WRONG}"))
+        t.eq(car.ctl_cmd("reload").returncode, 0, "reload with a wrong key")
+        fail0 = ctl_stat(car.ctl, "xfr.failed")
+        knot.change("example.net.", sets=["new2 60 A 192.0.2.98"])
+        car.ctl_cmd("refresh", "example.net.")
+        ok, _ = until(lambda: ctl_stat(car.ctl, "xfr.failed") > fail0, 10)
+        t.check(ok, "with a wrong key the refresh fails")
+        t.eq(answer(car.addr, car.port, "new2.example.net."), ("NXDOMAIN", []),
+             "...and the old data keeps serving")
+        t.check(serves("new.example.net.", ["192.0.2.99"]), "...all of it")
+        car.write_config(config(f"secret-file: {keyfile}"))
+        car.ctl_cmd("reload")
+        car.ctl_cmd("refresh", "example.net.")
+        ok, _ = until(lambda: serves("new2.example.net.", ["192.0.2.98"]), 10)
+        t.check(ok, "the right key again: the change arrives")
+
+        # 6. IXFR answered with the whole zone (no journal at the primary)
+        axfr0 = ctl_stat(car.ctl, "xfr.axfr")
+        knot.change("big.example.", sets=["added 60 A 192.0.2.77"])
+        ok, _ = until(lambda: serves("added.big.example.", ["192.0.2.77"]), 10)
+        t.check(ok, "big.example. change served (IXFR answered AXFR-style)")
+        t.check(ctl_stat(car.ctl, "xfr.axfr") > axfr0, "...counted as a whole-zone transfer")
+
+        # 7. serial arithmetic: 4294967292 -> 5 is newer (RFC 1982)
+        # 7. serial arithmetic: Knot increments through 4294967295 to 0, 1...
+        before = knot.serial("example.net.")
+        serial, k = before, 0
+        while serial is None or serial > 1000:
+            serial = knot.change("example.net.", sets=[f"step{k} 60 A 192.0.2.{k}"])
+            k += 1
+        knot.change("example.net.", sets=["wrapped 60 A 192.0.2.5"])
+        serial = knot.serial("example.net.")
+        t.check(serial < before, f"the primary's serial wrapped ({before} -> {serial})")
+        ok, _ = until(lambda: serves("wrapped.example.net.", ["192.0.2.5"]), 5)
+        t.check(ok, "the wrapped serial is newer (RFC 1982): the change is served")
+        t.check(re.search(rf"example\.net\.\n  serial +{serial}\n",
+                          car.ctl_cmd("zones").stdout) is not None,
+                f"carouselctl zones shows serial {serial}")
+
+        # 8. restart with the primary down: the kept zone serves
+        knot.stop()
+        stop_process(car.proc)
+        start_carouseld(car)
+        t.check(serves("wrapped.example.net.", ["192.0.2.5"]) and
+                serves("new.example.net.", ["192.0.2.99"]),
+                "restart with the primary down: the kept zone serves")
+
+        # 9. primary down: retries, then SERVFAIL after expire (6 s)
+        rc, took = until(lambda: answer(car.addr, car.port, "old.short.example.")[0] ==
+                         "SERVFAIL", 20, step=0.2)
+        t.check(rc, f"short.example. (expire 6 s) answers SERVFAIL once expired "
+                    f"({took:.1f} s after the restart)")
+        t.check(ctl_stat(car.ctl, "xfr.failed") >= 2, "the refresh was retried")
+        t.check("expired" in car.ctl_cmd("zones").stdout, "carouselctl zones says expired")
+        t.check(serves("new.example.net.", ["192.0.2.99"]),
+                "example.net. (expire 1 h) still serves")
+        knot.start(wait_zone="short.example.")
+        ok, took = until(lambda: serves("old.short.example.", ["192.0.2.1"]), 15, step=0.1)
+        t.check(ok, f"the primary is back: short.example. serves again ({took:.1f} s)")
+        m = car.ctl_cmd("zones").stdout
+        t.check("ixfr" in m and "failed" in m, "carouselctl zones lists transfer counters")
+    finally:
+        car.stop()
+        t.eq(car.exit_code, 0, "carouseld stops cleanly")
+        knot.close()
+        shutil.rmtree(kept, ignore_errors=True)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
