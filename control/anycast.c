@@ -150,16 +150,19 @@ struct anycast *anycast_create(const struct config *cfg)
 	return a;
 }
 
-/* Does the prefix's service run? Any of its pools with a member served. */
+/* Does the prefix's service run? Any of its pools with a member that is
+ * up (not a fail-open answer of on-all-down: serve-all). */
 static bool prefix_serves(const struct anycast_prefix *p)
 {
 	if (p->npools == 0)
 		return true;
 	for (unsigned i = 0; i < p->npools; i++) {
-		const struct pool_view *v = pool_view_get(p->pools[i]);
+		const struct pool *pool = p->pools[i];
+		const struct pool_view *v = pool_view_get(pool);
 
-		if (v && (v->serving[0] || v->serving[1]))
-			return true;
+		for (int f = 0; v && f < 2; f++)
+			if (pool->nfam[f] && !v->all_down[f])
+				return true;
 	}
 	return false;
 }
