@@ -585,12 +585,13 @@ int main(int argc, char **argv)
 
 		nanosleep(&drain, NULL);
 	}
-	xfr_destroy(srv.xfr); /* before the configs its zones point into go */
-	srv.xfr = NULL;
 	http_stop(http);
 	health_destroy(the_health);
 	backend_stop(srv.backends); /* no more completions for the workers */
 	server_stop(&srv);
+	/* after the workers (a NOTIFY reaches it), before the configs go */
+	xfr_destroy(srv.xfr);
+	srv.xfr = NULL;
 	backend_free(srv.backends);
 	dnstap_close(srv.dnstap);
 	if (dataplane_xdp)

@@ -90,7 +90,6 @@ struct xfr {
 	bool req_done;
 	int req_rc;
 	char req_err[CFG_ERR_LEN];
-	uint64_t notifies_refused;
 };
 
 /* --- the record store --- */
@@ -866,6 +865,19 @@ static void set_result(struct xfr_zone *z, const char *fmt, ...)
 	pthread_mutex_unlock(&z->x->lock);
 }
 
+static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *err, size_t len);
+
+/* The zone stopped (or started) answering: a new generation, so the fast
+ * paths drop (or get back) the entries of its pools. */
+static void republish(struct xfr_zone *z)
+{
+	char err[CFG_ERR_LEN];
+
+	if (swap_in(z->x, z, NULL, err, sizeof(err)) < 0)
+		log_warn("event=xfr zone=%s note=\"reload for the fast paths failed: %s\"", z->name,
+			 err);
+}
+
 static void timers_from_soa(struct xfr_zone *z, const struct xrec *soa)
 {
 	const uint8_t *rd = soa->data + soa->olen;
@@ -888,8 +900,10 @@ static void refreshed(struct xfr_zone *z, time_t now)
 	z->next_check = now + z->refresh;
 	z->expire_at = now + z->expire;
 	pthread_mutex_unlock(&z->x->lock);
-	if (atomic_exchange(&z->pub.expired, false))
+	if (atomic_exchange(&z->pub.expired, false)) {
 		log_info("event=zone-unexpired zone=%s serial=%u", z->name, z->serial);
+		republish(z);
+	}
 	state_save(z);
 }
 
@@ -1094,6 +1108,7 @@ static void *xfr_thread(void *arg)
 				log_error("event=zone-expired zone=%s serial=%u last-refresh=%lld",
 					  z->name, z->serial, (long long)z->last_ok);
 				set_result(z, "expired: no successful refresh for %u s", z->expire);
+				republish(z);
 			}
 			if (z->next_check < next)
 				next = z->next_check;
@@ -1219,11 +1234,11 @@ void xfr_run(struct xfr *x)
 	if (read(x->main_fd, &v, sizeof(v)) < 0)
 		return;
 	pthread_mutex_lock(&x->lock);
-	struct xfr_zone *z = x->req;
+	struct xfr_zone *z = x->req_done ? NULL : x->req;
 	const char *staged = x->req_file;
 
 	pthread_mutex_unlock(&x->lock);
-	if (!z || x->req_done)
+	if (!z)
 		return;
 	/* the new generation reads the zone from the staged file; kept only
 	 * once it serves */
@@ -1231,7 +1246,7 @@ void xfr_run(struct xfr *x)
 	int rc = x->hooks.apply(x->hooks.arg, err, sizeof(err));
 
 	fleet_stage(NULL, NULL);
-	if (rc == 0 && rename(staged, z->file) < 0) {
+	if (rc == 0 && staged && rename(staged, z->file) < 0) {
 		log_error("event=xfr zone=%s error=\"rename %s: %s\"", z->name, staged,
 			  strerror(errno));
 	}
@@ -1375,9 +1390,6 @@ size_t xfr_stats(struct xfr *x, char *buf, size_t len)
 		t[4] += z->n_notify;
 		t[5] += z->present && atomic_load(&z->pub.expired);
 	}
-	t[4] += 0;
-	uint64_t refused = x->notifies_refused;
-
 	pthread_mutex_unlock(&x->lock);
 	int k = snprintf(buf, len,
 			 "xfr.soa-checks %llu\nxfr.ixfr %llu\nxfr.axfr %llu\nxfr.failed %llu\n"
@@ -1385,7 +1397,6 @@ size_t xfr_stats(struct xfr *x, char *buf, size_t len)
 			 (unsigned long long)t[0], (unsigned long long)t[1],
 			 (unsigned long long)t[2], (unsigned long long)t[3],
 			 (unsigned long long)t[4], (unsigned long long)t[5]);
-	(void)refused;
 	return k < 0 ? 0 : (size_t)k < len ? (size_t)k : len;
 }
 
