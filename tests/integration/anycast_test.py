@@ -209,7 +209,7 @@ anycast:
         t.eq(results.count(False), 0, "every client query was answered (dig retries once "
                                       "a path goes)")
         # a clean stop withdraws before the listeners close
-        stop_process(cars[a2])
+        t.eq(stop_process(cars[a2]), 0, "the last appliance stops cleanly (SIGTERM)")
         got, _ = until(lambda: paths(rsock) == [], 10, step=0.05)
         t.check(got, "a clean stop of the last appliance withdraws its path")
         with open(os.path.join(work, a2, "carouseld.log")) as f:
