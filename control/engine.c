@@ -370,8 +370,10 @@ static void answer_zone(struct answer *A, const struct zone *z, const uint8_t *q
 		}
 		name = cn->head->data;
 		z = config_find_zone(A->cfg, name);
-		if (!z)
-			return; /* out of our data: the client follows it */
+		/* out of our data, or into a secondary zone that cannot
+		 * answer: the client follows it */
+		if (!z || !xfr_zone_serving(z))
+			return;
 	}
 }
 

@@ -85,6 +85,7 @@ zones:
     file: zones/example.test.zone
 {zones}pools:
   - name: www.example.net.
+    aliases: [web.example.net.]
     members:
       - {{address: 192.0.2.71, monitor: {{type: exec, command: "test -e {flag}", interval: 200ms, timeout: 150ms, rise: 1, fall: 1}}}}
       - {{address: 192.0.2.72}}
@@ -137,6 +138,8 @@ zones:
         t.check(ctl_stat(car.ctl, "xfr.notify") > notify0, "...set off by a NOTIFY")
         t.eq(answer(car.addr, car.port, "www.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
              "the pool still answers after the transfer")
+        t.eq(answer(car.addr, car.port, "web.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
+             "...and so does its alias")
         os.unlink(flag)
         ok, _ = until(lambda: answer(car.addr, car.port, "www.example.net.")[1] ==
                       ["192.0.2.72"], 5)
