@@ -227,6 +227,22 @@ zones:
         t.check(ok, f"the primary is back: short.example. serves again ({took:.1f} s)")
         m = car.ctl_cmd("zones").stdout
         t.check("ixfr" in m and "failed" in m, "carouselctl zones lists transfer counters")
+
+        # 10. a primary whose serial went back (rebuilt from an old file):
+        # ignored and logged, the newer data keeps serving
+        knot.stop()
+        with open(os.path.join(knot.dir, "zones", "example.net.zone"), "w") as f:
+            f.write(zone_text("example.net.", 4294967000))  # before 1, across the wrap
+        shutil.rmtree(os.path.join(knot.dir, "db"))
+        os.makedirs(os.path.join(knot.dir, "db"))
+        knot.start(wait_zone="example.net.")
+        car.ctl_cmd("refresh", "example.net.")
+        ok, _ = until(lambda: "primary serial 4294967000 is older than ours" in
+                      car.ctl_cmd("zones").stdout, 10)
+        t.check(ok, "a primary serial that went back (4294967000 after 1, RFC 1982) is "
+                    "reported and ignored")
+        t.check(serves("wrapped.example.net.", ["192.0.2.5"]), "...and our data keeps serving")
+        t.check("primary serial 4294967000 is older than ours" in car.logtext(), "...and logged")
     finally:
         car.stop()
         t.eq(car.exit_code, 0, "carouseld stops cleanly")
