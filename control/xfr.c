@@ -56,7 +56,7 @@ struct xfr_zone {
 	uint8_t apex[DNAME_MAXLEN];
 	char name[DNAME_STRLEN];
 	/* from the config in force (under x->lock) */
-	char file[4096];
+	char cfg_file[4096];
 	unsigned nprimaries;
 	struct fleet_addr primaries[FLEET_MAX_PRIMARIES];
 	bool has_key;
@@ -66,6 +66,7 @@ struct xfr_zone {
 	/* wake-ups from workers and the control socket */
 	_Atomic bool notified, forced;
 	/* the thread's, read under x->lock by `zones` */
+	char file[4096]; /* cfg_file, taken by the thread at each refresh */
 	bool have_data, store_loaded;
 	uint32_t serial, refresh, retry, expire;
 	time_t last_ok, last_attempt, next_check, expire_at;
@@ -965,6 +966,12 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 	pthread_mutex_lock(&x->lock);
 	np = z->nprimaries;
 	memcpy(prim, z->primaries, sizeof(prim));
+	if (strcmp(z->file, z->cfg_file) != 0) {
+		/* the file moved in the config: what it holds is what serves */
+		memcpy(z->file, z->cfg_file, sizeof(z->file));
+		z->store_loaded = false;
+		z->have_data = access(z->file, F_OK) == 0;
+	}
 	z->last_attempt = now;
 	z->n_soa++;
 	pthread_mutex_unlock(&x->lock);
@@ -973,6 +980,8 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 			log_warn("event=xfr zone=%s note=\"kept file unreadable, transferring whole\"",
 				 z->name);
 			z->have_data = false;
+		} else {
+			timers_from_soa(z, z->st.soa); /* the serial the IXFR starts from */
 		}
 		z->store_loaded = true;
 	}
@@ -1185,6 +1194,7 @@ void xfr_adopt(struct xfr *x, struct config *cfg)
 			memcpy(z->apex, s->apex, dname_len(s->apex));
 			snprintf(z->name, sizeof(z->name), "%s", s->name_text);
 			snprintf(z->file, sizeof(z->file), "%s", s->file);
+			snprintf(z->cfg_file, sizeof(z->cfg_file), "%s", s->file);
 			snprintf(z->result, sizeof(z->result), "not checked yet");
 			z->next_check = now;
 			if (s->zone->soa) {
@@ -1207,7 +1217,7 @@ void xfr_adopt(struct xfr *x, struct config *cfg)
 			z->next = x->zones;
 			x->zones = z;
 		}
-		snprintf(z->file, sizeof(z->file), "%s", s->file);
+		snprintf(z->cfg_file, sizeof(z->cfg_file), "%s", s->file);
 		z->nprimaries = s->nprimaries;
 		memcpy(z->primaries, s->primaries, sizeof(z->primaries));
 		z->has_key = s->key != NULL;
