@@ -27,8 +27,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "install-deps: installing$missing"
 $SUDO apt-get update -qq
-# The knot, unbound and bird2 packages would start system daemons (unbound would
-# prime the real root): forbid service starts while installing.
+# The knot, unbound and bird2 packages would start system daemons
+# (unbound would prime the real root): forbid service starts while
+# installing.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e $policy ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null
