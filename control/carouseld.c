@@ -276,13 +276,14 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 		dnstap_update(srv->dnstap, &cfg->dnstap);
 	if (fast)
 		fast->tap(srv->dnstap && cfg->dnstap.enable ? cfg->dnstap.sample : 0);
-	if (srv->xfr)
-		xfr_adopt(srv->xfr, cfg); /* secondary zones keep their transfer state */
+	xfr_adopt(srv->xfr, cfg); /* secondary zones keep their transfer state */
 	health_adopt(the_health, cfg); /* members keep their state */
 	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
 	server_swap(srv, cfg);
 	if (the_publisher)
 		publish_config(the_publisher, atomic_load(&srv->cfg));
+	if (!the_anycast && cfg->fleet.nanycast)
+		the_anycast = anycast_create(cfg); /* the first anycast: prefix */
 	anycast_update(the_anycast, atomic_load(&srv->cfg));
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
@@ -468,12 +469,12 @@ int main(int argc, char **argv)
 				      .changed = health_changed, .arg = &srv};
 
 	the_health = health_create(&hooks);
-	if (cfg->fleet.nsecondaries) {
-		struct xfr_hooks xh = {.apply = xfr_apply, .arg = &srv};
+	/* always there (its thread sleeps without zones): a reload may add
+	 * secondary zones */
+	struct xfr_hooks xh = {.apply = xfr_apply, .arg = &srv};
 
-		srv.xfr = xfr_create(&xh);
-		xfr_adopt(srv.xfr, cfg);
-	}
+	srv.xfr = xfr_create(&xh);
+	xfr_adopt(srv.xfr, cfg);
 	health_adopt(the_health, cfg);
 	struct http *http = NULL;
 

@@ -606,7 +606,7 @@ struct xfer {
 	struct store fresh;
 	uint8_t first_owner[DNAME_MAXLEN];
 	uint32_t first_ttl;
-	uint8_t first_rd[512];
+	uint8_t first_rd[600]; /* an SOA: two names and 20 bytes */
 	uint16_t first_rdlen;
 	unsigned changes;
 	const char *err;
