@@ -160,11 +160,14 @@ def source_port():
 def answer(addr, port, name, rdtype="A", source=None, timeout=1.0):
     """(rcode text, sorted rdata texts) or (None, []) on a timeout."""
     q = dns.message.make_query(name, rdtype)
-    try:
-        r = dns.query.udp(q, addr, port=port, timeout=timeout, source=source or "0.0.0.0",
-                          source_port=source_port(), ignore_trailing=True)
-    except Exception:
-        return None, []
+    for attempt in range(2):  # one retry: a datagram lost on a loaded machine
+        try:
+            r = dns.query.udp(q, addr, port=port, timeout=timeout, source=source or "0.0.0.0",
+                              source_port=source_port(), ignore_trailing=True)
+            break
+        except Exception:
+            if attempt:
+                return None, []
     vals = sorted(rd.to_text() for rr in r.answer for rd in rr if rr.rdtype ==
                   dns.rdatatype.from_text(rdtype))
     return dns.rcode.to_text(r.rcode()), vals
