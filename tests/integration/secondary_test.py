@@ -149,6 +149,20 @@ zones:
                       ["192.0.2.71", "192.0.2.72"], 5)
         t.check(ok, "...and comes back")
 
+        # a transferred zone the loader refuses (A records at a pool's name):
+        # the old data keeps serving; fixed at the primary, it arrives
+        bad = knot.change("example.net.", sets=["www 60 A 192.0.2.200", "bad 60 A 192.0.2.201"])
+        ok, _ = until(lambda: f"transfer of serial {bad} rejected" in
+                      car.ctl_cmd("zones").stdout, 10)
+        t.check(ok, "a transfer that conflicts with a pool is rejected (carouselctl zones)")
+        t.eq(answer(car.addr, car.port, "www.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
+             "...the pool keeps answering")
+        t.eq(answer(car.addr, car.port, "bad.example.net.")[0], "NXDOMAIN",
+             "...and the rest of the old zone too")
+        fixed = knot.change("example.net.", unsets=["www A"])
+        ok, _ = until(lambda: serves("bad.example.net.", ["192.0.2.201"]), 10)
+        t.check(ok, f"fixed at the primary (serial {fixed}): the zone arrives")
+
         # 4. NOTIFY from elsewhere, with a bad key, and done right
         other = f"127.{(int(kaddr.split('.')[1]) % 200) + 1}.9.9"
         t.eq(notify(car, "example.net.", other, SECRET)[0], dns.rcode.REFUSED,
