@@ -179,7 +179,8 @@ static void set_state(struct anycast *a, struct announced *s, bool up, const cha
 {
 	if (s->up == up)
 		return;
-	if (nl_addr(a->ifindex, s->family, s->addr, s->prefix, up) < 0 && (up || errno != EADDRNOTAVAIL)) {
+	if (nl_addr(a->ifindex, s->family, s->addr, s->prefix, up) < 0 &&
+	    (up || errno != EADDRNOTAVAIL)) {
 		log_error("event=anycast prefix=%s action=%s error=\"%s\"", s->text,
 			  up ? "announce" : "withdraw", strerror(errno));
 		return;
@@ -228,8 +229,9 @@ void anycast_update(struct anycast *a, const struct config *cfg)
 		}
 		bool up = prefix_serves(p);
 
-		set_state(a, s, up, up ? (p->npools ? "a pool serves" : "carouseld runs")
-				       : "every pool is down");
+		set_state(a, s, up,
+			  up ? (p->npools ? "a pool serves" : "carouseld runs")
+			     : "every pool is down");
 	}
 }
 
@@ -270,7 +272,8 @@ size_t anycast_ctl(struct anycast *a, char *buf, size_t len)
 	n = k > 0 ? (size_t)k : 0;
 	for (unsigned i = 0; i < a->n && n < len; i++) {
 		k = snprintf(buf + n, len - n, "%s %s for %lld s\n", a->p[i].text,
-			     a->p[i].up ? "announced" : "withdrawn", (long long)(now - a->p[i].since));
+			     a->p[i].up ? "announced" : "withdrawn",
+			     (long long)(now - a->p[i].since));
 		if (k > 0)
 			n += (size_t)k;
 	}

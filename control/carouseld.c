@@ -164,9 +164,10 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
 		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|top|reload|\n"
-		"pools|drain|undrain|cache|backends|zones|refresh|anycast (see carouselctl --help); the http:\n"
-		"section adds a status page and a JSON API, dnstap: query logging (man\n"
-		"carousel.yaml).\n");
+		"pools|drain|undrain|cache|backends|zones|refresh|anycast (see carouselctl\n"
+		"--help); the http: section adds a status page and a JSON API, dnstap:\n"
+		"query logging, keys: and a zone's primary: secondary zones, anycast:\n"
+		"announced prefixes (man carousel.yaml).\n");
 }
 
 /* systemd Type=notify: READY=1 once serving, RELOADING=1 around a reload,

@@ -26,7 +26,7 @@ void fleet_stage(const uint8_t *apex, const char *staged)
 }
 
 __attribute__((format(printf, 3, 4))) static int ffail(struct fleet_ctx *c, const yaml_node_t *n,
-						      const char *fmt, ...)
+						       const char *fmt, ...)
 {
 	va_list ap;
 	int k = snprintf(c->err, c->err_len, "%s:%zu:%zu: ", c->path,
@@ -201,8 +201,10 @@ int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
 		int alg = tsig_alg_from_str(scalar(v[1]));
 
 		if (alg < 0)
-			return ffail(c, v[1], "key algorithm must be hmac-sha256, hmac-sha384, "
-				     "hmac-sha512 or hmac-sha1, not '%s'", scalar(v[1]));
+			return ffail(c, v[1],
+				     "key algorithm must be hmac-sha256, hmac-sha384, "
+				     "hmac-sha512 or hmac-sha1, not '%s'",
+				     scalar(v[1]));
 		k->key.alg = (enum tsig_alg)alg;
 		if (!v[2] == !v[3])
 			return ffail(c, e, "key %s needs one of secret and secret-file",
@@ -233,12 +235,13 @@ struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, c
 	char zerr[CFG_ERR_LEN];
 
 	if (!primary) {
-		ffail(c, zone_node, "a zone with key: needs primary: (where it is transferred from)");
+		ffail(c, zone_node,
+		      "a zone with key: needs primary: (where it is transferred from)");
 		return NULL;
 	}
 	if (!f->secondaries)
-		f->secondaries = arena_alloc(&cfg->arena, (nzones ? nzones : 1) *
-								  sizeof(*f->secondaries));
+		f->secondaries =
+		    arena_alloc(&cfg->arena, (nzones ? nzones : 1) * sizeof(*f->secondaries));
 	struct secondary *s = &f->secondaries[f->nsecondaries];
 
 	memcpy(s->apex, apex, dname_len(apex));
@@ -392,8 +395,9 @@ int fleet_finish(struct fleet_ctx *c)
 			if (dname_equal(f->keys[k].key.name, name))
 				s->key = &f->keys[k].key;
 		if (!s->key) {
-			snprintf(c->err, c->err_len, "%s:%d:1: zone %s: no key named %s in keys:",
-				 c->path, s->line, s->name_text, s->key_name);
+			snprintf(c->err, c->err_len,
+				 "%s:%d:1: zone %s: no key named %s in keys:", c->path, s->line,
+				 s->name_text, s->key_name);
 			return -1;
 		}
 	}

@@ -34,10 +34,10 @@ struct fleet_key {
 struct secondary {
 	uint8_t apex[DNAME_MAXLEN];
 	const char *name_text;
-	const char *file;          /* where the transferred zone is kept */
+	const char *file; /* where the transferred zone is kept */
 	unsigned nprimaries;
 	struct fleet_addr primaries[FLEET_MAX_PRIMARIES];
-	const char *key_name;      /* NULL: no TSIG */
+	const char *key_name; /* NULL: no TSIG */
 	const struct tsig_key *key;
 	struct zone *zone;
 	int line;
@@ -51,7 +51,7 @@ struct anycast_prefix {
 	uint8_t addr[16];
 	unsigned prefix;
 	char text[64];
-	unsigned npools;           /* 0: announced while carouseld runs */
+	unsigned npools; /* 0: announced while carouseld runs */
 	const char *pool_names[FLEET_MAX_ANYCAST_POOLS];
 	const struct pool *pools[FLEET_MAX_ANYCAST_POOLS];
 	int line;

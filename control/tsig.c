@@ -17,10 +17,10 @@ static const struct {
 	const char *digest;
 	size_t size;
 } algs[TSIG_ALGS] = {
-	[TSIG_HMAC_SHA1] = {"hmac-sha1", "SHA1", 20},
-	[TSIG_HMAC_SHA256] = {"hmac-sha256", "SHA256", 32},
-	[TSIG_HMAC_SHA384] = {"hmac-sha384", "SHA384", 48},
-	[TSIG_HMAC_SHA512] = {"hmac-sha512", "SHA512", 64},
+    [TSIG_HMAC_SHA1] = {"hmac-sha1", "SHA1", 20},
+    [TSIG_HMAC_SHA256] = {"hmac-sha256", "SHA256", 32},
+    [TSIG_HMAC_SHA384] = {"hmac-sha384", "SHA384", 48},
+    [TSIG_HMAC_SHA512] = {"hmac-sha512", "SHA512", 64},
 };
 
 int tsig_alg_from_str(const char *s)
@@ -86,7 +86,8 @@ int tsig_find(const uint8_t *msg, size_t len, struct tsig_rr *t)
 	if (len < WIRE_HDR_LEN)
 		return -1;
 	unsigned qd = wire_read16(msg + 4);
-	unsigned rrs = (unsigned)wire_read16(msg + 6) + wire_read16(msg + 8) + wire_read16(msg + 10);
+	unsigned rrs =
+	    (unsigned)wire_read16(msg + 6) + wire_read16(msg + 8) + wire_read16(msg + 10);
 	unsigned ar = wire_read16(msg + 10);
 
 	for (unsigned i = 0; i < qd; i++) {
@@ -148,9 +149,9 @@ static EVP_MAC_CTX *hmac_new(const struct tsig_key *key)
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						 (char *)algs[key->alg].digest, 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[key->alg].digest,
+					     0),
+	    OSSL_PARAM_construct_end(),
 	};
 
 	EVP_MAC_free(mac); /* the context holds its own reference */
@@ -172,8 +173,8 @@ static void hmac_mac(EVP_MAC_CTX *ctx, const uint8_t *mac, size_t mac_len)
 
 /* The message as §4.3.1/4.3.2 sign it: the original ID, ARCOUNT without
  * the TSIG, the bytes before the TSIG RR. */
-static void hmac_message(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t signed_len,
-			 uint16_t orig_id, bool drop_one)
+static void hmac_message(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t signed_len, uint16_t orig_id,
+			 bool drop_one)
 {
 	uint8_t hdr[WIRE_HDR_LEN];
 
@@ -342,8 +343,8 @@ size_t tsig_append_error(uint8_t *msg, size_t len, size_t max, const struct tsig
 			 uint16_t error, uint64_t now)
 {
 	return put_tsig(msg, len, max, req->name, req->alg,
-			error == TSIG_BADTIME ? now : req->time_signed, NULL, 0,
-			wire_read16(msg), error);
+			error == TSIG_BADTIME ? now : req->time_signed, NULL, 0, wire_read16(msg),
+			error);
 }
 
 void tsig_stream_init(struct tsig_stream *s, const struct tsig_key *key, const uint8_t *req_mac,
@@ -387,8 +388,8 @@ int tsig_stream_next(struct tsig_stream *s, const uint8_t *msg, size_t len, uint
 	int rc = check_mac(s->key, &t);
 
 	if (t.error) {
-		*why = t.error == TSIG_BADKEY ? "the primary does not know our key (BADKEY)"
-		       : t.error == TSIG_BADSIG ? "the primary says our signature is bad (BADSIG)"
+		*why = t.error == TSIG_BADKEY	 ? "the primary does not know our key (BADKEY)"
+		       : t.error == TSIG_BADSIG	 ? "the primary says our signature is bad (BADSIG)"
 		       : t.error == TSIG_BADTIME ? "the primary says our clock is off (BADTIME)"
 						 : "TSIG error from the primary";
 		return -1;

@@ -20,8 +20,7 @@
 /* TSIG errors (RFC 8945 3 and 5.2); 0 is success. */
 enum tsig_error { TSIG_BADSIG = 16, TSIG_BADKEY = 17, TSIG_BADTIME = 18, TSIG_BADTRUNC = 22 };
 
-enum tsig_alg { TSIG_HMAC_SHA1, TSIG_HMAC_SHA256, TSIG_HMAC_SHA384, TSIG_HMAC_SHA512,
-		TSIG_ALGS };
+enum tsig_alg { TSIG_HMAC_SHA1, TSIG_HMAC_SHA256, TSIG_HMAC_SHA384, TSIG_HMAC_SHA512, TSIG_ALGS };
 
 struct tsig_key {
 	uint8_t name[DNAME_MAXLEN]; /* lower-case wire form */
@@ -32,7 +31,7 @@ struct tsig_key {
 
 /* The TSIG RR of a message, as read (pointers into the message). */
 struct tsig_rr {
-	size_t off;                 /* where the RR starts: the message before it is signed */
+	size_t off;		    /* where the RR starts: the message before it is signed */
 	uint8_t name[DNAME_MAXLEN]; /* key name, lower case */
 	uint8_t alg[DNAME_MAXLEN];  /* algorithm name, lower case */
 	uint64_t time_signed;
@@ -82,7 +81,7 @@ struct tsig_stream {
 	const struct tsig_key *key;
 	uint8_t mac[TSIG_MAC_MAX]; /* the request's, then the last signed response's */
 	size_t mac_len;
-	void *run;                 /* HMAC over the unsigned messages since */
+	void *run; /* HMAC over the unsigned messages since */
 	unsigned nsigned, unsigned_run;
 };
 

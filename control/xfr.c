@@ -12,8 +12,8 @@
 #include <libknot/libknot.h>
 #include <libzscanner/scanner.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,7 @@
 #define XFR_MSG_TIMEOUT_MS 10000
 #define XFR_TOTAL_TIMEOUT_S 300
 #define XFR_NOTIFY_OPCODE 4
-#define RCODE_NOTAUTH 9 /* RFC 8945 */
+#define RCODE_NOTAUTH 9	     /* RFC 8945 */
 #define XFR_RETRY_NO_DATA 10 /* seconds between tries while we have nothing */
 
 /* One record of a zone, canonical (lower-case owner and RDATA names). */
@@ -81,8 +81,8 @@ struct xfr {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int wake_fd;  /* eventfd: the thread looks again */
-	int main_fd;  /* eventfd: the main thread has a swap to do */
+	int wake_fd; /* eventfd: the thread looks again */
+	int main_fd; /* eventfd: the main thread has a swap to do */
 	bool stop;
 	struct xfr_zone *zones;
 	/* one swap request at a time, answered by the main thread */
@@ -124,8 +124,8 @@ static void store_clear(struct store *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static struct xrec **store_slot(struct store *st, const uint8_t *owner, size_t olen,
-				uint16_t type, const uint8_t *rd, size_t rdlen, uint32_t h)
+static struct xrec **store_slot(struct store *st, const uint8_t *owner, size_t olen, uint16_t type,
+				const uint8_t *rd, size_t rdlen, uint32_t h)
 {
 	struct xrec **p = &st->b[h & st->mask];
 
@@ -453,7 +453,8 @@ static int connect_from_any_port(int fd, const struct fleet_addr *a)
 			errno = EAGAIN;
 			continue;
 		}
-		if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EINPROGRESS)
+		if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ||
+		    errno == EINPROGRESS)
 			return 0;
 		return -1;
 	}
@@ -510,7 +511,7 @@ static int response_rcode(const uint8_t *q, const uint8_t *r, size_t len)
 static const char *rcode_name(int rc)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					    "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+					    "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
 					    "NXRRSET", "NOTAUTH", "NOTZONE"};
 
 	return rc >= 0 && rc <= 10 ? names[rc] : "rcode?";
@@ -518,8 +519,8 @@ static const char *rcode_name(int rc)
 
 /* The primary's SOA serial over UDP (TCP when truncated is not needed:
  * an SOA always fits). 0, or -1 with why. */
-static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *serial,
-		     char *why, size_t why_len)
+static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *serial, char *why,
+		     size_t why_len)
 {
 	uint8_t q[1024], r[4096], mac[TSIG_MAC_MAX];
 	size_t mac_len, ql = build_query(z, TYPE_SOA, q, sizeof(q), mac, &mac_len);
@@ -527,7 +528,8 @@ static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *s
 	uint64_t deadline = now_ms() + XFR_SOA_TIMEOUT_MS;
 	int rc = -1;
 
-	if (fd < 0 || !ql || connect_from_any_port(fd, a) < 0 || send(fd, q, ql, 0) != (ssize_t)ql) {
+	if (fd < 0 || !ql || connect_from_any_port(fd, a) < 0 ||
+	    send(fd, q, ql, 0) != (ssize_t)ql) {
 		snprintf(why, why_len, "SOA query to %s: %s", a->text, strerror(errno));
 		goto out;
 	}
@@ -562,7 +564,8 @@ static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *s
 				k = tsig_stream_end(&ts, &bad);
 			tsig_stream_free(&ts);
 			if (k < 0) {
-				snprintf(why, why_len, "SOA answer from %s: TSIG: %s", a->text, bad);
+				snprintf(why, why_len, "SOA answer from %s: TSIG: %s", a->text,
+					 bad);
 				goto out;
 			}
 		}
@@ -579,7 +582,8 @@ static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *s
 			const knot_rrset_t *rr = knot_pkt_rr(an, i);
 			const knot_rdata_t *d = rr->rrs.rdata;
 
-			if (rr->type == TYPE_SOA && dname_equal(rr->owner, z->apex) && d->len >= 22) {
+			if (rr->type == TYPE_SOA && dname_equal(rr->owner, z->apex) &&
+			    d->len >= 22) {
 				*serial = soa_field(d->data, d->len, 0);
 				rc = 0;
 			}
@@ -761,7 +765,8 @@ static enum xfer_result transfer(struct xfr_zone *z, const struct fleet_addr *a,
 		goto out;
 	}
 	wire_write16(q, (uint16_t)ql);
-	if (connect_from_any_port(fd, a) < 0 || wait_fd(fd, POLLOUT, now_ms() + XFR_SOA_TIMEOUT_MS) < 0) {
+	if (connect_from_any_port(fd, a) < 0 ||
+	    wait_fd(fd, POLLOUT, now_ms() + XFR_SOA_TIMEOUT_MS) < 0) {
 		snprintf(why, why_len, "%s from %s: connect: %s", what, a->text, strerror(errno));
 		goto out;
 	}
@@ -789,7 +794,8 @@ static enum xfer_result transfer(struct xfr_zone *z, const struct fleet_addr *a,
 		int rcode = response_rcode(q + 2, msg, n);
 
 		if (rcode < 0) {
-			snprintf(why, why_len, "%s from %s: an answer to another query", what, a->text);
+			snprintf(why, why_len, "%s from %s: an answer to another query", what,
+				 a->text);
 			res = XR_FAIL;
 			goto out;
 		}
@@ -853,7 +859,8 @@ out:
 
 /* --- the thread --- */
 
-static void set_result(struct xfr_zone *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_result(struct xfr_zone *z, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void set_result(struct xfr_zone *z, const char *fmt, ...)
 {
@@ -938,8 +945,7 @@ static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *
 }
 
 /* Write the new data beside the kept file, have it swapped in, keep it. */
-static int install(struct xfr *x, struct xfr_zone *z, const struct store *st, char *err,
-		   size_t len)
+static int install(struct xfr *x, struct xfr_zone *z, const struct store *st, char *err, size_t len)
 {
 	char staged[4200];
 
@@ -977,8 +983,9 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 	pthread_mutex_unlock(&x->lock);
 	if (z->have_data && !z->store_loaded) {
 		if (store_load_file(z, z->file) < 0) {
-			log_warn("event=xfr zone=%s note=\"kept file unreadable, transferring whole\"",
-				 z->name);
+			log_warn(
+			    "event=xfr zone=%s note=\"kept file unreadable, transferring whole\"",
+			    z->name);
 			z->have_data = false;
 		} else {
 			timers_from_soa(z, z->st.soa); /* the serial the IXFR starts from */
@@ -1002,9 +1009,10 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 		}
 		if (z->have_data && !xfr_serial_gt(serial, z->serial)) {
 			/* RFC 1982: a serial that goes back is not newer */
-			log_warn("event=xfr zone=%s primary=%s note=\"primary serial %u is older than "
-				 "ours (%u): ignored\"",
-				 z->name, a->text, serial, z->serial);
+			log_warn(
+			    "event=xfr zone=%s primary=%s note=\"primary serial %u is older than "
+			    "ours (%u): ignored\"",
+			    z->name, a->text, serial, z->serial);
 			set_result(z, "primary serial %u is older than ours (%u): ignored", serial,
 				   z->serial);
 			refreshed(z, now);
@@ -1018,8 +1026,8 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 			r = transfer(z, a, TYPE_IXFR, &xf, why, sizeof(why));
 			if (r != XR_OK) {
 				/* the store may be half-changed: back to what serves */
-				log_info("event=xfr zone=%s primary=%s note=\"%s%s\"", z->name, a->text,
-					 why, r == XR_FALLBACK ? "; trying AXFR" : "");
+				log_info("event=xfr zone=%s primary=%s note=\"%s%s\"", z->name,
+					 a->text, why, r == XR_FALLBACK ? "; trying AXFR" : "");
 				store_clear(&xf.fresh);
 				if (store_load_file(z, z->file) < 0)
 					z->have_data = false;
@@ -1040,8 +1048,8 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 		}
 		struct store *st = xf.full ? &xf.fresh : &z->st;
 
-		if (!st->soa || soa_field(st->soa->data + st->soa->olen, st->soa->rdlen, 0) !=
-				    xf.new_serial) {
+		if (!st->soa ||
+		    soa_field(st->soa->data + st->soa->olen, st->soa->rdlen, 0) != xf.new_serial) {
 			snprintf(why, sizeof(why), "%s from %s: the result has no SOA of serial %u",
 				 ixfr ? "IXFR" : "AXFR", a->text, xf.new_serial);
 			store_clear(&xf.fresh);
@@ -1314,11 +1322,11 @@ size_t xfr_ctl(struct xfr *x, const char *cmd, char *buf, size_t len, bool *ok)
 	size_t n = 0;
 	time_t now = time(NULL);
 
-#define SAY(...)                                                                   \
-	do {                                                                       \
-		int k_ = snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__);    \
-		if (k_ > 0)                                                        \
-			n += (size_t)k_;                                           \
+#define SAY(...)                                                                                   \
+	do {                                                                                       \
+		int k_ = snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__);                    \
+		if (k_ > 0)                                                                        \
+			n += (size_t)k_;                                                           \
 	} while (0)
 	if (strncmp(cmd, "refresh", 7) == 0 && (cmd[7] == ' ' || cmd[7] == '\0')) {
 		uint8_t apex[DNAME_MAXLEN];
@@ -1364,7 +1372,7 @@ size_t xfr_ctl(struct xfr *x, const char *cmd, char *buf, size_t len, bool *ok)
 		put_time(t3, sizeof(t3), z->have_data ? z->expire_at : 0, now);
 		SAY("%s\n  serial        %u\n  state         %s\n  primary       ", z->name,
 		    z->serial,
-		    !z->have_data ? "no data (SERVFAIL until the first transfer)"
+		    !z->have_data		   ? "no data (SERVFAIL until the first transfer)"
 		    : atomic_load(&z->pub.expired) ? "expired (SERVFAIL)"
 						   : "serving");
 		for (unsigned i = 0; i < z->nprimaries; i++)
@@ -1401,12 +1409,12 @@ size_t xfr_stats(struct xfr *x, char *buf, size_t len)
 		t[5] += z->present && atomic_load(&z->pub.expired);
 	}
 	pthread_mutex_unlock(&x->lock);
-	int k = snprintf(buf, len,
-			 "xfr.soa-checks %llu\nxfr.ixfr %llu\nxfr.axfr %llu\nxfr.failed %llu\n"
-			 "xfr.notify %llu\nxfr.zones-expired %llu\n",
-			 (unsigned long long)t[0], (unsigned long long)t[1],
-			 (unsigned long long)t[2], (unsigned long long)t[3],
-			 (unsigned long long)t[4], (unsigned long long)t[5]);
+	int k =
+	    snprintf(buf, len,
+		     "xfr.soa-checks %llu\nxfr.ixfr %llu\nxfr.axfr %llu\nxfr.failed %llu\n"
+		     "xfr.notify %llu\nxfr.zones-expired %llu\n",
+		     (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
+		     (unsigned long long)t[3], (unsigned long long)t[4], (unsigned long long)t[5]);
 	return k < 0 ? 0 : (size_t)k < len ? (size_t)k : len;
 }
 
@@ -1414,12 +1422,12 @@ size_t xfr_metrics(struct xfr *x, char *buf, size_t len)
 {
 	size_t n = 0;
 
-#define PUT(...)                                                                   \
-	do {                                                                       \
-		int k_ = snprintf(buf ? buf + n : NULL, buf && n < len ? len - n : 0,      \
-				  __VA_ARGS__);                                    \
-		if (k_ > 0)                                                        \
-			n += (size_t)k_;                                           \
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		int k_ =                                                                           \
+		    snprintf(buf ? buf + n : NULL, buf && n < len ? len - n : 0, __VA_ARGS__);     \
+		if (k_ > 0)                                                                        \
+			n += (size_t)k_;                                                           \
 	} while (0)
 	if (!x)
 		return 0;
@@ -1469,7 +1477,7 @@ static bool from_primary(const struct secondary *s, const struct sockaddr *sa)
 
 		if (p->sa_family == AF_INET && sa->sa_family == AF_INET &&
 		    ((const struct sockaddr_in *)p)->sin_addr.s_addr ==
-			    ((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+			((const struct sockaddr_in *)sa)->sin_addr.s_addr)
 			return true;
 		if (p->sa_family == AF_INET6 && sa->sa_family == AF_INET6 &&
 		    memcmp(&((const struct sockaddr_in6 *)p)->sin6_addr,
@@ -1528,8 +1536,8 @@ size_t xfr_notify_answer(const struct config *cfg, const struct sockaddr *client
 
 	if (rcode == RCODE_NOTAUTH && tf == 1) {
 		/* RFC 8945 5.2: an unsigned answer that says why */
-		size_t k = tsig_append_error(out, n, out_max, &t, (uint16_t)terr,
-					     (uint64_t)time(NULL));
+		size_t k =
+		    tsig_append_error(out, n, out_max, &t, (uint16_t)terr, (uint64_t)time(NULL));
 
 		n = k ? k : n;
 	} else if (rcode == RCODE_NOERROR && tf == 1 && s->key) {

@@ -30,12 +30,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (!f)
 		abort();
-	fprintf(f, "server:\n  listen: [127.0.0.1@5353]\n"
-		   "keys:\n  - {name: xfr-key., algorithm: hmac-sha256, "
-		   "secret: Y2Fyb3VzZWwtZmxlZXQtdGVzdC1zZWNyZXQtMDEyMw==}\n"
-		   "zones:\n  - {name: example.net., primary: 127.0.0.1@5300, key: xfr-key., "
-		   "file: %s/never.zone}\n",
-		   dir);
+	fprintf(f,
+		"server:\n  listen: [127.0.0.1@5353]\n"
+		"keys:\n  - {name: xfr-key., algorithm: hmac-sha256, "
+		"secret: Y2Fyb3VzZWwtZmxlZXQtdGVzdC1zZWNyZXQtMDEyMw==}\n"
+		"zones:\n  - {name: example.net., primary: 127.0.0.1@5300, key: xfr-key., "
+		"file: %s/never.zone}\n",
+		dir);
 	fclose(f);
 	cfg = config_load(path, err, sizeof(err));
 	if (!cfg) {
@@ -58,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	uint8_t mac[32] = {0};
 
 	for (int tcp = 0; tcp < 2; tcp++) {
-		size_t n = engine_answer(cfg, &ctx, data, len, out, tcp ? sizeof(out) : WIRE_EDNS_UDP,
-					 tcp, &r);
+		size_t n = engine_answer(cfg, &ctx, data, len, out,
+					 tcp ? sizeof(out) : WIRE_EDNS_UDP, tcp, &r);
 
 		if (n > (tcp ? sizeof(out) : WIRE_EDNS_UDP))
 			abort();

@@ -30,8 +30,8 @@ static void key_init(struct tsig_key *k, const char *name, const char *b64)
  * plus n answer A records (so transfer messages differ). */
 static size_t message(uint8_t *m, uint16_t id, uint16_t flags, unsigned n)
 {
-	static const uint8_t q[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'n', 'e', 't', 0,
-				    0, 6, 0, 1};
+	static const uint8_t q[] = {7,	 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3,
+				    'n', 'e', 't', 0,	0,   6,	  0,   1};
 	size_t len = WIRE_HDR_LEN;
 
 	memset(m, 0, WIRE_HDR_LEN);
@@ -109,8 +109,9 @@ static size_t sign_next(const struct tsig_key *k, uint8_t *prior, size_t *prior_
 	n += ulen;
 	memcpy(buf + n, m, len);
 	n += len;
-	uint8_t timers[8] = {0, 0, (uint8_t)(NOW >> 24), (uint8_t)(NOW >> 16), (uint8_t)(NOW >> 8),
-			     (uint8_t)NOW, 1, 44};
+	uint8_t timers[8] = {
+	    0, 0, (uint8_t)(NOW >> 24), (uint8_t)(NOW >> 16), (uint8_t)(NOW >> 8), (uint8_t)NOW,
+	    1, 44};
 
 	memcpy(buf + n, timers, 8);
 	n += 8;
@@ -220,7 +221,7 @@ static void test_serial(void **state)
 {
 	(void)state;
 	/* RFC 1982 3.2 */
-	assert_true(xfr_serial_gt(5, 4294967295u));  /* the wrap: newer */
+	assert_true(xfr_serial_gt(5, 4294967295u)); /* the wrap: newer */
 	assert_false(xfr_serial_gt(4294967295u, 5));
 	assert_true(xfr_serial_gt(1, 0));
 	assert_false(xfr_serial_gt(0, 1));
@@ -236,10 +237,10 @@ static void test_serial(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request),
-		cmocka_unit_test(test_stream),
-		cmocka_unit_test(test_secret),
-		cmocka_unit_test(test_serial),
+	    cmocka_unit_test(test_request),
+	    cmocka_unit_test(test_stream),
+	    cmocka_unit_test(test_secret),
+	    cmocka_unit_test(test_serial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
