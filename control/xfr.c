@@ -1113,10 +1113,16 @@ static void *xfr_thread(void *arg)
 		for (struct xfr_zone *z = zones; z; z = z->next) {
 			if (!z->present)
 				continue;
-			bool notified = atomic_exchange(&z->notified, false);
-			bool forced = atomic_exchange(&z->forced, false);
+			/* a NOTIFY (or carouselctl refresh) goes before zones
+			 * that are only due */
+			for (struct xfr_zone *u = zones; u; u = u->next) {
+				bool notified = atomic_exchange(&u->notified, false);
+				bool forced = atomic_exchange(&u->forced, false);
 
-			if (notified || forced || now >= z->next_check)
+				if (u->present && (notified || forced))
+					refresh_zone(x, u);
+			}
+			if (time(NULL) >= z->next_check)
 				refresh_zone(x, z);
 			now = time(NULL);
 			if (z->have_data && now >= z->expire_at &&

@@ -59,9 +59,10 @@ def notify(car, apex, source, secret=None):
 
 
 def main():
-    need("knotd", "knotc", "dig")
+    need("knotd", "knotc", "dig", "dnsdist")
     t = Checks("secondary")
     kaddr, kport = free_addr()
+    daddr, dport = free_addr()
     kept = tempfile.mkdtemp(prefix="carousel-kept-")
     keyfile = os.path.join(kept, "xfr.key")
     with open(keyfile, "w") as f:
@@ -75,7 +76,11 @@ def main():
     primary: ["{kaddr}@{kport}"]
     key: xfr-key.
     file: {kept}/{apex}zone
-""" for apex in ("example.net.", "short.example.", "big.example."))
+""" for apex in ("example.net.", "short.example.", "big.example.")) + f"""  - name: refused.example.
+    primary: ["{daddr}@{dport}", "{kaddr}@{kport}"]
+    key: xfr-key.
+    file: {kept}/refused.example.zone
+"""
         return f"""keys:
   - name: xfr-key.
     algorithm: hmac-sha256
@@ -97,9 +102,29 @@ zones:
         "example.net.": (zone_text("example.net.", 4294967290), True),
         "short.example.": (zone_text("short.example.", 1, refresh=1, retry=1, expire=6), True),
         "big.example.": (zone_text("big.example.", 1, extra=big), False),
+        "refused.example.": (zone_text("refused.example.", 1), True),
     }, notify=[(car.addr, car.port)])
+    ddir = tempfile.mkdtemp(prefix="carousel-dnsdist-")
+    dconf = os.path.join(ddir, "dnsdist.conf")
+    with open(dconf, "w") as f:
+        # a proxy in front of the primary that refuses IXFR (passes SOA, AXFR)
+        f.write(f"""setLocal("{daddr}:{dport}")
+setACL({{"127.0.0.0/8"}})
+setSecurityPollSuffix("")
+newServer({{address="{kaddr}:{kport}", checkName="refused.example.", checkType="SOA"}})
+addAction(QTypeRule(DNSQType.IXFR), RCodeAction(DNSRCode.REFUSED))
+""")
+    dlog = open(os.path.join(ddir, "dnsdist.log"), "w+")
+    dnsdist = None
     try:
         knot.start(wait_zone="big.example.")
+        dnsdist = subprocess.Popen(["dnsdist", "--supervised", "--disable-syslog", "-C", dconf],
+                                   stdout=dlog, stderr=dlog, stdin=subprocess.DEVNULL)
+        ok, _ = until(lambda: answer(daddr, dport, "refused.example.", "SOA")[0] == "NOERROR",
+                      15)
+        if not ok:
+            dlog.seek(0)
+            raise RuntimeError("dnsdist does not answer: " + dlog.read()[-2000:])
         start_carouseld(car)
 
         def serves(name, want, rdtype="A"):
@@ -203,7 +228,17 @@ zones:
         t.check(ok, "big.example. change served (IXFR answered AXFR-style)")
         t.check(ctl_stat(car.ctl, "xfr.axfr") > axfr0, "...counted as a whole-zone transfer")
 
-        # 7. serial arithmetic: 4294967292 -> 5 is newer (RFC 1982)
+        # 6b. IXFR refused (a dnsdist rule in front of the primary): AXFR
+        ok, _ = until(lambda: serves("old.refused.example.", ["192.0.2.1"]), 15)
+        t.check(ok, "refused.example. transferred through dnsdist (AXFR passes)")
+        axfr0 = ctl_stat(car.ctl, "xfr.axfr")
+        knot.change("refused.example.", sets=["after 60 A 192.0.2.66"])
+        ok, _ = until(lambda: serves("after.refused.example.", ["192.0.2.66"]), 15)
+        t.check(ok, "IXFR answered REFUSED: the change arrives by AXFR")
+        t.check(ctl_stat(car.ctl, "xfr.axfr") > axfr0 and
+                f"IXFR from {daddr}@{dport}: REFUSED; trying AXFR" in car.logtext(),
+                "...after the fallback, which is logged")
+
         # 7. serial arithmetic: Knot increments through 4294967295 to 0, 1...
         before = knot.serial("example.net.")
         serial, k = before, 0
@@ -261,6 +296,9 @@ zones:
         car.stop()
         t.eq(car.exit_code, 0, "carouseld stops cleanly")
         knot.close()
+        stop_process(dnsdist)
+        dlog.close()
+        shutil.rmtree(ddir, ignore_errors=True)
         shutil.rmtree(kept, ignore_errors=True)
     t.done()
 
