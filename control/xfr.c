@@ -83,6 +83,7 @@ struct xfr {
 	pthread_cond_t cond;
 	int wake_fd; /* eventfd: the thread looks again */
 	int main_fd; /* eventfd: the main thread has a swap to do */
+	int stop_fd; /* eventfd: carouseld stops, network waits end */
 	bool stop;
 	struct xfr_zone *zones;
 	/* one swap request at a time, answered by the main thread */
@@ -413,7 +414,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int wait_fd(int fd, short ev, uint64_t deadline)
+/* Wait for fd, until deadline or until carouseld stops (stop_fd). */
+static int wait_fd(int fd, short ev, uint64_t deadline, int stop_fd)
 {
 	for (;;) {
 		uint64_t now = now_ms();
@@ -422,9 +424,13 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		struct pollfd p = {.fd = fd, .events = ev};
-		int k = poll(&p, 1, (int)(deadline - now));
+		struct pollfd p[2] = {{.fd = fd, .events = ev}, {.fd = stop_fd, .events = POLLIN}};
+		int k = poll(p, 2, (int)(deadline - now));
 
+		if (k > 0 && p[1].revents) {
+			errno = ECANCELED;
+			return -1;
+		}
 		if (k > 0)
 			return 0;
 		if (k < 0 && errno != EINTR)
@@ -534,7 +540,7 @@ static int soa_query(struct xfr_zone *z, const struct fleet_addr *a, uint32_t *s
 		goto out;
 	}
 	for (;;) {
-		if (wait_fd(fd, POLLIN, deadline) < 0) {
+		if (wait_fd(fd, POLLIN, deadline, z->x->stop_fd) < 0) {
 			snprintf(why, why_len, "SOA query to %s: no answer", a->text);
 			goto out;
 		}
@@ -718,10 +724,10 @@ static int xfer_rr(struct xfer *x, const knot_rrset_t *rr)
 	return -1;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
+static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline, int stop_fd)
 {
 	for (size_t off = 0; off < len;) {
-		if (wait_fd(fd, POLLIN, deadline) < 0)
+		if (wait_fd(fd, POLLIN, deadline, stop_fd) < 0)
 			return -1;
 		ssize_t k = recv(fd, buf + off, len - off, 0);
 
@@ -766,7 +772,7 @@ static enum xfer_result transfer(struct xfr_zone *z, const struct fleet_addr *a,
 	}
 	wire_write16(q, (uint16_t)ql);
 	if (connect_from_any_port(fd, a) < 0 ||
-	    wait_fd(fd, POLLOUT, now_ms() + XFR_SOA_TIMEOUT_MS) < 0) {
+	    wait_fd(fd, POLLOUT, now_ms() + XFR_SOA_TIMEOUT_MS, z->x->stop_fd) < 0) {
 		snprintf(why, why_len, "%s from %s: connect: %s", what, a->text, strerror(errno));
 		goto out;
 	}
@@ -784,8 +790,8 @@ static enum xfer_result transfer(struct xfr_zone *z, const struct fleet_addr *a,
 
 		if (deadline > total)
 			deadline = total;
-		if (read_full(fd, lenb, 2, deadline) < 0 ||
-		    read_full(fd, msg, wire_read16(lenb), deadline) < 0) {
+		if (read_full(fd, lenb, 2, deadline, z->x->stop_fd) < 0 ||
+		    read_full(fd, msg, wire_read16(lenb), deadline, z->x->stop_fd) < 0) {
 			snprintf(why, why_len, "%s from %s: %s after %u messages", what, a->text,
 				 errno == ETIMEDOUT ? "timed out" : strerror(errno), nmsg);
 			goto out;
@@ -1094,6 +1100,15 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 	failed(z, now);
 }
 
+static bool stopping(struct xfr *x)
+{
+	pthread_mutex_lock(&x->lock);
+	bool stop = x->stop;
+
+	pthread_mutex_unlock(&x->lock);
+	return stop;
+}
+
 static void *xfr_thread(void *arg)
 {
 	struct xfr *x = arg;
@@ -1110,7 +1125,7 @@ static void *xfr_thread(void *arg)
 
 		pthread_mutex_unlock(&x->lock);
 		/* zones are only ever added at the head: the list from here on is fixed */
-		for (struct xfr_zone *z = zones; z; z = z->next) {
+		for (struct xfr_zone *z = zones; z && !stopping(x); z = z->next) {
 			if (!z->present)
 				continue;
 			/* a NOTIFY (or carouselctl refresh) goes before zones
@@ -1164,7 +1179,8 @@ struct xfr *xfr_create(const struct xfr_hooks *hooks)
 	pthread_cond_init(&x->cond, NULL);
 	x->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	x->main_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (x->wake_fd < 0 || x->main_fd < 0 ||
+	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (x->wake_fd < 0 || x->main_fd < 0 || x->stop_fd < 0 ||
 	    pthread_create(&x->thread, NULL, xfr_thread, x) != 0) {
 		log_error("event=xfr error=\"cannot start: %s\"", strerror(errno));
 		abort();
@@ -1291,6 +1307,10 @@ void xfr_destroy(struct xfr *x)
 	pthread_cond_broadcast(&x->cond);
 	pthread_mutex_unlock(&x->lock);
 	wake(x);
+	uint64_t one = 1;
+
+	if (write(x->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("event=xfr error=\"eventfd: %s\"", strerror(errno));
 	pthread_join(x->thread, NULL);
 	for (struct xfr_zone *z = x->zones; z;) {
 		struct xfr_zone *next = z->next;
@@ -1302,6 +1322,7 @@ void xfr_destroy(struct xfr *x)
 	}
 	close(x->wake_fd);
 	close(x->main_fd);
+	close(x->stop_fd);
 	pthread_mutex_destroy(&x->lock);
 	pthread_cond_destroy(&x->cond);
 	free(x);

@@ -164,8 +164,13 @@ anycast:
                                     "www.example.net", "+short", "+time=1", "+tries=3"],
                                    capture_output=True, text=True, timeout=15)
                 results.append("192.0.2.10" in r.stdout)
+                if not results[-1]:
+                    print(f"client query {len(results)} unanswered: {r.stdout.strip()!r} "
+                          f"{r.stderr.strip()!r} at {time.monotonic() - t0:.2f} s; "
+                          f"paths {paths(rsock)}")
                 time.sleep(0.1)
 
+        t0 = time.monotonic()
         th = threading.Thread(target=client)
         th.start()
         ok, _ = until(lambda: len(results) >= 3, 20)
@@ -185,10 +190,12 @@ anycast:
 
         # one appliance's pool fails: its path goes, the other serves
         a2, a2_addr = APPS[1][0], APPS[1][1]
+        print(f"pool of {a2} fails at {time.monotonic() - t0:.2f} s")
         os.unlink(flags[a2])
         got, took = until(lambda: paths(rsock) == [APPS[0][1]], 15, step=0.05)
         t.check(got, f"every member of {a2}'s pool down: its path is withdrawn ({took:.2f} s, "
                      "fall 2 x 200 ms)")
+        print(f"pool of {a2} passes at {time.monotonic() - t0:.2f} s")
         open(flags[a2], "w").close()
         got, took = until(lambda: paths(rsock) == want, 15, step=0.05)
         t.check(got, f"members pass again: the path is back ({took:.2f} s, rise 2 x 200 ms)")
@@ -197,6 +204,7 @@ anycast:
         a1 = APPS[0][0]
         n0 = len(results)
         start = time.monotonic()
+        print(f"kill -9 of {a1} at {start - t0:.2f} s")
         os.kill(cars[a1].pid, signal.SIGKILL)  # ip netns exec execs carouseld: same pid
         got, _ = until(lambda: paths(rsock) == [a2_addr], 15, step=0.02)
         took = time.monotonic() - start
