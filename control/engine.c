@@ -592,8 +592,9 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	size_t limit;
 
 	memset(res, 0, sizeof(*res));
-	if (qlen >= WIRE_HDR_LEN && WIRE_OPCODE(wire_read16(query + 2)) == 4) {
-		/* NOTIFY (RFC 1996) for a secondary zone of ours */
+	if (qlen >= WIRE_HDR_LEN && WIRE_OPCODE(wire_read16(query + 2)) == 4 &&
+	    cfg->fleet.nsecondaries) {
+		/* NOTIFY (RFC 1996); without secondary zones it is NOTIMP */
 		size_t n = xfr_notify_answer(cfg, ctx->client, query, qlen, out, out_max);
 
 		res->dropped = n == 0;
