@@ -59,10 +59,11 @@ def notify(car, apex, source, secret=None):
 
 
 def main():
-    need("knotd", "knotc", "dig", "dnsdist")
+    need("knotd", "knotc", "dig", "dnsdist", "curl")
     t = Checks("secondary")
     kaddr, kport = free_addr()
     daddr, dport = free_addr()
+    haddr, hport = free_addr()
     kept = tempfile.mkdtemp(prefix="carousel-kept-")
     keyfile = os.path.join(kept, "xfr.key")
     with open(keyfile, "w") as f:
@@ -81,7 +82,9 @@ def main():
     key: xfr-key.
     file: {kept}/refused.example.zone
 """
-        return f"""keys:
+        return f"""http:
+  listen: {haddr}@{hport}
+keys:
   - name: xfr-key.
     algorithm: hmac-sha256
     {secret_line}
@@ -146,6 +149,18 @@ addAction(QTypeRule(DNSQType.IXFR), RCodeAction(DNSRCode.REFUSED))
                 is not None, "carouselctl zones: serial and state of example.net.")
         t.check(f"{kaddr}@{kport} (key xfr-key.)" in zones and "next-refresh" in zones
                 and "expire " in zones, "carouselctl zones: primary, key, timers")
+
+        metrics = subprocess.run(["curl", "-s", f"http://{haddr}:{hport}/metrics"],
+                                 capture_output=True, text=True, timeout=10).stdout
+        t.check('carousel_zone_serial{zone="example.net."} 4294967290' in metrics and
+                re.search(r'carousel_zone_transfers_total\{zone="big\.example\.",type="axfr"\} 1',
+                          metrics) is not None and
+                'carousel_zone_expired{zone="example.net."} 0' in metrics,
+                "/metrics: zone serials, transfers, expiry")
+        status = subprocess.run(["curl", "-s", f"http://{haddr}:{hport}/api/v1/status"],
+                                capture_output=True, text=True, timeout=10).stdout
+        t.check('"name":"example.net.","serial":4294967290' in status,
+                "/api/v1/status lists the secondary zone's serial")
 
         # 2. a pool in a transferred zone rotates and follows health
         t.eq(answer(car.addr, car.port, "www.example.net.")[1], ["192.0.2.71", "192.0.2.72"],
