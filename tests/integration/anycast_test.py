@@ -20,6 +20,7 @@ from fleet import SECRET, Primary, until, zone_text
 from harness import CAROUSELD, CAROUSELCTL, Checks, need, need_root_netns, sh, stop_process
 
 ANYCAST = "192.0.2.53"
+ANYCAST6 = "2001:db8:53::53"
 TAG = f"ca{os.getpid() % 10000}"
 R, C = f"{TAG}r", f"{TAG}c"
 APPS = [  # namespace, its address, the router's address on that link, AS
@@ -71,7 +72,14 @@ def appliance_bird(src, addr, raddr, asn):
             .replace("ROUTER_ID", addr).replace("LOCAL_ADDRESS", addr)
             .replace("LOCAL_AS", str(asn)).replace("PEER_ADDRESS", raddr)
             .replace("PEER_AS", "65000"))
-    return conf
+    return conf.replace("2001:db8:53::53/128", f"{ANYCAST6}/128")
+
+
+def local_routes(sock):
+    """The anycast routes the appliance's bird2 took from the device."""
+    out = subprocess.run(["birdc", "-s", sock, "show", "route", "protocol", "anycast"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return sorted(set(re.findall(r"^(\S+/\d+)", out, re.M)))
 
 
 def router_bird():
@@ -108,7 +116,7 @@ def main():
     from harness import SRC
     t = Checks("anycast")
     work = tempfile.mkdtemp(prefix="carousel-anycast-")
-    procs, cars, flags = [], {}, {}
+    procs, cars, flags, socks = [], {}, {}, {}
     knot = None
     try:
         topology()
@@ -143,12 +151,14 @@ pools:
 anycast:
   - prefix: {ANYCAST}/32
     pools: [www.example.net.]
+  - prefix: "{ANYCAST6}/128"
+    pools: [www.example.net.]
 """)
             log = open(os.path.join(d, "carouseld.log"), "w")
             cars[name] = subprocess.Popen(["ip", "netns", "exec", name, CAROUSELD, "-c",
                                            os.path.join(d, "carousel.yaml")],
                                           stdout=log, stderr=log)
-            p, _ = bird(work, name, appliance_bird(SRC, addr, raddr, asn))
+            p, socks[name] = bird(work, name, appliance_bird(SRC, addr, raddr, asn))
             procs.append(p)
 
         want = sorted(a[1] for a in APPS)
@@ -163,7 +173,8 @@ anycast:
                 r = subprocess.run(["ip", "netns", "exec", C, "dig", f"@{ANYCAST}",
                                     "www.example.net", "+short", "+time=1", "+tries=3"],
                                    capture_output=True, text=True, timeout=15)
-                results.append("192.0.2.10" in r.stdout)
+                # the pool's members (one may be back before the other)
+                results.append(re.search(r"^192\.0\.2\.1[01]$", r.stdout, re.M) is not None)
                 if not results[-1]:
                     print(f"client query {len(results)} unanswered: {r.stdout.strip()!r} "
                           f"{r.stderr.strip()!r} at {time.monotonic() - t0:.2f} s; "
@@ -188,6 +199,10 @@ anycast:
         t.check(got, f"a change at the primary is served by both appliances in "
                      f"{time.monotonic() - start:.2f} s")
 
+        both = sorted([f"{ANYCAST}/32", f"{ANYCAST6}/128"])
+        got, _ = until(lambda: local_routes(socks[APPS[1][0]]) == both, 10)
+        t.check(got, "the appliance's bird2 takes the IPv4 and the IPv6 prefix from the device")
+
         # one appliance's pool fails: its path goes, the other serves
         a2, a2_addr = APPS[1][0], APPS[1][1]
         print(f"pool of {a2} fails at {time.monotonic() - t0:.2f} s")
@@ -195,6 +210,8 @@ anycast:
         got, took = until(lambda: paths(rsock) == [APPS[0][1]], 15, step=0.05)
         t.check(got, f"every member of {a2}'s pool down: its path is withdrawn ({took:.2f} s, "
                      "fall 2 x 200 ms)")
+        got, _ = until(lambda: local_routes(socks[a2]) == [], 5)
+        t.check(got, "...and the IPv6 prefix leaves its bird2 too")
         print(f"pool of {a2} passes at {time.monotonic() - t0:.2f} s")
         open(flags[a2], "w").close()
         got, took = until(lambda: paths(rsock) == want, 15, step=0.05)
