@@ -39,14 +39,15 @@ void api_status(const struct metrics_sources *src, struct json_out *o)
 	json_put(o, "],\"zones\":[");
 	for (unsigned i = 0; i < cfg->nzones; i++) {
 		const struct zone *z = cfg->zones[i];
-		const struct rr *soa = z->soa->head;
+		/* a secondary zone before its first transfer has no SOA */
+		const struct rr *soa = z->soa ? z->soa->head : NULL;
 
 		dname_to_str(z->apex, name, sizeof(name));
 		json_put(o, "%s{\"name\":", i ? "," : "");
 		json_str(o, name);
 		/* RFC 1035 3.3.13: SERIAL is the first of the five numbers */
-		json_put(o, ",\"serial\":%u,\"records\":%u}", wire_read32(soa->data + soa->len - 20),
-			 z->records);
+		json_put(o, ",\"serial\":%u,\"records\":%u}",
+			 soa ? wire_read32(soa->data + soa->len - 20) : 0, z->records);
 	}
 	json_put(o, "],\"pools\":%u,\"reloads\":{\"ok\":%llu,\"failed\":%llu},"
 		    "\"last_reload_error\":",

@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "anycast.h"
 #include "backend.h"
 #include "cache.h"
 #include "config.h"
@@ -31,6 +32,7 @@
 #include "publish.h"
 #include "resolver.h"
 #include "server.h"
+#include "xfr.h"
 #ifdef HAVE_DPDK
 #include "dp.h"
 #endif
@@ -44,9 +46,16 @@ static const struct fp_ops *fast;
 static struct publisher *the_publisher;
 static struct server *the_server;
 static struct health *the_health;
+static struct anycast *the_anycast;
 
 static size_t extra_command(const char *cmd, char *buf, size_t len, bool *ok)
 {
+	size_t n = xfr_ctl(the_server->xfr, cmd, buf, len, ok);
+
+	if (n != (size_t)-1)
+		return n;
+	if (strcmp(cmd, "anycast") == 0)
+		return anycast_ctl(the_anycast, buf, len);
 	if (strncmp(cmd, "backends", 8) == 0 && (cmd[8] == ' ' || cmd[8] == '\0'))
 		return backend_ctl(the_server->backends, cmd[8] ? cmd + 9 : "", buf, len, ok);
 	if (strncmp(cmd, "cache", 5) != 0 || (cmd[5] != ' ' && cmd[5] != '\0'))
@@ -142,6 +151,7 @@ static void health_changed(void *arg, const struct config *cfg, unsigned index)
 	(void)arg;
 	if (the_publisher)
 		publish_pool(the_publisher, cfg, index);
+	anycast_update(the_anycast, cfg); /* a prefix follows its pools */
 }
 
 static void usage(FILE *f)
@@ -166,9 +176,10 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad file keeps the old one);\n"
 		"SIGTERM and SIGINT stop. Control: carouselctl status|stats|top|reload|\n"
-		"pools|drain|undrain|cache|backends (see carouselctl --help); the http:\n"
-		"section adds a status page and a JSON API, dnstap: query logging (man\n"
-		"carousel.yaml).\n");
+		"pools|drain|undrain|cache|backends|zones|refresh|anycast (see carouselctl\n"
+		"--help); the http: section adds a status page and a JSON API, dnstap:\n"
+		"query logging, keys: and a zone's primary: secondary zones, anycast:\n"
+		"announced prefixes (man carousel.yaml).\n");
 }
 
 /* systemd Type=notify: READY=1 once serving, RELOADING=1 around a reload,
@@ -278,16 +289,26 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 		dnstap_update(srv->dnstap, &cfg->dnstap);
 	if (fast)
 		fast->tap(srv->dnstap && cfg->dnstap.enable ? cfg->dnstap.sample : 0);
+	xfr_adopt(srv->xfr, cfg); /* secondary zones keep their transfer state */
 	health_adopt(the_health, cfg); /* members keep their state */
 	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
 	server_swap(srv, cfg);
 	if (the_publisher)
 		publish_config(the_publisher, atomic_load(&srv->cfg));
+	if (!the_anycast && cfg->fleet.nanycast)
+		the_anycast = anycast_create(cfg); /* the first anycast: prefix */
+	anycast_update(the_anycast, atomic_load(&srv->cfg));
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
 	log_info("event=reload result=ok zones=%u pools=%u backends=%u", cfg->nzones, cfg->npools,
 		 cfg->nbackends);
 	return 0;
+}
+
+/* A transfer's new zone is swapped in as a reload swaps a config. */
+static int xfr_apply(void *arg, char *err, size_t err_len)
+{
+	return do_reload(arg, err, err_len);
 }
 
 static int check(const char *path)
@@ -465,6 +486,12 @@ int main(int argc, char **argv)
 				      .changed = health_changed, .arg = &srv};
 
 	the_health = health_create(&hooks);
+	/* always there (its thread sleeps without zones): a reload may add
+	 * secondary zones */
+	struct xfr_hooks xh = {.apply = xfr_apply, .arg = &srv};
+
+	srv.xfr = xfr_create(&xh);
+	xfr_adopt(srv.xfr, cfg);
 	health_adopt(the_health, cfg);
 	struct http *http = NULL;
 
@@ -485,6 +512,13 @@ int main(int argc, char **argv)
 		publish_config(the_publisher, cfg);
 	if (fast)
 		fast->tap(srv.dnstap ? cfg->dnstap.sample : 0);
+	if (cfg->fleet.nanycast) {
+		/* after the listeners: announced only once they answer */
+		the_anycast = anycast_create(cfg);
+		if (!the_anycast)
+			return 1;
+		anycast_update(the_anycast, cfg);
+	}
 #ifdef HAVE_DPDK
 	if (dataplane_dpdk && dp_launch() < 0)
 		return 1;
@@ -507,6 +541,12 @@ int main(int argc, char **argv)
 	if (http_ep >= 0) {
 		ev.data.fd = http_ep;
 		epoll_ctl(ep, EPOLL_CTL_ADD, http_ep, &ev);
+	}
+	int xfr_ep = srv.xfr ? xfr_fd(srv.xfr) : -1;
+
+	if (xfr_ep >= 0) {
+		ev.data.fd = xfr_ep;
+		epoll_ctl(ep, EPOLL_CTL_ADD, xfr_ep, &ev);
 	}
 	for (bool run = true; run;) {
 		struct epoll_event evs[8];
@@ -536,6 +576,10 @@ int main(int argc, char **argv)
 			}
 			if (evs[i].data.fd == http_ep)
 				continue; /* http_run() above */
+			if (evs[i].data.fd == xfr_ep) {
+				xfr_run(srv.xfr);
+				continue;
+			}
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
@@ -550,10 +594,22 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	if (the_anycast) {
+		/* withdraw first: the peers move the traffic elsewhere while
+		 * the listeners still answer what is on its way */
+		anycast_withdraw_all(the_anycast);
+		struct timespec drain = {.tv_sec = ANYCAST_DRAIN_MS / 1000,
+					 .tv_nsec = (ANYCAST_DRAIN_MS % 1000) * 1000000L};
+
+		nanosleep(&drain, NULL);
+	}
 	http_stop(http);
 	health_destroy(the_health);
 	backend_stop(srv.backends); /* no more completions for the workers */
 	server_stop(&srv);
+	/* after the workers (a NOTIFY reaches it), before the configs go */
+	xfr_destroy(srv.xfr);
+	srv.xfr = NULL;
 	backend_free(srv.backends);
 	dnstap_close(srv.dnstap);
 	if (dataplane_xdp)
@@ -566,6 +622,7 @@ int main(int argc, char **argv)
 	cfg = atomic_load(&srv.cfg);
 	unlink(cfg->control_socket);
 	config_free(cfg);
+	anycast_destroy(the_anycast);
 	log_info("event=stopped");
 	return 0;
 }

@@ -264,7 +264,7 @@ static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 }
 
 struct zone_item {
-	yaml_node_t *name, *file;
+	yaml_node_t *name, *file, *primary, *key;
 };
 
 static int zone_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
@@ -274,6 +274,10 @@ static int zone_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *ar
 	(void)c;
 	if (strcmp(key, "name") == 0)
 		z->name = v;
+	else if (strcmp(key, "primary") == 0)
+		z->primary = v;
+	else if (strcmp(key, "key") == 0)
+		z->key = v;
 	else
 		z->file = v;
 	return 0;
@@ -305,8 +309,9 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
 
 static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
 {
-	static const char *const keys[] = {"name", "file", NULL};
+	static const char *const keys[] = {"name", "file", "primary", "key", NULL};
 	struct config *cfg = c->cfg;
+	struct fleet_ctx fc = {cfg, c->doc, c->path, c->dir, c->err, c->err_len};
 	size_t n;
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "zones") < 0)
@@ -338,10 +343,18 @@ static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
 			snprintf(path, sizeof(path), "%s", scalar(zi.file));
 		else
 			snprintf(path, sizeof(path), "%s/%s", c->dir, scalar(zi.file));
-		struct zone *z = zone_load(&cfg->arena, apex, path, zerr, sizeof(zerr));
+		struct zone *z;
 
-		if (!z)
-			return fail(c, zi.file, "zone %s: %s", scalar(zi.name), zerr);
+		if (zi.primary || zi.key) { /* a secondary zone (config_fleet.c) */
+			z = fleet_load_secondary(&fc, e, apex, path, zi.primary, zi.key,
+						 (unsigned)n);
+			if (!z)
+				return -1;
+		} else {
+			z = zone_load(&cfg->arena, apex, path, zerr, sizeof(zerr));
+			if (!z)
+				return fail(c, zi.file, "zone %s: %s", scalar(zi.name), zerr);
+		}
 		uint32_t h = dname_hash(z->apex, z->apex_len) & cfg->zone_mask;
 
 		z->hash_next = cfg->zone_buckets[h];
@@ -1957,6 +1970,11 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_http(c, key, v);
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "keys") == 0 || strcmp(key, "anycast") == 0) {
+		struct fleet_ctx fc = {c->cfg, c->doc, c->path, c->dir, c->err, c->err_len};
+
+		return key[0] == 'k' ? fleet_parse_keys(&fc, v) : fleet_parse_anycast(&fc, v);
+	}
 	*pools = v;
 	return 0;
 }
@@ -1965,7 +1983,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 {
 	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
 					   "recursion", "rrl", "cookies", "metrics", "backends",
-					   "http", "dnstap", NULL};
+					   "http", "dnstap", "keys", "anycast", NULL};
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
@@ -2058,6 +2076,10 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		}
 	}
 	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
+		goto out;
+	struct fleet_ctx fc = {cfg, &doc, path, c.dir, err, err_len};
+
+	if (fleet_finish(&fc) < 0)
 		goto out;
 	pool_views_init(cfg);
 	config_set_workers(cfg, cfg->workers);

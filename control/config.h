@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "arena.h"
+#include "config_fleet.h"
 #include "dname.h"
 #include "fastpath.h"
 #include "rot.h"
@@ -233,6 +234,7 @@ struct config {
 	struct backend *backends;
 	struct http_config http;
 	struct dnstap_config dnstap;
+	struct fleet_config fleet; /* keys:, secondary zones, anycast: (config_fleet.h) */
 	uint32_t generation; /* counts loads, for fast-path entry versions */
 };
 

@@ -15,6 +15,7 @@
 #include "dnstap.h"
 #include "log.h"
 #include "wire.h"
+#include "xfr.h"
 
 int ctl_open(const char *path)
 {
@@ -129,6 +130,8 @@ static void cmd_stats(struct server *srv, struct out *o)
 		    (unsigned long long)atomic_load(&srv->rrl->dropped));
 	if (srv->dnstap && o->len < sizeof(o->buf))
 		o->len += dnstap_stats(srv->dnstap, o->buf + o->len, sizeof(o->buf) - o->len);
+	if (srv->xfr && o->len < sizeof(o->buf))
+		o->len += xfr_stats(srv->xfr, o->buf + o->len, sizeof(o->buf) - o->len);
 }
 
 static void send_all(int fd, const char *buf, size_t len)
@@ -202,7 +205,7 @@ void ctl_serve(int listen_fd, struct server *srv, const struct ctl_ops *ops)
 		n = ops->command ? ops->command(cmd, tmp + 3, cap - 3, &ok) : (size_t)-1;
 		if (n == (size_t)-1)
 			say(o, "error: unknown command '%.64s' (try status, stats, top, reload, pools, "
-			       "drain, undrain, cache, backends)\n",
+			       "drain, undrain, cache, backends, zones, refresh, anycast)\n",
 			    cmd);
 		else
 			send_all(fd, ok ? tmp : tmp + 3, ok ? n + 3 : n);

@@ -13,6 +13,7 @@
 #include "cookie.h"
 #include "pool.h"
 #include "wire.h"
+#include "xfr.h"
 
 #define TYPE_DS 43
 #define TYPE_TKEY 249
@@ -372,8 +373,10 @@ static void answer_zone(struct answer *A, const struct zone *z, const uint8_t *q
 		}
 		name = cn->head->data;
 		z = config_find_zone(A->cfg, name);
-		if (!z)
-			return; /* out of our data: the client follows it */
+		/* out of our data, or into a secondary zone that cannot
+		 * answer: the client follows it */
+		if (!z || !xfr_zone_serving(z))
+			return;
 	}
 }
 
@@ -592,6 +595,15 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 	size_t limit;
 
 	memset(res, 0, sizeof(*res));
+	if (qlen >= WIRE_HDR_LEN && WIRE_OPCODE(wire_read16(query + 2)) == 4 &&
+	    cfg->fleet.nsecondaries) {
+		/* NOTIFY (RFC 1996); without secondary zones it is NOTIMP */
+		size_t n = xfr_notify_answer(cfg, ctx->client, query, qlen, out, out_max);
+
+		res->dropped = n == 0;
+		res->rcode = n ? out[3] & 0xf : 0;
+		return n;
+	}
 	if (v == WIRE_DROP) {
 		res->dropped = true;
 		return 0;
@@ -724,6 +736,14 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
 		A.rcode = RCODE_REFUSED; /* not ours, and no recursion for this client */
 		goto done;
 	}
+	if (!xfr_zone_serving(z)) {
+		/* a secondary zone never transferred, or expired (RFC 1034 4.3.5) */
+		A.rcode = RCODE_SERVFAIL;
+		A.ede = 14; /* RFC 8914 4.15: Not Ready */
+		A.ede_text = z->soa ? "the zone expired: no primary answered" :
+				      "the zone has not been transferred yet";
+		goto done;
+	}
 	A.aa = true;
 	answer_zone(&A, z, q.qname);
 	if (A.servfail_pool) {
@@ -839,8 +859,8 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 		return -1;
 	const struct zone *z = config_find_zone(cfg, q.qname);
 
-	if (!z)
-		return -1;
+	if (!z || !xfr_zone_serving(z))
+		return -1; /* a secondary without data (or expired): SERVFAIL, socket path */
 	memset(&A, 0, sizeof(A));
 	A.cfg = cfg;
 	A.qtype = qtype;

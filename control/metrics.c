@@ -16,6 +16,7 @@
 #include "log.h"
 #include "resolver.h"
 #include "server.h"
+#include "xfr.h"
 
 /* "cache.hits 5" lines -> carousel_cache_hits 5 (names in [a-z0-9_]). */
 static void put_lines(struct json_out *o, const char *text, const char *help)
@@ -124,6 +125,11 @@ size_t metrics_render(const struct metrics_sources *src, char *buf, size_t len)
 		size_t room = o.n < o.len ? o.len - o.n : 0;
 
 		o.n += backend_metrics(srv->backends, room ? o.buf + o.n : NULL, room);
+	}
+	if (srv->xfr) {
+		size_t room = o.n < o.len ? o.len - o.n : 0;
+
+		o.n += xfr_metrics(srv->xfr, room ? o.buf + o.n : NULL, room);
 	}
 	if (src->health) {
 		size_t room = o.n < o.len ? o.len - o.n : 0;

@@ -19,6 +19,7 @@ struct cache;
 struct resolver;
 struct rreq;
 struct dnstap;
+struct xfr;
 
 struct worker {
 	struct server *srv;
@@ -52,6 +53,7 @@ struct server {
 	struct resolver *resolver;
 	struct backends *backends; /* backend groups (always there in carouseld) */
 	struct dnstap *dnstap;     /* set before server_start; NULL: no dnstap */
+	struct xfr *xfr;           /* secondary zones (control/xfr.h); NULL: none */
 	char last_error[CFG_ERR_LEN];
 };
 

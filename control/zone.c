@@ -210,6 +210,19 @@ static void load_error(zs_scanner_t *s)
 	s->state = ZS_STATE_STOP;
 }
 
+struct zone *zone_empty(struct arena *a, const uint8_t *apex, const char *file)
+{
+	struct zone *z = arena_alloc(a, sizeof(*z));
+
+	z->apex_len = (uint8_t)dname_len(apex);
+	memcpy(z->apex, apex, z->apex_len);
+	z->file = arena_strdup(a, file);
+	z->mask = 63;
+	z->buckets = arena_alloc(a, 64 * sizeof(*z->buckets));
+	z->apex_node = zone_add_node(a, z, z->apex);
+	return z;
+}
+
 struct zone *zone_load(struct arena *a, const uint8_t *apex, const char *file, char *err,
 		       size_t err_len)
 {

@@ -10,6 +10,8 @@
 #include "dname.h"
 
 struct pool;
+struct secondary;
+struct xfr_zone;
 
 struct rr {
 	struct rr *next;
@@ -46,12 +48,20 @@ struct zone {
 	uint32_t mask;
 	uint32_t nodes;
 	uint32_t records;
+	/* A secondary zone (control/xfr.h): its config, and its transfer
+	 * state, which outlives config generations (NULL when only checked). */
+	const struct secondary *secondary;
+	struct xfr_zone *xfr;
 };
 
 /* Load a zone from a master file. On error fills err ("file:line: message")
  * and returns NULL. */
 struct zone *zone_load(struct arena *a, const uint8_t *apex, const char *file, char *err,
 		       size_t err_len);
+
+/* A zone with no data yet (a secondary before its first transfer): no
+ * SOA, answered SERVFAIL. */
+struct zone *zone_empty(struct arena *a, const uint8_t *apex, const char *file);
 
 struct node *zone_find(const struct zone *z, const uint8_t *name, size_t len);
 /* Find or create the node, creating empty non-terminals up to the apex. */

@@ -7,7 +7,7 @@ PACKAGES="
 meson ninja-build pkg-config gcc clang
 libyaml-dev libknot-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev libunbound-dev unbound
 libbpf-dev bpftool linux-libc-dev libclang-rt-14-dev
-knot knot-dnsutils dnsutils dnsperf dnsdist
+knot knot-dnsutils dnsutils dnsperf dnsdist bird2
 python3 python3-dnspython python3-yaml
 iproute2 procps ethtool
 nginx dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
@@ -27,8 +27,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "install-deps: installing$missing"
 $SUDO apt-get update -qq
-# The knot and unbound packages would start system daemons (unbound would
-# prime the real root): forbid service starts while installing.
+# The knot, unbound and bird2 packages would start system daemons
+# (unbound would prime the real root): forbid service starts while
+# installing.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e $policy ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null

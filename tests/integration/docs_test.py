@@ -11,9 +11,13 @@ from harness import SRC, Checks
 
 
 def code_keys():
-    """Every string of a `...keys[] = {...}` table in config.c."""
-    with open(os.path.join(SRC, "control", "config.c")) as f:
-        text = f.read()
+    """Every string of a `...keys[] = {...}` table in config.c (and
+    config_fleet.c, which config.c calls for keys:, anycast: and the
+    secondary zones' keys)."""
+    text = ""
+    for name in ("config.c", "config_fleet.c"):
+        with open(os.path.join(SRC, "control", name)) as f:
+            text += f.read()
     keys = set()
     for m in re.finditer(r"keys\[\]\s*=\s*\{(.*?)\};", text, re.S):
         keys.update(re.findall(r'"([a-z0-9-]+)"', m.group(1)))

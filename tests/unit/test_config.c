@@ -265,6 +265,88 @@ static void test_health_errors(void **state)
 		     "7:14", "tls-verify is for https, pop3s and imaps monitors");
 }
 
+/* keys:, secondary zones (primary:, key:) and anycast: (config_fleet.c). */
+static void test_fleet(void **state)
+{
+	char path[128];
+
+	(void)state;
+	write_file("good.key", "YWJjZGVmZ2hpamtsbW5vcA==\n");
+	snprintf(path, sizeof(path), "%s/good.key", dir);
+	chmod(path, 0600);
+	struct config *cfg = load_ok(HEAD "  - name: example.net.\n"
+					  "    primary: [127.0.0.1@5300, \"::1@5300\"]\n"
+					  "    key: k.\n"
+					  "    file: never-transferred.zone\n"
+					  "keys:\n"
+					  "  - {name: k., algorithm: hmac-sha256, secret-file: good.key}\n"
+					  "pools:\n"
+					  "  - name: www.example.net.\n"
+					  "    members: [{address: 192.0.2.1}]\n"
+					  "anycast:\n"
+					  "  - prefix: 192.0.2.53/32\n"
+					  "    pools: [www.example.net.]\n"
+					  "  - prefix: \"2001:db8::53/128\"\n");
+	const struct fleet_config *f = &cfg->fleet;
+
+	assert_int_equal(f->nsecondaries, 1);
+	assert_int_equal(f->secondaries[0].nprimaries, 2);
+	assert_non_null(f->secondaries[0].key);
+	assert_int_equal(f->secondaries[0].key->alg, TSIG_HMAC_SHA256);
+	assert_int_equal(f->secondaries[0].key->secret_len, 16);
+	/* nothing transferred yet: an empty zone (SERVFAIL), pools attach */
+	uint8_t apex[DNAME_MAXLEN], www[DNAME_MAXLEN];
+
+	dname_from_str("example.net.", apex, sizeof(apex));
+	dname_from_str("www.example.net.", www, sizeof(www));
+	const struct zone *z = config_find_zone(cfg, apex);
+
+	assert_non_null(z);
+	assert_null(z->soa);
+	assert_ptr_equal(z->secondary, &f->secondaries[0]);
+	assert_non_null(config_find_pool(cfg, www));
+	assert_int_equal(f->nanycast, 2);
+	assert_int_equal(f->anycast[0].npools, 1);
+	assert_ptr_equal(f->anycast[0].pools[0], config_find_pool(cfg, www));
+	assert_int_equal(f->anycast[1].family, AF_INET6);
+	assert_int_equal(f->anycast[1].npools, 0);
+	config_free(cfg);
+
+	/* a kept file serves */
+	write_file("kept.zone", "$ORIGIN example.net.\n@ 60 SOA ns hm 7 2 3 4 60\n@ 60 NS ns\n");
+	cfg = load_ok(HEAD "  - {name: example.net., primary: 127.0.0.1, file: kept.zone}\n");
+	z = config_find_zone(cfg, apex);
+	assert_non_null(z->soa);
+	assert_null(cfg->fleet.secondaries[0].key);
+	config_free(cfg);
+
+	expect_error(HEAD "  - {name: example.net., primary: 127.0.0.1, key: nokey., file: s.zone}\n",
+		     "5:1", "zone example.net.: no key named nokey. in keys:");
+	expect_error(HEAD "  - name: example.net.\n    primary: nohost\n    file: s.zone\n", "6:14",
+		     "primary 'nohost' is not an IPv4 or IPv6 address");
+	expect_error(HEAD "  - name: example.net.\n    key: k.\n    file: s.zone\n", "5:5",
+		     "needs primary:");
+	expect_error(HEAD "keys:\n  - name: k.\n    algorithm: md5\n    secret: YWJj\n", "7:16",
+		     "key algorithm must be hmac-sha256");
+	expect_error(HEAD "keys:\n  - name: k.\n    algorithm: hmac-sha1\n"
+			  "    secret: \"not base64!\"\n",
+		     "8:13", "the secret must be base64");
+	expect_error(HEAD "keys:\n  - name: k.\n    algorithm: hmac-sha1\n    secret: YWJj\n"
+			  "    secret-file: good.key\n",
+		     "6:5", "needs one of secret and secret-file");
+	expect_error(HEAD "keys:\n  - name: k.\n    algorithm: hmac-sha1\n    password: x\n", "8:5",
+		     "unknown key 'password' in a key");
+	write_file("open.key", "YWJj\n");
+	snprintf(path, sizeof(path), "%s/open.key", dir);
+	chmod(path, 0644);
+	expect_error(HEAD "keys:\n  - name: k.\n    algorithm: hmac-sha1\n"
+			  "    secret-file: open.key\n",
+		     "8:18", "readable by others (mode 644)");
+	expect_error(HEAD "anycast:\n  - prefix: 192.0.2.0/24\n", "6:13", "must be a /32");
+	expect_error(HEAD "anycast:\n  - {prefix: 192.0.2.53/32, pools: [nope.example.test.]}\n",
+		     "6:1", "anycast 192.0.2.53/32: no pool named nope.example.test.");
+}
+
 /* A member's monitor starts from the pool's and overrides what it names. */
 static void test_monitor_inherit(void **state)
 {
@@ -529,6 +611,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_yaml_syntax),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_wrong_type),
