@@ -232,6 +232,13 @@ def figures(out):
     add("dpdk", "carousel worker capacity", "minimal responder",
         pair_ratio(rows, "mode", "worker capacity Mqps", "carousel", "minimal responder"),
         _range(rows, "mode", "carousel", "worker capacity Mqps", "Mqps per lcore"))
+    rows = read_csv(out, "dpdk", 2)
+    if rows and "queries" in rows[0]:
+        share = re.search(r"mix_fastpath=(\S+)", open(os.path.join(out, "dpdk.txt")).read())
+        add("dpdk", "resolver-like mix (cookies, ECS, DO)", "plain queries",
+            pair_ratio(rows, "queries", "worker capacity Mqps", "resolver mix", "plain"),
+            f"fast path answered {100 * float(share.group(1)):.1f} % of held names"
+            if share else "")
     rows = read_csv(out, "scale")
     for n in sorted({r["names"] for r in rows}, key=lambda x: (len(x), x)):
         sub = [r for r in rows if r["names"] == n]
