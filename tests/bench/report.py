@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
