@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """check_profiles.py -- the traffic profiles answer as they should: makes
-them (make_profiles.py, seed 42) into a temporary directory, runs
+them (make_profiles.py, seed 42) into a temporary directory (twice, for
+two of them: the same seed must give the same bytes), runs
 `carouseld --check` on their config, starts carouseld (socket mode) on it,
 sends a sample of every profile's queries (BENCH_SAMPLE frames spread over
 the pcap, default 400; the DNS payload of each frame, over loopback) and
 compares each reply's rcode and answer count with the profile's .expect
 line. Prints one table row per profile and last
 `profiles checked=N mismatches=M`; exits 1 on a mismatch."""
+import filecmp
 import os
 import shutil
 import socket
@@ -42,6 +44,14 @@ def main():
     out = tempfile.mkdtemp(prefix="carousel-profiles-")
     subprocess.run([sys.executable, os.path.join(HERE, "make_profiles.py"), "--out", out],
                    check=True, stdout=subprocess.DEVNULL)
+    again = os.path.join(out, "again")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_profiles.py"), "--out", again,
+                    "--only", "zipf10k,flood"], check=True, stdout=subprocess.DEVNULL)
+    same = all(filecmp.cmp(os.path.join(out, f), os.path.join(again, f), shallow=False)
+               for f in ("zipf10k.pcap", "flood.pcap", "zipf10k.kxdpgun", "bench.yaml"))
+    print(f"same seed, same bytes: {'yes' if same else 'NO'}")
+    if not same:
+        sys.exit(1)
     chk = subprocess.run([CAROUSELD, "--check", os.path.join(out, "bench.yaml")],
                          capture_output=True, text=True)
     print(f"carouseld --check bench.yaml: {(chk.stdout + chk.stderr).strip()}")
