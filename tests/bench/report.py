@@ -250,8 +250,7 @@ def figures(out):
     add("memif", "carouseld answered, hot names", "generator ceiling (testpmd macswap)",
         pair_ratio(rows, "run", "answered Mpps", "carouseld, hot names",
                    "generator ceiling (testpmd macswap)"),
-        _range(rows, "run", "carouseld, hot names", "answered Mpps", "Mpps") +
-        " (ceiling and carouseld are measured one after the other, not in turn)")
+        _range(rows, "run", "carouseld, hot names", "answered Mpps", "Mpps"))
     rows = read_csv(out, "xdp")
     if rows:
         r = [(num(x["minimal responder ns"]) - num(x["pass (floor) ns"])) /
