@@ -108,7 +108,9 @@ def run_one(name, out, quick):
     if quick:
         env.update(env_quick)
     start = time.monotonic()
-    if name == "scale":
+    if name == "scale" and not os.access(f"{BUILD}/tests/dp_bench", os.X_OK):
+        text, rc = "SKIP: build/tests/dp_bench is not built (DPDK missing)", 77
+    elif name == "scale":
         text, rc = "", 0
         for n in SCALE_NAMES:
             for thp in ("", "1"):
