@@ -2,7 +2,9 @@
 # median as a bar, min–max of the three rounds as an error bar.
 # gnuplot -e "infile='summary.dat'; outfile='report-summary.png'" plot_report.gp
 # infile columns: index, median, min, max, "label"
-set terminal pngcairo size 1000,560 font "sans,9"
+set terminal pngcairo size 1200,680 font "sans,9"
+set rmargin 26
+set bmargin 16
 set output outfile
 set style fill solid 0.6 border -1
 set boxwidth 0.6

@@ -303,7 +303,8 @@ def plots(out, figs):
     dat = os.path.join(out, "summary.dat")
     with open(dat, "w") as f:
         for i, (b, fig, base, s, _) in enumerate(x for x in figs if x[3]):
-            label = f"{b}: {fig}"[:46].replace("_", "-").replace('"', "")
+            fig = fig.replace(": highest rate, ≤ 0.1 % loss", " max rate")
+            label = f"{b}: {fig}"[:44].replace("_", "-").replace('"', "")
             f.write(f'{i} {s[1]:.3f} {s[0]:.3f} {s[2]:.3f} "{label}"\n')
     gp = os.path.join(HERE, "plot_report.gp")
     subprocess.run(["gnuplot", "-e", f"infile='{dat}'; outfile='{img}/report-summary.png'",
