@@ -24,6 +24,8 @@
 #include "probe.h"
 
 #define PROBE_IN 8192
+#define FIRST_PROBES_PER_S 5000 /* at most, when a config is adopted */
+#define RUN_MAX 256               /* probes started or timed out per call */
 
 /* One pool member: its state lives here across reloads. */
 struct mstate {
@@ -49,6 +51,7 @@ struct mstate {
 struct health {
 	struct health_hooks hooks;
 	int ep, timer;
+	uint64_t armed_ms;    /* the timer's expiry as last set: 0 none */
 	struct config *cfg;
 	struct mstate *st;    /* every member of every pool, pool by pool */
 	unsigned nst;
@@ -255,12 +258,15 @@ static bool start(struct mstate *ms, uint64_t now)
 
 static void arm(struct health *h)
 {
-	uint64_t next = h->nheap ? h->heap[0]->due_ms : UINT64_MAX;
+	uint64_t next = h->nheap ? h->heap[0]->due_ms : 0;
 	struct itimerspec its = {0};
 
-	if (next != UINT64_MAX) {
-		if (next == 0)
-			next = 1;
+	/* most events (a probe's reply) leave the soonest due time as it
+	 * was: one system call less for each */
+	if (next == h->armed_ms)
+		return;
+	h->armed_ms = next;
+	if (next) {
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000;
 	}
@@ -295,8 +301,11 @@ void health_run(struct health *h)
 			break;
 	}
 	uint64_t now = now_ms();
+	unsigned done = 0;
 
-	while (h->nheap && h->heap[0]->due_ms <= now) {
+	/* a bounded share at a time: the main loop's other events (signals,
+	 * the control socket, replies to probes) wait for this one */
+	while (h->nheap && h->heap[0]->due_ms <= now && done++ < RUN_MAX) {
 		struct mstate *ms = h->heap[0];
 		bool changed;
 
@@ -316,6 +325,8 @@ void health_run(struct health *h)
 		publish(h, h->dirty_list[i]);
 	}
 	h->ndirty = 0;
+	if (h->nheap && h->heap[0]->due_ms <= now)
+		h->armed_ms = 0; /* more is due: a timer in the past fires at once */
 	arm(h);
 }
 
@@ -414,8 +425,22 @@ void health_adopt(struct health *h, struct config *cfg)
 	if (!h->first || !h->dirty || !h->dirty_list)
 		abort();
 
-	for (unsigned i = 0; i < cfg->npools; i++)
+	unsigned nmon = 0;
+
+	for (unsigned i = 0; i < cfg->npools; i++) {
 		n += cfg->pools[i].nmembers;
+		for (unsigned j = 0; j < cfg->pools[i].nmembers; j++)
+			nmon += cfg->pools[i].members[j].monitor != NULL;
+	}
+	/* first probes soon, spread over a second; over longer, up to the
+	 * interval, when there are more monitors than FIRST_PROBES_PER_S:
+	 * a burst of them all would run out of sockets and ephemeral ports,
+	 * and the schedule (one interval on, ± a tenth) would keep them in
+	 * step ever after */
+	uint64_t spread_ms = (uint64_t)nmon * 1000 / FIRST_PROBES_PER_S;
+
+	if (spread_ms < 1000)
+		spread_ms = 1000;
 	h->st = calloc(n ? n : 1, sizeof(*h->st));
 	if (!h->st)
 		abort();
@@ -448,10 +473,10 @@ void health_adopt(struct health *h, struct config *cfg)
 				ms->failures = o->failures;
 				ms->changes = o->changes;
 			}
-			/* first probes soon, spread over up to a second */
 			if (ms->mon)
-				ms->next_ms = now + rnd(ms->mon->interval_ms < 1000
-							? ms->mon->interval_ms : 1000);
+				ms->next_ms = now + rnd(ms->mon->interval_ms < spread_ms
+							? ms->mon->interval_ms
+							: (uint32_t)spread_ms);
 			up[j] = ms->up;
 			drained[j] = ms->drained;
 		}

@@ -26,6 +26,8 @@ enum dp_mode {
 	DP_MODE_ANSWER,  /* the fast path */
 	DP_MODE_REFLECT, /* benchmark baseline: swap addresses and send back */
 	DP_MODE_RESPOND, /* benchmark baseline: read the question, answer fixed bytes */
+	DP_MODE_ANSWER_NO_PREFETCH, /* benchmark: the fast path without its own
+				     * prefetches of frames and entries */
 };
 
 /* Benchmarks only: switch what the worker lcores do with each frame; the

@@ -14,6 +14,7 @@ nginx dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
 libmicrohttpd-dev libssl-dev curl valgrind
 libsystemd-dev systemd groff-base chromium
 libfstrm-dev libprotobuf-c-dev protobuf-c-compiler fstrm-bin dnstap-ldns
+gnuplot-nox tcpdump
 "
 
 missing=""

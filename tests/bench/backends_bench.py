@@ -19,6 +19,7 @@ from harness import need  # noqa: E402
 
 need("dnsperf", "knotd", "dnsdist")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 QUERIES = ["who.corp.example TXT", "ns.corp.example A", "corp.example SOA", "corp.example NS",
            "a.w.corp.example TXT", "b.w.corp.example TXT", "c.w.corp.example TXT",
            "mid.corp.example TXT", "nope.corp.example A", "ns.corp.example AAAA"]
@@ -56,7 +57,7 @@ def main():
                 for line in QUERIES:
                     name, rdtype = line.split()
                     ask(target, name + ".", rdtype, use_edns=0, payload=1232)
-        for rnd in (1, 2):
+        for rnd in range(1, ROUNDS + 1):
             for name, target in (("carouseld", ours), ("dnsdist", theirs)):
                 qps, per_cpu, cpu, lost = run(target, qfile)
                 rows.append((rnd, name, qps, cpu, per_cpu, lost))
@@ -71,8 +72,8 @@ def main():
     print("\n| round | proxy | qps | CPU-s | answers per CPU-s | lost |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.2f} | {r[4]:.0f} | {r[5]:.2f} % |")
-    a = sum(r[4] for r in rows if r[1] == "carouseld") / 2
-    b = sum(r[4] for r in rows if r[1] == "dnsdist") / 2
+    a = sum(r[4] for r in rows if r[1] == "carouseld") / ROUNDS
+    b = sum(r[4] for r in rows if r[1] == "dnsdist") / ROUNDS
     q = sum(r[2] for r in rows if r[1] == "carouseld") / sum(r[2] for r in rows if r[1] == "dnsdist")
     print(f"\nqps ratio carouseld / dnsdist = {q:.2f}")
     print(f"backends ratio={a / b:.2f}")

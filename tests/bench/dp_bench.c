@@ -10,8 +10,15 @@
  * flight, and last
  * `dpdk mqps=M responder_ratio=R reflector_ratio=F p99_us=P mix_ratio=X mix_fastpath=S`
  * (medians of the rounds; P is the p99 latency carousel adds to the
- * reflector's). */
+ * reflector's).
+ *
+ *   dp_bench [SECONDS [NAMES [scale]]]
+ *
+ * NAMES (default 10 000) sets the table's size; `scale` runs only the
+ * lookup-vs-size comparison (scale_run) and prints
+ * `dpdk-scale names=N … prefetch_gain=G … rss_mib=R` last. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -33,7 +41,8 @@
 #include "publish.h"
 
 static int NAMES = 10000; /* argv[2]: more names */
-#define FRAMES 65536
+#define FRAMES_MIN 65536
+#define FRAMES_MAX (1 << 20)
 #define INFLIGHT 2048
 #define BURST 32
 #define ROUNDS 3
@@ -42,10 +51,11 @@ static struct rte_ring *wire_rx, *wire_tx, *exc_tx;
 /* two query sets: plain (half with EDNS), and shaped like resolver
  * traffic: 50 % with a client cookie (half of them with a valid server
  * cookie), 10 % with ECS, 30 % DO=1, the rest plain */
-static uint8_t frame_set[2][FRAMES][192];
-static uint16_t frame_set_len[2][FRAMES];
-static uint8_t (*frames)[192] = frame_set[0];
-static uint16_t *frame_len = frame_set_len[0];
+static unsigned FRAMES = FRAMES_MIN; /* at least one frame per name, up to FRAMES_MAX */
+static uint8_t (*frame_set[2])[192];
+static uint16_t *frame_set_len[2];
+static uint8_t (*frames)[192];
+static uint16_t *frame_len;
 static const uint8_t bench_secret[16] = {42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static uint64_t sent_at[65536];
 
@@ -63,10 +73,13 @@ static struct config *make_config(const char *dir)
 	y = fopen(path, "w");
 	fprintf(y, "server:\n  listen: [127.0.0.1@53]\nzones:\n"
 		   "  - {name: bench.test., file: bench.zone}\npools:\n");
-	for (int i = 0; i < NAMES / 2; i++)
+	for (int i = 0; i < NAMES / 2; i++) {
+		int b = i >> 14, c = (i >> 6) & 255, d = (i & 63) << 2; /* 10.b.c.d+1..3 */
+
 		fprintf(y, "  - {name: p%d.bench.test., aliases: [a%d.bench.test.], members: "
-			   "[{address: 10.%d.%d.1}, {address: 10.%d.%d.2}, {address: 10.%d.%d.3}]}\n",
-			i, i, i / 256, i % 256, i / 256, i % 256, i / 256, i % 256);
+			   "[{address: 10.%d.%d.%d}, {address: 10.%d.%d.%d}, {address: 10.%d.%d.%d}]}\n",
+			i, i, b, c, d + 1, b, c, d + 2, b, c, d + 3);
+	}
 	fclose(y);
 	struct config *cfg = config_load(path, err, sizeof(err));
 
@@ -85,7 +98,7 @@ static void make_frames(void)
 	for (int i = 0; i < NAMES; i++)
 		cdf[i] = (h += 1.0 / (i + 1));
 	srand(42);
-	for (int f = 0; f < FRAMES; f++) {
+	for (unsigned f = 0; f < FRAMES; f++) {
 		char name[64];
 		double u = (double)rand() / RAND_MAX * h;
 		int lo = 0, hi = NAMES - 1;
@@ -252,14 +265,109 @@ static struct result run(struct rte_mempool *pool, enum dp_mode mode, double sec
 	return r;
 }
 
+static double rss_mib(void)
+{
+	char line[256];
+	double kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atof(line + 6);
+	if (f)
+		fclose(f);
+	return kb / 1024;
+}
+
+static int set_responder_answer(struct config *cfg)
+{
+	uint8_t name[DNAME_MAXLEN], answer[ENTRY_MAX_BYTES];
+	uint16_t counts[3];
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+	int alen = -1;
+
+	dname_from_str("a1.bench.test", name, sizeof(name));
+	if (e && engine_build_entry(cfg, name, TYPE_A, e) == 0)
+		alen = entry_write(e, 0, 0, answer, sizeof(answer), counts);
+	free(e);
+	if (alen < 0)
+		return -1;
+	dp_set_fixed_answer(answer, (size_t)alen);
+	return 0;
+}
+
+/* Lookup throughput vs table size (issue 20): per round, the minimal
+ * responder (no table at all), carousel, and carousel without its own
+ * prefetches of frames and entries (rte_hash's bulk lookup still
+ * prefetches its buckets). One row per round; last line
+ * `dpdk-scale names=N ...` with medians. */
+static int scale_run(struct rte_mempool *pool, struct config *cfg, double seconds,
+		     unsigned long long entries, unsigned long long bytes)
+{
+	enum { S_RESPOND, S_CAROUSEL, S_NOPF, NS };
+	static const enum dp_mode modes[NS] = {DP_MODE_RESPOND, DP_MODE_ANSWER,
+					       DP_MODE_ANSWER_NO_PREFETCH};
+	static const char *const names[NS] = {"minimal responder", "carousel",
+					      "carousel, no prefetch"};
+	double cap[NS][ROUNDS], pf_gain[ROUNDS], resp_ratio[ROUNDS];
+	struct rte_malloc_socket_stats ms;
+
+	if (set_responder_answer(cfg) < 0)
+		return 1;
+	rte_malloc_get_socket_stats((int)rte_socket_id(), &ms);
+	printf("| names | round | mode | worker capacity Mqps |\n|---|---|---|---|\n");
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int k = 0; k < NS; k++) {
+			cap[k][round] = run(pool, modes[k], seconds, INFLIGHT).capacity;
+			printf("| %d | %d | %s | %.2f |\n", NAMES, round + 1, names[k],
+			       cap[k][round]);
+		}
+		pf_gain[round] = cap[S_CAROUSEL][round] / cap[S_NOPF][round];
+		resp_ratio[round] = cap[S_CAROUSEL][round] / cap[S_RESPOND][round];
+	}
+	for (int k = 0; k < NS; k++)
+		qsort(cap[k], ROUNDS, sizeof(double), cmp_double);
+	qsort(pf_gain, ROUNDS, sizeof(double), cmp_double);
+	qsort(resp_ratio, ROUNDS, sizeof(double), cmp_double);
+	printf("carousel: min %.2f median %.2f max %.2f Mqps per lcore; prefetch gain min %.2f "
+	       "median %.2f max %.2f\n",
+	       cap[S_CAROUSEL][0], cap[S_CAROUSEL][1], cap[S_CAROUSEL][2], pf_gain[0], pf_gain[1],
+	       pf_gain[2]);
+	dp_ops.stop();
+	printf("dpdk-scale names=%d entries=%llu frames=%u mqps=%.2f noprefetch_mqps=%.2f "
+	       "responder_mqps=%.2f responder_ratio=%.2f prefetch_gain=%.2f entry_mib=%.1f "
+	       "bytes_per_entry=%.0f dpdk_heap_mib=%.1f rss_mib=%.0f\n",
+	       NAMES, entries, FRAMES, cap[S_CAROUSEL][1], cap[S_NOPF][1], cap[S_RESPOND][1],
+	       resp_ratio[1], pf_gain[1], (double)bytes / (1 << 20),
+	       entries ? (double)bytes / entries : 0,
+	       (double)ms.heap_allocsz_bytes / (1 << 20), rss_mib());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	char *eal[] = {"dp_bench", "-l", "0-1", "--no-huge", "--no-pci", "-m", "512",
+	char mem[16];
+	char *eal[] = {"dp_bench", "-l", "0-1", "--no-huge", "--no-pci", "-m", mem,
 		       "--no-shconf", "--log-level=*:error", NULL};
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+	bool scale = argc > 3 && strcmp(argv[3], "scale") == 0;
 
 	if (argc > 2)
 		NAMES = atoi(argv[2]) < 2 ? 2 : atoi(argv[2]);
+	/* the table (rte_hash: keys, buckets) lives in DPDK's heap */
+	snprintf(mem, sizeof(mem), "%d", 512 + NAMES / 1000);
+	/* a frame per name at least, so a large table is walked, not a
+	 * 64 k sample of it that would fit the caches */
+	while (FRAMES < (unsigned)NAMES && FRAMES < FRAMES_MAX)
+		FRAMES *= 2;
+	for (int i = 0; i < 2; i++) {
+		frame_set[i] = malloc((size_t)FRAMES * sizeof(*frame_set[i]));
+		frame_set_len[i] = malloc((size_t)FRAMES * sizeof(*frame_set_len[i]));
+		if (!frame_set[i] || !frame_set_len[i])
+			return 1;
+	}
+	frames = frame_set[0];
+	frame_len = frame_set_len[0];
 	char dir[] = "/tmp/carousel-dpbench-XXXXXX";
 
 	if (rte_eal_init(9, eal) < 0 || rte_lcore_count() < 2) {
@@ -311,6 +419,13 @@ int main(int argc, char **argv)
 	if (dp_launch() < 0)
 		return 1;
 	struct rte_mempool *pool = rte_mempool_lookup("carousel_mbufs");
+
+	if (scale) {
+		int rc = scale_run(pool, cfg, seconds, entries, bytes);
+
+		snprintf(st, sizeof(st), "rm -rf %s", dir);
+		return system(st) != 0 ? 1 : rc;
+	}
 	/* the responder's answer: carousel's for an alias, as long as most */
 	uint8_t name[DNAME_MAXLEN], answer[ENTRY_MAX_BYTES];
 	uint16_t counts[3];
@@ -394,6 +509,7 @@ int main(int argc, char **argv)
 	dp_ops.cookies(&(struct fp_cookies){.enable = true,
 					    .secret = {42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 						       13, 14, 15}});
+	printf("\n| round | queries | worker capacity Mqps |\n|---|---|---|\n");
 	for (int round = 0; round < ROUNDS; round++) {
 		frames = frame_set[0];
 		frame_len = frame_set_len[0];
@@ -409,8 +525,8 @@ int main(int argc, char **argv)
 		struct result mix = run(pool, DP_MODE_ANSWER, seconds, INFLIGHT);
 
 		mix_ratio[round] = mix.capacity / plain.capacity;
-		printf("| %d | resolver mix | %.2f Mqps | plain %.2f Mqps | ratio %.2f |\n", round + 1,
-		       mix.capacity, plain.capacity, mix_ratio[round]);
+		printf("| %d | plain | %.2f |\n| %d | resolver mix | %.2f |\n", round + 1,
+		       plain.capacity, round + 1, mix.capacity);
 	}
 	/* of the mix's queries for names the table holds, the fast path's share
 	 * (the plain runs in between are all answered or missed too) */

@@ -21,6 +21,7 @@ from hierarchy import Hierarchy, Unbound  # noqa: E402
 
 need("dnsperf", "knotd", "unbound")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 WARM = ["www.example.org A", "www.example.org AAAA", "alias.example.org A", "mx.example.org MX",
         "www.other.net A", "www.lame.org A", "www.nog.org A", "nope.example.org A"]
 COLD = ["www.example.org.", "alias.example.org.", "www.nog.org.", "www.lame.org.",
@@ -77,7 +78,7 @@ def main():
             name, rdtype = line.split()
             for a, p in ((d.addr, d.port), (u.addr, u.port)):
                 dns.query.udp(dns.message.make_query(name, rdtype), a, port=p, timeout=10)
-        for rnd in (1, 2):
+        for rnd in range(1, ROUNDS + 1):
             for name, a, p in (("carouseld", d.addr, d.port), ("unbound", u.addr, u.port)):
                 qps, loss = dnsperf(a, p, qfile)
                 rows.append((rnd, name, qps, loss))
@@ -86,8 +87,8 @@ def main():
         u.close()
     finally:
         h.close()
-    ours = sum(r[2] for r in rows if r[1] == "carouseld") / 2
-    theirs = sum(r[2] for r in rows if r[1] == "unbound") / 2
+    ours = sum(r[2] for r in rows if r[1] == "carouseld") / ROUNDS
+    theirs = sum(r[2] for r in rows if r[1] == "unbound") / ROUNDS
     print("\n| round | resolver | warm-cache qps | lost |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.2f} % |")
