@@ -5,8 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+/* Chunks grow with the arena, up to 32 MiB; from 2 MiB up they are
+ * aligned and asked for as transparent huge pages: a million names touch
+ * hundreds of MiB, and in a VM a fault per 4 KiB page cost more than
+ * everything else the loader did. */
 #define ARENA_CHUNK (64 * 1024)
+#define ARENA_CHUNK_MAX (32u << 20)
+#define ARENA_HUGE (2u << 20)
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -18,24 +25,44 @@ void arena_init(struct arena *a)
 {
 	a->head = NULL;
 	a->used = 0;
+	a->held = 0;
+}
+
+static struct arena_chunk *chunk_new(struct arena *a, size_t n)
+{
+	size_t size = a->held < ARENA_CHUNK ? ARENA_CHUNK : a->held;
+	struct arena_chunk *c;
+
+	if (size > ARENA_CHUNK_MAX)
+		size = ARENA_CHUNK_MAX;
+	if (size < n)
+		size = n;
+	if (sizeof(*c) + size >= ARENA_HUGE) {
+		size =
+		    ((sizeof(*c) + size + ARENA_HUGE - 1) & ~(size_t)(ARENA_HUGE - 1)) - sizeof(*c);
+		c = aligned_alloc(ARENA_HUGE, sizeof(*c) + size);
+		if (c)
+			madvise(c, sizeof(*c) + size, MADV_HUGEPAGE); /* a hint: may fail */
+	} else {
+		c = malloc(sizeof(*c) + size);
+	}
+	if (!c) {
+		fprintf(stderr, "event=fatal reason=out-of-memory\n");
+		abort();
+	}
+	c->size = size;
+	c->off = 0;
+	c->next = a->head;
+	a->head = c;
+	a->held += size;
+	return c;
 }
 
 void *arena_alloc(struct arena *a, size_t n)
 {
 	n = (n + 15) & ~(size_t)15;
-	if (!a->head || a->head->size - a->head->off < n) {
-		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-		struct arena_chunk *c = malloc(sizeof(*c) + size);
-
-		if (!c) {
-			fprintf(stderr, "event=fatal reason=out-of-memory\n");
-			abort();
-		}
-		c->size = size;
-		c->off = 0;
-		c->next = a->head;
-		a->head = c;
-	}
+	if (!a->head || a->head->size - a->head->off < n)
+		chunk_new(a, n);
 	void *p = a->head->mem + a->head->off;
 
 	a->head->off += n;
@@ -76,4 +103,5 @@ void arena_free(struct arena *a)
 	}
 	a->head = NULL;
 	a->used = 0;
+	a->held = 0;
 }

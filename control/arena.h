@@ -10,6 +10,7 @@ struct arena_chunk;
 struct arena {
 	struct arena_chunk *head;
 	size_t used; /* bytes handed out, for `carouselctl status` */
+	size_t held; /* bytes of its chunks */
 };
 
 void arena_init(struct arena *a);

@@ -12,26 +12,29 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "pool.h"
 #include "wire.h"
+#include "ytree.h"
 
 struct cfg_ctx {
 	struct config *cfg;
-	yaml_document_t *doc;
 	const char *path;
 	char *err;
 	size_t err_len;
 	char dir[PATH_MAX];
+	/* pools as they are read: cfg->pools grows (malloc'd until
+	 * finish_pools), with each one's on-all-down pool and where it was */
+	size_t pools_cap;
+	struct ynode *fallbacks;
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const yaml_node_t *n,
+__attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const struct ynode *n,
 						     const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(c->err, c->err_len, "%s:%zu:%zu: ", c->path,
-			 n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1);
+	int k = snprintf(c->err, c->err_len, "%s:%u:%u: ", c->path,
+			 n ? n->line : 1, n ? n->column : 1);
 
 	if (k < 0 || (size_t)k >= c->err_len)
 		return -1;
@@ -41,17 +44,12 @@ __attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const y
 	return -1;
 }
 
-static yaml_node_t *node_at(struct cfg_ctx *c, int id)
+static const char *scalar(const struct ynode *n)
 {
-	return yaml_document_get_node(c->doc, id);
+	return (const char *)n->value;
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static int want(struct cfg_ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *what)
+static int want(struct cfg_ctx *c, const struct ynode *n, yaml_node_type_t type, const char *what)
 {
 	static const char *const names[] = {
 		[YAML_SCALAR_NODE] = "a scalar",
@@ -64,7 +62,7 @@ static int want(struct cfg_ctx *c, const yaml_node_t *n, yaml_node_type_t type, 
 	return 0;
 }
 
-static int get_uint(struct cfg_ctx *c, const yaml_node_t *n, const char *what, unsigned long min,
+static int get_uint(struct cfg_ctx *c, const struct ynode *n, const char *what, unsigned long min,
 		    unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -84,7 +82,7 @@ static int get_uint(struct cfg_ctx *c, const yaml_node_t *n, const char *what, u
 }
 
 /* "30", "30s", "500ms", "2m", "1h" -> milliseconds */
-static int get_duration_ms(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
+static int get_duration_ms(struct cfg_ctx *c, const struct ynode *n, const char *what,
 			   unsigned long *out)
 {
 	char *end;
@@ -113,7 +111,7 @@ static int get_duration_ms(struct cfg_ctx *c, const yaml_node_t *n, const char *
 	return 0;
 }
 
-static int get_dname(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint8_t *out)
+static int get_dname(struct cfg_ctx *c, const struct ynode *n, const char *what, uint8_t *out)
 {
 	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
 		return -1;
@@ -124,22 +122,21 @@ static int get_dname(struct cfg_ctx *c, const yaml_node_t *n, const char *what, 
 }
 
 /* Walk a mapping, checking every key against the allowed list. */
-typedef int (*key_fn)(struct cfg_ctx *c, const char *key, yaml_node_t *val, void *arg);
+typedef int (*key_fn)(struct cfg_ctx *c, const char *key, struct ynode *val, void *arg);
 
-static int walk_map(struct cfg_ctx *c, yaml_node_t *map, const char *what,
+static int walk_map(struct cfg_ctx *c, struct ynode *map, const char *what,
 		    const char *const *allowed, key_fn fn, void *arg)
 {
 	if (want(c, map, YAML_MAPPING_NODE, what) < 0)
 		return -1;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+	for (struct ypair *p = map->pairs; p < map->pairs + map->n; p++) {
+		struct ynode *k = p->key, *v = p->value;
 		bool ok = false;
 
 		if (k->type != YAML_SCALAR_NODE)
 			return fail(c, k, "keys in %s must be plain words", what);
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = node_at(c, q->key);
+		for (struct ypair *q = map->pairs; q < p; q++) {
+			struct ynode *k2 = q->key;
 
 			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
 				return fail(c, k, "duplicate key '%s' in %s", scalar(k), what);
@@ -155,7 +152,7 @@ static int walk_map(struct cfg_ctx *c, yaml_node_t *map, const char *what,
 }
 
 /* "127.0.0.1@5353", "::1@5353", "[::1]:5353" is not accepted: '@' as in Knot. */
-static int parse_listen(struct cfg_ctx *c, const yaml_node_t *n, struct listen_addr *l)
+static int parse_listen(struct cfg_ctx *c, const struct ynode *n, struct listen_addr *l)
 {
 	char host[48];
 	const char *s = scalar(n);
@@ -194,7 +191,7 @@ static int parse_listen(struct cfg_ctx *c, const yaml_node_t *n, struct listen_a
 	return 0;
 }
 
-static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int server_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct config *cfg = c->cfg;
 	unsigned long u = 0;
@@ -208,9 +205,8 @@ static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 		if (want(c, v, YAML_SEQUENCE_NODE, "server.listen") < 0)
 			return -1;
 		cfg->nlisten = 0;
-		for (yaml_node_item_t *i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top; i++) {
-			yaml_node_t *e = node_at(c, *i);
+		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+			struct ynode *e = *i;
 
 			if (want(c, e, YAML_SCALAR_NODE, "a listen address") < 0)
 				return -1;
@@ -264,10 +260,10 @@ static int server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 }
 
 struct zone_item {
-	yaml_node_t *name, *file, *primary, *key;
+	struct ynode *name, *file, *primary, *key;
 };
 
-static int zone_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int zone_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct zone_item *z = arg;
 
@@ -307,23 +303,22 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
 	return NULL;
 }
 
-static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
+static int parse_zones(struct cfg_ctx *c, struct ynode *seq)
 {
 	static const char *const keys[] = {"name", "file", "primary", "key", NULL};
 	struct config *cfg = c->cfg;
-	struct fleet_ctx fc = {cfg, c->doc, c->path, c->dir, c->err, c->err_len};
+	struct fleet_ctx fc = {cfg, c->path, c->dir, c->err, c->err_len};
 	size_t n;
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "zones") < 0)
 		return -1;
-	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	n = (size_t)seq->n;
 	cfg->zones = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->zones));
 	for (cfg->zone_mask = 15; cfg->zone_mask < n * 2; cfg->zone_mask = cfg->zone_mask * 2 + 1)
 		;
 	cfg->zone_buckets = arena_alloc(&cfg->arena, (cfg->zone_mask + 1) * sizeof(struct zone *));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
+		struct ynode *e = *i;
 		struct zone_item zi = {0};
 		uint8_t apex[DNAME_MAXLEN];
 		char path[PATH_MAX + 64], zerr[CFG_ERR_LEN];
@@ -364,8 +359,8 @@ static int parse_zones(struct cfg_ctx *c, yaml_node_t *seq)
 	return 0;
 }
 
-static int parse_acl(struct cfg_ctx *c, const yaml_node_t *n, struct acl_entry *a);
-static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, const char *what, bool *out);
+static int parse_acl(struct cfg_ctx *c, const struct ynode *n, struct acl_entry *a);
+static int get_bool(struct cfg_ctx *c, const struct ynode *n, const char *what, bool *out);
 
 const char *const monitor_type_names[MON_TYPES] = {
 	[MON_NONE] = "none", [MON_TCP] = "tcp",	  [MON_HTTP] = "http",	 [MON_HTTPS] = "https",
@@ -376,7 +371,7 @@ const char *const monitor_type_names[MON_TYPES] = {
 /* A monitor as it is being read: which keys were given, for the checks
  * that need the whole mapping. */
 /* The types a check query may ask for. */
-static int get_qtype(struct cfg_ctx *c, const yaml_node_t *v, const char *what, uint16_t *out)
+static int get_qtype(struct cfg_ctx *c, const struct ynode *v, const char *what, uint16_t *out)
 {
 	static const struct { const char *name; uint16_t type; } types[] = {
 		{"A", TYPE_A}, {"AAAA", TYPE_AAAA}, {"SOA", TYPE_SOA}, {"NS", TYPE_NS},
@@ -396,13 +391,13 @@ static int get_qtype(struct cfg_ctx *c, const yaml_node_t *v, const char *what, 
 
 struct monitor_item {
 	struct monitor *mon;
-	yaml_node_t *credentials, *query, *timeout;
+	struct ynode *credentials, *query, *timeout;
 	bool have_type;
 };
 
 /* The first line of a file only root (or the daemon's user) can read:
  * secrets never sit in the YAML. path gets the file's full name. */
-static int read_secret_line(struct cfg_ctx *c, yaml_node_t *n, const char *what, char *path,
+static int read_secret_line(struct cfg_ctx *c, struct ynode *n, const char *what, char *path,
 			    size_t path_len, char *line, size_t line_len)
 {
 	const char *s = scalar(n);
@@ -439,7 +434,7 @@ static int read_secret_line(struct cfg_ctx *c, yaml_node_t *n, const char *what,
 
 /* "USER:PASSWORD" on the first line of a secret file: *user and *password
  * point into line. */
-static int split_credentials(struct cfg_ctx *c, yaml_node_t *n, const char *what,
+static int split_credentials(struct cfg_ctx *c, struct ynode *n, const char *what,
 			     const char *path, char *line, char **user, char **password)
 {
 	char *colon = strchr(line, ':');
@@ -459,7 +454,7 @@ static int split_credentials(struct cfg_ctx *c, yaml_node_t *n, const char *what
 	return 0;
 }
 
-static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m)
+static int read_credentials(struct cfg_ctx *c, struct ynode *n, struct monitor *m)
 {
 	char path[PATH_MAX], line[512], *user, *password;
 	int rc = read_secret_line(c, n, "credentials", path, sizeof(path), line, sizeof(line));
@@ -475,7 +470,7 @@ static int read_credentials(struct cfg_ctx *c, yaml_node_t *n, struct monitor *m
 	return rc;
 }
 
-static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int monitor_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct monitor_item *mi = arg;
 	struct monitor *m = mi->mon;
@@ -560,7 +555,7 @@ static int monitor_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 }
 
 /* Read a monitor mapping over *m (defaults, or the pool's for a member). */
-static int parse_monitor(struct cfg_ctx *c, yaml_node_t *v, struct monitor *m, bool inherited)
+static int parse_monitor(struct cfg_ctx *c, struct ynode *v, struct monitor *m, bool inherited)
 {
 	static const char *const keys[] = {"type",   "port",	 "interval", "timeout",
 					   "rise",   "fall",	 "initial",  "path",
@@ -603,14 +598,14 @@ static void monitor_defaults(struct monitor *m)
 
 struct pool_item {
 	struct pool *pool;
-	yaml_node_t *name, *members, *aliases, *node, *monitor, *fallback, *method;
+	struct ynode *name, *members, *aliases, *node, *monitor, *fallback, *method;
 };
 
 struct member_item {
-	yaml_node_t *address, *weight, *monitor, *group, *clients;
+	struct ynode *address, *weight, *monitor, *group, *clients;
 };
 
-static int member_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int member_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct member_item *m = arg;
 
@@ -658,13 +653,11 @@ static int member_policy(struct cfg_ctx *c, struct pool *p, struct member_item *
 			return fail(c, mi->clients, "member clients are for method: topology");
 		if (want(c, mi->clients, YAML_SEQUENCE_NODE, "member clients") < 0)
 			return -1;
-		size_t n = (size_t)(mi->clients->data.sequence.items.top -
-				    mi->clients->data.sequence.items.start);
+		size_t n = (size_t)mi->clients->n;
 
 		m->clients = arena_alloc(&c->cfg->arena, (n ? n : 1) * sizeof(*m->clients));
-		for (yaml_node_item_t *i = mi->clients->data.sequence.items.start;
-		     i < mi->clients->data.sequence.items.top; i++) {
-			yaml_node_t *e = node_at(c, *i);
+		for (struct ynode **i = mi->clients->items; i < mi->clients->items + mi->clients->n; i++) {
+			struct ynode *e = *i;
 
 			if (want(c, e, YAML_SCALAR_NODE, "a client subnet") < 0 ||
 			    parse_acl(c, e, &m->clients[m->nclients]) < 0)
@@ -680,7 +673,7 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 	static const char *const keys[] = {"address", "weight", "monitor", "group", "clients",
 					   NULL};
 	struct pool *p = pi->pool;
-	yaml_node_t *seq = pi->members;
+	struct ynode *seq = pi->members;
 	size_t n;
 
 	if (pi->monitor) {
@@ -694,16 +687,15 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "pool members") < 0)
 		return -1;
-	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	n = (size_t)seq->n;
 	if (n == 0)
 		return fail(c, seq, "pool %s has no members", p->name_text);
 	if (n > ROT_MAX_MEMBERS)
 		return fail(c, seq, "pool %s has more than %d members", p->name_text,
 			    ROT_MAX_MEMBERS);
 	p->members = arena_alloc(&c->cfg->arena, n * sizeof(*p->members));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
+		struct ynode *e = *i;
 		struct member_item mi = {0};
 		struct member *m = &p->members[p->nmembers];
 		unsigned long w = 1;
@@ -750,7 +742,7 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 	return 0;
 }
 
-static int pool_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int pool_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct pool_item *pi = arg;
 	struct pool *p = pi->pool;
@@ -783,14 +775,14 @@ static int pool_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *ar
 		pi->monitor = v;
 	} else if (strcmp(key, "on-all-down") == 0) {
 		if (v->type == YAML_MAPPING_NODE) {
-			yaml_node_pair_t *pr = v->data.mapping.pairs.start;
-			yaml_node_t *k = pr < v->data.mapping.pairs.top ? node_at(c, pr->key) : NULL;
+			struct ypair *pr = v->pairs;
+			struct ynode *k = v->n ? pr->key : NULL;
 
-			if (v->data.mapping.pairs.top - pr != 1 || k->type != YAML_SCALAR_NODE ||
+			if (v->n != 1 || k->type != YAML_SCALAR_NODE ||
 			    strcmp(scalar(k), "pool") != 0)
 				return fail(c, v, "on-all-down takes serve-all, servfail or "
 					    "{pool: NAME}");
-			pi->fallback = node_at(c, pr->value);
+			pi->fallback = pr->value;
 			if (want(c, pi->fallback, YAML_SCALAR_NODE, "on-all-down pool") < 0)
 				return -1;
 			p->on_all_down = ALL_DOWN_POOL;
@@ -853,13 +845,13 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 	n->pool = p;
 	if (!pi->aliases)
 		return 0;
-	size_t na = (size_t)(pi->aliases->data.sequence.items.top -
-			     pi->aliases->data.sequence.items.start);
+	size_t na = (size_t)pi->aliases->n;
 
 	p->aliases = arena_alloc(&cfg->arena, (na ? na : 1) * sizeof(*p->aliases));
-	for (yaml_node_item_t *i = pi->aliases->data.sequence.items.start;
-	     i < pi->aliases->data.sequence.items.top; i++) {
-		yaml_node_t *e = node_at(c, *i);
+	struct rrset *cname = NULL;
+
+	for (struct ynode **i = pi->aliases->items; i < pi->aliases->items + pi->aliases->n; i++) {
+		struct ynode *e = *i;
 		uint8_t alias[DNAME_MAXLEN];
 
 		if (get_dname(c, e, "alias", alias) < 0)
@@ -882,86 +874,101 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 			return fail(c, e, "alias %s: the zone already has data at this name",
 				    scalar(e));
 		an->alias_of = p;
-		size_t tl = dname_len(p->name);
-
-		node_add_rr(&cfg->arena, an, TYPE_CNAME, p->ttl, p->name, (uint16_t)tl);
-		p->aliases[p->naliases++] = arena_memdup(&cfg->arena, alias, dname_len(alias));
+		/* every alias of a pool has the same CNAME: one RRset, shared
+		 * (nothing is added to a name after its pool is attached) */
+		if (cname)
+			an->rrsets = cname;
+		else
+			node_add_rr(&cfg->arena, an, TYPE_CNAME, p->ttl, p->name,
+				    (uint16_t)dname_len(p->name));
+		cname = an->rrsets;
+		p->aliases[p->naliases++] = an->name; /* the node keeps the name */
 	}
 	return 0;
 }
 
-static int parse_pools(struct cfg_ctx *c, yaml_node_t *seq)
+/* One item of `pools:`. Items may come one at a time and be dropped once
+ * read, so nothing here keeps a pointer to a node: a fallback's name is
+ * kept with where it was, for finish_pools. */
+static int parse_pool(struct cfg_ctx *c, struct ynode *e)
 {
 	static const char *const keys[] = {"name",	   "aliases",	   "method", "answer-count",
 					   "ttl",	   "members",	   "monitor", "on-all-down",
 					   "degraded-ttl", "min-up",	   NULL};
 	struct config *cfg = c->cfg;
-	yaml_node_t **fallback;
-	size_t n;
+	struct pool *p = arena_alloc(&cfg->arena, sizeof(*p));
+	struct pool_item pi = {.pool = p, .node = e};
 
+	if (cfg->npools == c->pools_cap) {
+		c->pools_cap = c->pools_cap ? c->pools_cap * 2 : 64;
+		cfg->pools = realloc(cfg->pools, c->pools_cap * sizeof(*cfg->pools));
+		c->fallbacks = realloc(c->fallbacks, c->pools_cap * sizeof(*c->fallbacks));
+		if (!cfg->pools || !c->fallbacks)
+			abort();
+	}
+	p->ttl = 30;
+	p->degraded_ttl = UINT32_MAX; /* min(ttl, 5) unless given */
+	p->min_up = 1;
+	p->line = (int)e->line;
+	p->index = cfg->npools;
+	if (walk_map(c, e, "a pool", keys, pool_key, &pi) < 0)
+		return -1;
+	if (!pi.name)
+		return fail(c, e, "pool needs a name");
+	if (get_dname(c, pi.name, "pool name", p->name) < 0)
+		return -1;
+	p->name_text = arena_memdup(&cfg->arena, scalar(pi.name), pi.name->n + 1);
+	if (!pi.members)
+		return fail(c, e, "pool %s needs members", p->name_text);
+	if (p->degraded_ttl == UINT32_MAX)
+		p->degraded_ttl = p->ttl < 5 ? p->ttl : 5;
+	c->fallbacks[cfg->npools] = (struct ynode){0};
+	if (pi.fallback) {
+		p->fallback_name = arena_strdup(&cfg->arena, scalar(pi.fallback));
+		c->fallbacks[cfg->npools] = *pi.fallback;
+		c->fallbacks[cfg->npools].value = p->fallback_name;
+	}
+	cfg->pools[cfg->npools++] = p;
+	return parse_members(c, &pi) < 0 || attach_pool(c, &pi) < 0 ? -1 : 0;
+}
+
+static int parse_pools(struct cfg_ctx *c, struct ynode *seq)
+{
 	if (want(c, seq, YAML_SEQUENCE_NODE, "pools") < 0)
 		return -1;
-	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-	cfg->pools = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->pools));
-	fallback = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*fallback));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
-		struct pool *p = &cfg->pools[cfg->npools];
-		struct pool_item *pi = calloc(1, sizeof(*pi));
-		int rc = -1;
-
-		if (!pi)
-			abort();
-		pi->pool = p;
-		pi->node = e;
-		p->ttl = 30;
-		p->degraded_ttl = UINT32_MAX; /* min(ttl, 5) unless given */
-		p->min_up = 1;
-		p->line = (int)e->start_mark.line + 1;
-		if (walk_map(c, e, "a pool", keys, pool_key, pi) < 0)
-			goto out;
-		if (!pi->name) {
-			fail(c, e, "pool needs a name");
-			goto out;
-		}
-		if (get_dname(c, pi->name, "pool name", p->name) < 0)
-			goto out;
-		p->name_text = arena_strdup(&cfg->arena, scalar(pi->name));
-		if (!pi->members) {
-			fail(c, e, "pool %s needs members", p->name_text);
-			goto out;
-		}
-		if (p->degraded_ttl == UINT32_MAX)
-			p->degraded_ttl = p->ttl < 5 ? p->ttl : 5;
-		if (pi->fallback)
-			p->fallback_name = arena_strdup(&cfg->arena, scalar(pi->fallback));
-		fallback[cfg->npools] = pi->fallback;
-		cfg->npools++;
-		if (parse_members(c, pi) < 0 || attach_pool(c, pi) < 0)
-			goto out;
-		rc = 0;
-	out:
-		free(pi);
-		if (rc < 0)
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++)
+		if (parse_pool(c, *i) < 0)
 			return -1;
-	}
+	return 0;
+}
+
+/* After every pool: the on-all-down fallbacks, and cfg->pools moved into
+ * the arena with the rest. */
+static int finish_pools(struct cfg_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	struct pool **pools = cfg->pools;
+
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct pool *p = &cfg->pools[i];
+		struct pool *p = cfg->pools[i];
+		struct ynode *fb = &c->fallbacks[i];
 		uint8_t name[DNAME_MAXLEN];
 
-		if (!fallback[i])
+		if (!fb->value)
 			continue;
-		if (get_dname(c, fallback[i], "on-all-down pool", name) < 0)
+		if (get_dname(c, fb, "on-all-down pool", name) < 0)
 			return -1;
 		p->fallback = config_find_pool(cfg, name);
 		if (!p->fallback)
-			return fail(c, fallback[i], "on-all-down: no pool named %s",
-				    scalar(fallback[i]));
+			return fail(c, fb, "on-all-down: no pool named %s", scalar(fb));
 		if (p->fallback == p)
-			return fail(c, fallback[i], "on-all-down: pool %s cannot fall back on itself",
+			return fail(c, fb, "on-all-down: pool %s cannot fall back on itself",
 				    p->name_text);
 	}
+	if (pools)
+		cfg->pools = arena_memdup(&cfg->arena, pools, cfg->npools * sizeof(*pools));
+	free(pools);
+	c->pools_cap = 0;
 	return 0;
 }
 
@@ -973,48 +980,8 @@ struct pool *config_find_pool(const struct config *cfg, const uint8_t *name)
 	return n ? n->pool : NULL;
 }
 
-/* Follow CNAMEs inside our data from name; true when it comes back. */
-static bool cname_loops(const struct config *cfg, const uint8_t *start)
-{
-	const uint8_t *name = start;
-
-	for (int hops = 0; hops < 32; hops++) {
-		struct zone *z = config_find_zone(cfg, name);
-		struct node *n = z ? zone_find(z, name, dname_len(name)) : NULL;
-		struct rrset *cn = n ? node_rrset(n, TYPE_CNAME) : NULL;
-
-		if (!cn)
-			return false;
-		name = cn->head->data;
-		if (dname_equal(name, start))
-			return true;
-	}
-	return true; /* longer than any sane chain */
-}
-
-static int check_loops(struct cfg_ctx *c, yaml_node_t *pools)
-{
-	struct config *cfg = c->cfg;
-
-	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct pool *p = &cfg->pools[i];
-
-		for (unsigned j = 0; j < p->naliases; j++) {
-			if (!cname_loops(cfg, p->aliases[j]))
-				continue;
-			char text[DNAME_STRLEN];
-			yaml_node_t *pn = node_at(c, pools->data.sequence.items.start[i]);
-
-			dname_to_str(p->aliases[j], text, sizeof(text));
-			return fail(c, pn, "alias %s of pool %s loops through CNAMEs", text,
-				    p->name_text);
-		}
-	}
-	return 0;
-}
-
 /* "198.51.100.1/24" or "2001:db8::1/64" (prefix optional: /24, /64) */
-static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct fp_config *dp)
+static int dp_address(struct cfg_ctx *c, const struct ynode *n, struct fp_config *dp)
 {
 	char host[64];
 	const char *s = scalar(n), *slash = strchr(s, '/');
@@ -1056,7 +1023,7 @@ static int dp_address(struct cfg_ctx *c, const yaml_node_t *n, struct fp_config 
 	return 0;
 }
 
-static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int dp_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct fp_config *dp = &c->cfg->dp;
 	unsigned long u = 0;
@@ -1098,9 +1065,8 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 			return dp_address(c, v, dp);
 		if (want(c, v, YAML_SEQUENCE_NODE, "dataplane.address") < 0)
 			return -1;
-		for (yaml_node_item_t *i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top; i++) {
-			yaml_node_t *e = node_at(c, *i);
+		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+			struct ynode *e = *i;
 
 			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
 			    dp_address(c, e, dp) < 0)
@@ -1134,7 +1100,7 @@ static int dp_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
 	return 0;
 }
 
-static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
+static int parse_dataplane(struct cfg_ctx *c, struct ynode *v)
 {
 	static const char *const keys[] = {"port",	  "exception",	 "address",  "burst",
 					   "mbufs",	  "dns-port",	 "idle-sleep", "interface",
@@ -1158,7 +1124,7 @@ static int parse_dataplane(struct cfg_ctx *c, yaml_node_t *v)
 }
 
 /* "10.0.0.0/8", "::1/128", "192.0.2.7" (a host) */
-static int parse_acl(struct cfg_ctx *c, const yaml_node_t *n, struct acl_entry *a)
+static int parse_acl(struct cfg_ctx *c, const struct ynode *n, struct acl_entry *a)
 {
 	char host[64];
 	const char *s = scalar(n), *slash = strchr(s, '/');
@@ -1236,7 +1202,7 @@ bool acl_match(const struct acl_entry *a, int family, const uint8_t *addr)
 }
 
 /* "64M", "512k", "1G", "1048576" */
-static int get_size(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint64_t *out)
+static int get_size(struct cfg_ctx *c, const struct ynode *n, const char *what, uint64_t *out)
 {
 	char *end;
 
@@ -1262,7 +1228,7 @@ static int get_size(struct cfg_ctx *c, const yaml_node_t *n, const char *what, u
 	return 0;
 }
 
-static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, const char *what, bool *out)
+static int get_bool(struct cfg_ctx *c, const struct ynode *n, const char *what, bool *out)
 {
 	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
 		return -1;
@@ -1275,7 +1241,7 @@ static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, const char *what, b
 	return 0;
 }
 
-static int rec_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int rec_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct rec_config *r = &c->cfg->rec;
 	unsigned long u = 0;
@@ -1317,9 +1283,8 @@ static int rec_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 			return -1;
 		if (!fwd)
 			r->nallow = 0;
-		for (yaml_node_item_t *i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top; i++) {
-			yaml_node_t *e = node_at(c, *i);
+		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+			struct ynode *e = *i;
 
 			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
 				return -1;
@@ -1360,7 +1325,7 @@ static int rec_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 	return 0;
 }
 
-static int parse_recursion(struct cfg_ctx *c, yaml_node_t *v)
+static int parse_recursion(struct cfg_ctx *c, struct ynode *v)
 {
 	static const char *const keys[] = {"enable",	  "mode",	  "root-hints",
 					   "forwarders",  "allow",	  "cache-size",
@@ -1380,7 +1345,7 @@ static int parse_recursion(struct cfg_ctx *c, yaml_node_t *v)
 	return 0;
 }
 
-static int rrl_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int rrl_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct rrl_config *r = &c->cfg->rrl;
 	unsigned long u = 0;
@@ -1412,7 +1377,7 @@ static int rrl_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 	return 0;
 }
 
-static int get_secret(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint8_t out[16])
+static int get_secret(struct cfg_ctx *c, const struct ynode *n, const char *what, uint8_t out[16])
 {
 	if (want(c, n, YAML_SCALAR_NODE, what) < 0)
 		return -1;
@@ -1431,7 +1396,7 @@ static int get_secret(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
 	return 0;
 }
 
-static int cookie_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int cookie_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct cookie_config *k = &c->cfg->cookies;
 
@@ -1446,7 +1411,7 @@ static int cookie_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	return get_secret(c, v, "cookies.previous-secret", k->previous);
 }
 
-static int http_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int http_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct http_config *h = &c->cfg->http;
 	char path[PATH_MAX], line[512], *user, *password;
@@ -1461,9 +1426,8 @@ static int http_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *ar
 	if (strcmp(key, "allow") == 0) {
 		if (want(c, v, YAML_SEQUENCE_NODE, "http.allow") < 0)
 			return -1;
-		for (yaml_node_item_t *i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top; i++) {
-			yaml_node_t *e = node_at(c, *i);
+		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+			struct ynode *e = *i;
 
 			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
 				return -1;
@@ -1513,7 +1477,7 @@ static bool is_loopback(const struct listen_addr *l)
 }
 
 /* `http:` (or the old `metrics:`, then only listen). */
-static int parse_http(struct cfg_ctx *c, const char *key, yaml_node_t *v)
+static int parse_http(struct cfg_ctx *c, const char *key, struct ynode *v)
 {
 	static const char *const http_keys[] = {"listen", "allow", "password-file",
 						"api-key-file", NULL};
@@ -1547,7 +1511,7 @@ static int parse_http(struct cfg_ctx *c, const char *key, yaml_node_t *v)
 	return 0;
 }
 
-static int dnstap_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int dnstap_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct dnstap_config *d = &c->cfg->dnstap;
 	unsigned long u;
@@ -1577,9 +1541,9 @@ static int dnstap_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	d->sink = arena_strdup(&c->cfg->arena, s);
 	if (strncmp(s, "tcp:", 4) == 0) {
 		struct listen_addr la;
-		yaml_node_t n = *v;
+		struct ynode n = *v;
 
-		n.data.scalar.value = (yaml_char_t *)(s + 4);
+		n.value = s + 4;
 		if (parse_listen(c, &n, &la) < 0)
 			return -1;
 		const char *at = strrchr(la.text, '@');
@@ -1612,7 +1576,7 @@ static int dnstap_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *
 	return 0;
 }
 
-static int parse_dnstap(struct cfg_ctx *c, yaml_node_t *v)
+static int parse_dnstap(struct cfg_ctx *c, struct ynode *v)
 {
 	static const char *const keys[] = {"sink", "identity", "log-queries", "log-responses",
 					   "sample", NULL};
@@ -1641,10 +1605,10 @@ const char *const backend_policy_names[BP_POLICIES] = {
 
 struct backend_item {
 	struct backend *b;
-	yaml_node_t *name, *domains, *servers, *check_name;
+	struct ynode *name, *domains, *servers, *check_name;
 };
 
-static int backend_server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int backend_server_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct backend_server *s = arg;
 	unsigned long u = 0;
@@ -1666,21 +1630,20 @@ static int backend_server_key(struct cfg_ctx *c, const char *key, yaml_node_t *v
 	return 0;
 }
 
-static int backend_servers(struct cfg_ctx *c, struct backend *b, yaml_node_t *v)
+static int backend_servers(struct cfg_ctx *c, struct backend *b, struct ynode *v)
 {
 	static const char *const keys[] = {"address", "weight", "order", NULL};
 	if (want(c, v, YAML_SEQUENCE_NODE, "backend servers") < 0)
 		return -1;
-	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	size_t n = (size_t)v->n;
 
 	if (n == 0)
 		return fail(c, v, "backend %s needs at least one server", b->name);
 	if (n > BACKEND_MAX_SERVERS)
 		return fail(c, v, "backend %s: at most %d servers", b->name, BACKEND_MAX_SERVERS);
 	b->servers = arena_alloc(&c->cfg->arena, n * sizeof(*b->servers));
-	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		struct ynode *e = *i;
 		struct backend_server *s = &b->servers[b->nservers];
 
 		*s = (struct backend_server){.weight = 1, .order = 1};
@@ -1701,7 +1664,7 @@ static int backend_servers(struct cfg_ctx *c, struct backend *b, yaml_node_t *v)
 	return 0;
 }
 
-static int backend_check_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int backend_check_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct backend_item *bi = arg;
 	struct backend *b = bi->b;
@@ -1729,7 +1692,7 @@ static int backend_check_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 	return 0;
 }
 
-static int backend_cache_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int backend_cache_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct backend *b = arg;
 	unsigned long u = 0;
@@ -1747,7 +1710,7 @@ static int backend_cache_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 	return 0;
 }
 
-static int backend_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int backend_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
 {
 	struct backend_item *bi = arg;
 	struct backend *b = bi->b;
@@ -1813,7 +1776,7 @@ static int backend_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 	}
 	/* allow */
 	size_t n = v->type == YAML_SEQUENCE_NODE
-			   ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+			   ? (size_t)v->n
 			   : 0;
 
 	if (want(c, v, YAML_SEQUENCE_NODE, "backend allow") < 0)
@@ -1822,9 +1785,8 @@ static int backend_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 		return fail(c, v, "backend allow needs at least one prefix (leave it out to use "
 			    "recursion.allow)");
 	b->allow = arena_alloc(&c->cfg->arena, n * sizeof(*b->allow));
-	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		struct ynode *e = *i;
 
 		if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
 		    parse_acl(c, e, &b->allow[b->nallow]) < 0)
@@ -1837,9 +1799,9 @@ static int backend_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void 
 static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
 {
 	struct backend *b = bi->b;
-	yaml_node_t *v = bi->domains;
+	struct ynode *v = bi->domains;
 	size_t n = v->type == YAML_SEQUENCE_NODE
-			   ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+			   ? (size_t)v->n
 			   : 0;
 
 	if (want(c, v, YAML_SEQUENCE_NODE, "backend domains") < 0)
@@ -1847,9 +1809,8 @@ static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
 	if (n == 0)
 		return fail(c, v, "backend %s needs at least one domain", b->name);
 	b->domains = arena_alloc(&c->cfg->arena, n * sizeof(*b->domains));
-	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		struct ynode *e = *i;
 		uint8_t *d = b->domains[b->ndomains];
 
 		if (get_dname(c, e, "backend domain", d) < 0)
@@ -1865,7 +1826,7 @@ static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
 	return 0;
 }
 
-static int parse_backends(struct cfg_ctx *c, yaml_node_t *seq)
+static int parse_backends(struct cfg_ctx *c, struct ynode *seq)
 {
 	static const char *const keys[] = {"name",  "domains", "policy",  "servers",
 					   "check", "cache",   "timeout", "allow", NULL};
@@ -1873,17 +1834,16 @@ static int parse_backends(struct cfg_ctx *c, yaml_node_t *seq)
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "backends") < 0)
 		return -1;
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	size_t n = (size_t)seq->n;
 
 	cfg->backends = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*cfg->backends));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i);
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
+		struct ynode *e = *i;
 		struct backend *b = &cfg->backends[cfg->nbackends];
 		struct backend_item bi = {.b = b};
 
 		memset(b, 0, sizeof(*b));
-		b->line = (int)e->start_mark.line + 1;
+		b->line = (int)e->line;
 		b->policy = BP_ROUND_ROBIN;
 		b->timeout_ms = 1000;
 		b->check_type = TYPE_SOA;
@@ -1935,17 +1895,18 @@ const struct backend *config_find_backend(const struct config *cfg, const uint8_
 	return best;
 }
 
-static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static int top_key(struct cfg_ctx *c, const char *key, struct ynode *v)
 {
 	static const char *const server_keys[] = {"listen",	    "workers",
 						  "control-socket", "tcp-idle-timeout",
 						  "tcp-max-clients", "tcp-max-per-client", NULL};
-	yaml_node_t **pools = arg;
 
 	if (strcmp(key, "server") == 0)
 		return walk_map(c, v, "server", server_keys, server_key, NULL);
 	if (strcmp(key, "zones") == 0)
 		return parse_zones(c, v);
+	if (strcmp(key, "pools") == 0)
+		return parse_pools(c, v);
 	if (strcmp(key, "dataplane") == 0)
 		return parse_dataplane(c, v);
 	if (strcmp(key, "recursion") == 0)
@@ -1970,27 +1931,87 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_http(c, key, v);
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
-	if (strcmp(key, "keys") == 0 || strcmp(key, "anycast") == 0) {
-		struct fleet_ctx fc = {c->cfg, c->doc, c->path, c->dir, c->err, c->err_len};
+	struct fleet_ctx fc = {c->cfg, c->path, c->dir, c->err, c->err_len};
 
-		return key[0] == 'k' ? fleet_parse_keys(&fc, v) : fleet_parse_anycast(&fc, v);
-	}
-	*pools = v;
-	return 0;
+	return strcmp(key, "keys") == 0 ? fleet_parse_keys(&fc, v) : fleet_parse_anycast(&fc, v);
 }
 
-struct config *config_load(const char *path, char *err, size_t err_len)
+/* `pools:` an item at a time, each dropped once read: what makes a
+ * million names fit. Pools need their zones, so this is only done when
+ * `zones:` came first (as it does in every config we ship); otherwise the
+ * list is read whole and taken apart after the rest. */
+static int stream_pools(struct cfg_ctx *c, struct ytree *t)
+{
+	struct ynode *seq, *item;
+	int rc;
+
+	if (ytree_begin_items(t, &seq) < 0)
+		return seq ? want(c, seq, YAML_SEQUENCE_NODE, "pools") : -1;
+	struct ytree_mark m = ytree_mark(t);
+
+	while ((rc = ytree_next_item(t, &item)) > 0) {
+		if (parse_pool(c, item) < 0)
+			return -1;
+		if (!ytree_release(t, m))
+			m = ytree_mark(t);
+	}
+	return rc;
+}
+
+/* The top level, a key at a time, in file order; pools after the rest
+ * unless they could be read as they came (stream_pools). */
+static int load_top(struct cfg_ctx *c, struct ytree *t)
 {
 	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
 					   "recursion", "rrl", "cookies", "metrics", "backends",
 					   "http", "dnstap", "keys", "anycast", NULL};
+	const char *seen[sizeof(keys) / sizeof(keys[0])];
+	unsigned nseen = 0;
+	struct ynode *k, *pools = NULL;
+	bool zones = false;
+	int rc;
+
+	while ((rc = ytree_next_key(t, &k)) > 0) {
+		const char *key = NULL;
+
+		for (unsigned i = 0; i < nseen; i++)
+			if (strcmp(seen[i], scalar(k)) == 0)
+				return fail(c, k, "duplicate key '%s' in the config", scalar(k));
+		for (const char *const *a = keys; *a; a++)
+			if (strcmp(*a, scalar(k)) == 0)
+				key = *a;
+		if (!key)
+			return fail(c, k, "unknown key '%s' in the config", scalar(k));
+		seen[nseen++] = key;
+		if (strcmp(key, "pools") == 0 && zones) {
+			if (stream_pools(c, t) < 0)
+				return -1;
+			continue;
+		}
+		struct ynode *v = ytree_value(t);
+
+		if (!v)
+			return -1;
+		if (strcmp(key, "pools") == 0) {
+			pools = v;
+			continue;
+		}
+		zones |= strcmp(key, "zones") == 0;
+		if (top_key(c, key, v) < 0)
+			return -1;
+	}
+	if (rc < 0)
+		return -1;
+	return pools ? parse_pools(c, pools) : 0;
+}
+
+struct config *config_load(const char *path, char *err, size_t err_len)
+{
 	static uint32_t generation;
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx c = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *pools = NULL;
-	FILE *f;
+	struct ytree *t;
+	struct ynode *root;
 	int rc = -1;
 
 	if (!cfg)
@@ -2020,30 +2041,13 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		snprintf(c.dir, sizeof(c.dir), "%.*s", (int)(slash - path), path);
 	else
 		snprintf(c.dir, sizeof(c.dir), ".");
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	t = ytree_open(path, err, err_len);
+	if (!t) {
 		config_free(cfg);
 		return NULL;
 	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, err_len, "%s:%zu:%zu: %s%s%s", path, parser.problem_mark.line + 1,
-			 parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		fclose(f);
-		config_free(cfg);
-		return NULL;
-	}
-	c.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		snprintf(err, err_len, "%s:1:1: the file is empty", path);
-		goto out;
-	}
-	if (walk_map(&c, root, "the config", keys, top_key, &pools) < 0)
+	root = ytree_root(t);
+	if (load_top(&c, t) < 0 || finish_pools(&c) < 0)
 		goto out;
 	if (cfg->nlisten == 0) {
 		fail(&c, root, "server.listen is required");
@@ -2075,9 +2079,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 			}
 		}
 	}
-	if (pools && (parse_pools(&c, pools) < 0 || check_loops(&c, pools) < 0))
-		goto out;
-	struct fleet_ctx fc = {cfg, &doc, path, c.dir, err, err_len};
+	struct fleet_ctx fc = {cfg, path, c.dir, err, err_len};
 
 	if (fleet_finish(&fc) < 0)
 		goto out;
@@ -2093,17 +2095,23 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		size_t names = 0;
 
 		for (unsigned i = 0; i < cfg->npools; i++)
-			names += 2 * (1 + (size_t)cfg->pools[i].naliases);
+			names += 2 * (1 + (size_t)cfg->pools[i]->naliases);
 		names += names / 4;
 		cfg->dp.max_entries = names < 65536 ? 65536 : names > (1u << 26) ? 1u << 26
 										  : (unsigned)names;
 	}
 	rc = 0;
 out:
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	fclose(f);
+	if (getenv("CAROUSEL_YTREE_STATS"))
+		fprintf(stderr, "ytree-bytes %zu\n", ytree_peak(t));
+	ytree_close(t);
+	free(c.fallbacks);
 	if (rc < 0) {
+		if (c.pools_cap) { /* not moved into the arena yet */
+			free(cfg->pools);
+			cfg->pools = NULL;
+			cfg->npools = 0;
+		}
 		config_free(cfg);
 		return NULL;
 	}
@@ -2113,7 +2121,7 @@ out:
 void config_set_workers(struct config *cfg, unsigned workers)
 {
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct pool *p = &cfg->pools[i];
+		struct pool *p = cfg->pools[i];
 
 		if (p->state_workers >= workers)
 			continue;
@@ -2128,7 +2136,7 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	for (unsigned i = 0; i < cfg->npools; i++)
-		pool_view_free(atomic_load(&cfg->pools[i].view));
+		pool_view_free(atomic_load(&cfg->pools[i]->view));
 	arena_free(&cfg->arena);
 	free(cfg);
 }

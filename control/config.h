@@ -97,6 +97,7 @@ struct pool {
 	unsigned naliases;
 	const uint8_t **aliases;
 	int line; /* where it was configured, for later messages */
+	unsigned index; /* in cfg->pools */
 	/* health policy */
 	const struct monitor *monitor; /* the pool's default, NULL: none */
 	enum all_down on_all_down;
@@ -225,7 +226,7 @@ struct config {
 	struct zone **zone_buckets; /* by apex, for the deepest-match walk */
 	uint32_t zone_mask;
 	unsigned npools;
-	struct pool *pools;
+	struct pool **pools; /* each in the arena: zone nodes point at them */
 	struct fp_config dp; /* the `dataplane:` section */
 	struct rec_config rec;
 	struct rrl_config rrl;

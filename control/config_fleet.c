@@ -25,12 +25,12 @@ void fleet_stage(const uint8_t *apex, const char *staged)
 		memcpy(staged_apex, apex, dname_len(apex));
 }
 
-__attribute__((format(printf, 3, 4))) static int ffail(struct fleet_ctx *c, const yaml_node_t *n,
+__attribute__((format(printf, 3, 4))) static int ffail(struct fleet_ctx *c, const struct ynode *n,
 						       const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(c->err, c->err_len, "%s:%zu:%zu: ", c->path,
-			 n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1);
+	int k =
+	    snprintf(c->err, c->err_len, "%s:%u:%u: ", c->path, n ? n->line : 1, n ? n->column : 1);
 
 	if (k < 0 || (size_t)k >= c->err_len)
 		return -1;
@@ -40,30 +40,24 @@ __attribute__((format(printf, 3, 4))) static int ffail(struct fleet_ctx *c, cons
 	return -1;
 }
 
-static yaml_node_t *node_at(struct fleet_ctx *c, int id)
+static const char *scalar(const struct ynode *n)
 {
-	return yaml_document_get_node(c->doc, id);
+	return (const char *)n->value;
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static int want_scalar(struct fleet_ctx *c, const yaml_node_t *n, const char *what)
+static int want_scalar(struct fleet_ctx *c, const struct ynode *n, const char *what)
 {
 	return n->type == YAML_SCALAR_NODE ? 0 : ffail(c, n, "%s must be a scalar", what);
 }
 
 /* Every pair of a mapping, keys checked against allowed (no duplicates). */
-static int fleet_map(struct fleet_ctx *c, yaml_node_t *map, const char *what,
-		     const char *const *allowed, yaml_node_t **vals)
+static int fleet_map(struct fleet_ctx *c, struct ynode *map, const char *what,
+		     const char *const *allowed, struct ynode **vals)
 {
 	if (map->type != YAML_MAPPING_NODE)
 		return ffail(c, map, "%s must be a mapping", what);
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node_at(c, p->key);
+	for (struct ypair *p = map->pairs; p < map->pairs + map->n; p++) {
+		struct ynode *k = p->key;
 		int i = 0;
 
 		if (k->type != YAML_SCALAR_NODE)
@@ -74,12 +68,12 @@ static int fleet_map(struct fleet_ctx *c, yaml_node_t *map, const char *what,
 			return ffail(c, k, "unknown key '%s' in %s", scalar(k), what);
 		if (vals[i])
 			return ffail(c, k, "duplicate key '%s' in %s", scalar(k), what);
-		vals[i] = node_at(c, p->value);
+		vals[i] = p->value;
 	}
 	return 0;
 }
 
-static int fleet_dname(struct fleet_ctx *c, const yaml_node_t *n, const char *what, uint8_t *out)
+static int fleet_dname(struct fleet_ctx *c, const struct ynode *n, const char *what, uint8_t *out)
 {
 	if (want_scalar(c, n, what) < 0)
 		return -1;
@@ -90,7 +84,7 @@ static int fleet_dname(struct fleet_ctx *c, const yaml_node_t *n, const char *wh
 }
 
 /* "ADDRESS" or "ADDRESS@PORT", as Knot writes them. */
-static int fleet_address(struct fleet_ctx *c, const yaml_node_t *n, struct fleet_addr *a)
+static int fleet_address(struct fleet_ctx *c, const struct ynode *n, struct fleet_addr *a)
 {
 	char host[48];
 
@@ -132,7 +126,7 @@ static int fleet_address(struct fleet_ctx *c, const yaml_node_t *n, struct fleet
 }
 
 /* A secret file: one base64 line, readable by root (or us) alone. */
-static int read_secret_file(struct fleet_ctx *c, const yaml_node_t *n, char *line, size_t len)
+static int read_secret_file(struct fleet_ctx *c, const struct ynode *n, char *line, size_t len)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -166,7 +160,7 @@ static int read_secret_file(struct fleet_ctx *c, const yaml_node_t *n, char *lin
 	return 0;
 }
 
-int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
+int fleet_parse_keys(struct fleet_ctx *c, struct ynode *seq)
 {
 	static const char *const keys[] = {"name", "algorithm", "secret", "secret-file", NULL};
 	struct config *cfg = c->cfg;
@@ -174,12 +168,11 @@ int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
 
 	if (seq->type != YAML_SEQUENCE_NODE)
 		return ffail(c, seq, "keys must be a list");
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	size_t n = (size_t)seq->n;
 
 	f->keys = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*f->keys));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i), *v[4] = {0};
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
+		struct ynode *e = *i, *v[4] = {0};
 		struct fleet_key *k = &f->keys[f->nkeys];
 		char line[512];
 
@@ -193,7 +186,7 @@ int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
 			if (dname_equal(f->keys[j].key.name, k->key.name))
 				return ffail(c, v[0], "duplicate key %s", scalar(v[0]));
 		k->name_text = arena_strdup(&cfg->arena, scalar(v[0]));
-		k->line = (int)e->start_mark.line + 1;
+		k->line = (int)e->line;
 		if (!v[1])
 			return ffail(c, e, "key %s needs an algorithm", k->name_text);
 		if (want_scalar(c, v[1], "key algorithm") < 0)
@@ -209,7 +202,7 @@ int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
 		if (!v[2] == !v[3])
 			return ffail(c, e, "key %s needs one of secret and secret-file",
 				     k->name_text);
-		yaml_node_t *sn = v[2] ? v[2] : v[3];
+		struct ynode *sn = v[2] ? v[2] : v[3];
 
 		if (want_scalar(c, sn, "key secret") < 0)
 			return -1;
@@ -226,8 +219,8 @@ int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq)
 	return 0;
 }
 
-struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, const uint8_t *apex,
-				  const char *file, yaml_node_t *primary, yaml_node_t *key,
+struct zone *fleet_load_secondary(struct fleet_ctx *c, struct ynode *zone_node, const uint8_t *apex,
+				  const char *file, struct ynode *primary, struct ynode *key,
 				  unsigned nzones)
 {
 	struct config *cfg = c->cfg;
@@ -246,7 +239,7 @@ struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, c
 
 	memcpy(s->apex, apex, dname_len(apex));
 	s->file = arena_strdup(&cfg->arena, file);
-	s->line = (int)zone_node->start_mark.line + 1;
+	s->line = (int)zone_node->line;
 	char text[DNAME_STRLEN];
 
 	dname_to_str(apex, text, sizeof(text));
@@ -256,13 +249,12 @@ struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, c
 			return NULL;
 		s->nprimaries = 1;
 	} else if (primary->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *i = primary->data.sequence.items.start;
-		     i < primary->data.sequence.items.top; i++) {
+		for (struct ynode **i = primary->items; i < primary->items + primary->n; i++) {
 			if (s->nprimaries == FLEET_MAX_PRIMARIES) {
 				ffail(c, primary, "at most %d primaries", FLEET_MAX_PRIMARIES);
 				return NULL;
 			}
-			if (fleet_address(c, node_at(c, *i), &s->primaries[s->nprimaries++]) < 0)
+			if (fleet_address(c, *i, &s->primaries[s->nprimaries++]) < 0)
 				return NULL;
 		}
 	}
@@ -296,7 +288,7 @@ struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, c
 }
 
 /* "192.0.2.53/32", "2001:db8::53/128" */
-static int fleet_prefix(struct fleet_ctx *c, const yaml_node_t *n, struct anycast_prefix *a)
+static int fleet_prefix(struct fleet_ctx *c, const struct ynode *n, struct anycast_prefix *a)
 {
 	char host[64];
 
@@ -331,7 +323,7 @@ static int fleet_prefix(struct fleet_ctx *c, const yaml_node_t *n, struct anycas
 	return 0;
 }
 
-int fleet_parse_anycast(struct fleet_ctx *c, yaml_node_t *seq)
+int fleet_parse_anycast(struct fleet_ctx *c, struct ynode *seq)
 {
 	static const char *const keys[] = {"prefix", "pools", NULL};
 	struct config *cfg = c->cfg;
@@ -339,12 +331,11 @@ int fleet_parse_anycast(struct fleet_ctx *c, yaml_node_t *seq)
 
 	if (seq->type != YAML_SEQUENCE_NODE)
 		return ffail(c, seq, "anycast must be a list");
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	size_t n = (size_t)seq->n;
 
 	f->anycast = arena_alloc(&cfg->arena, (n ? n : 1) * sizeof(*f->anycast));
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = node_at(c, *i), *v[2] = {0};
+	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
+		struct ynode *e = *i, *v[2] = {0};
 		struct anycast_prefix *a = &f->anycast[f->nanycast];
 
 		if (fleet_map(c, e, "an anycast prefix", keys, v) < 0)
@@ -356,12 +347,12 @@ int fleet_parse_anycast(struct fleet_ctx *c, yaml_node_t *seq)
 		for (unsigned j = 0; j < f->nanycast; j++)
 			if (strcmp(f->anycast[j].text, a->text) == 0)
 				return ffail(c, v[0], "duplicate anycast prefix %s", a->text);
-		a->line = (int)e->start_mark.line + 1;
+		a->line = (int)e->line;
 		if (v[1] && v[1]->type != YAML_SEQUENCE_NODE)
 			return ffail(c, v[1], "anycast pools must be a list of pool names");
-		for (yaml_node_item_t *p = v[1] ? v[1]->data.sequence.items.start : NULL;
-		     v[1] && p < v[1]->data.sequence.items.top; p++) {
-			yaml_node_t *pn = node_at(c, *p);
+		for (struct ynode **p = v[1] ? v[1]->items : NULL;
+		     v[1] && p < v[1]->items + v[1]->n; p++) {
+			struct ynode *pn = *p;
 
 			if (a->npools == FLEET_MAX_ANYCAST_POOLS)
 				return ffail(c, pn, "at most %d pools per anycast prefix",

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <yaml.h>
 
 #include "arena.h"
 #include "dname.h"
 #include "tsig.h"
+#include "ytree.h"
 
 #define FLEET_MAX_PRIMARIES 8
 #define FLEET_MAX_ANYCAST_POOLS 16
@@ -69,23 +69,22 @@ struct fleet_config {
 struct config;
 struct zone;
 
-/* What config.c hands over: its document, file and error buffer. */
+/* What config.c hands over: its file and error buffer. */
 struct fleet_ctx {
 	struct config *cfg;
-	yaml_document_t *doc;
 	const char *path, *dir;
 	char *err;
 	size_t err_len;
 };
 
 /* `keys:` and `anycast:` at the top level. */
-int fleet_parse_keys(struct fleet_ctx *c, yaml_node_t *seq);
-int fleet_parse_anycast(struct fleet_ctx *c, yaml_node_t *seq);
+int fleet_parse_keys(struct fleet_ctx *c, struct ynode *seq);
+int fleet_parse_anycast(struct fleet_ctx *c, struct ynode *seq);
 /* A zone with `primary:` (and `key:`): load the kept file, or an empty
  * zone that answers SERVFAIL until the first transfer. nzones sizes the
  * table on the first call. Returns NULL with the error set. */
-struct zone *fleet_load_secondary(struct fleet_ctx *c, yaml_node_t *zone_node, const uint8_t *apex,
-				  const char *file, yaml_node_t *primary, yaml_node_t *key,
+struct zone *fleet_load_secondary(struct fleet_ctx *c, struct ynode *zone_node, const uint8_t *apex,
+				  const char *file, struct ynode *primary, struct ynode *key,
 				  unsigned nzones);
 /* After the whole file (pools included): key names and pool names. */
 int fleet_finish(struct fleet_ctx *c);

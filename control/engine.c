@@ -913,7 +913,7 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 		e->sched_len = (uint16_t)s->len;
 		memcpy(e->sched, s->seq, s->len * sizeof(*s->seq));
 		memcpy(e->live, s->live, e->rr_count);
-		e->rot_id = (uint32_t)((p - cfg->pools) * 2 + A.rot_fam) % ENTRY_ROT_SLOTS;
+		e->rot_id = (uint32_t)(p->index * 2 + A.rot_fam) % ENTRY_ROT_SLOTS;
 		if (A.rot_topology && entry_topology(e, p, A.rot_fam, s) < 0)
 			return -1;
 	}

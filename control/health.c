@@ -151,7 +151,7 @@ static void mark_dirty(struct health *h, unsigned pool)
 
 static void publish(struct health *h, unsigned pool)
 {
-	struct pool *p = &h->cfg->pools[pool];
+	struct pool *p = h->cfg->pools[pool];
 	bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS];
 	unsigned first = h->first[pool];
 
@@ -428,9 +428,9 @@ void health_adopt(struct health *h, struct config *cfg)
 	unsigned nmon = 0;
 
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		n += cfg->pools[i].nmembers;
-		for (unsigned j = 0; j < cfg->pools[i].nmembers; j++)
-			nmon += cfg->pools[i].members[j].monitor != NULL;
+		n += cfg->pools[i]->nmembers;
+		for (unsigned j = 0; j < cfg->pools[i]->nmembers; j++)
+			nmon += cfg->pools[i]->members[j].monitor != NULL;
 	}
 	/* first probes soon, spread over a second; over longer, up to the
 	 * interval, when there are more monitors than FIRST_PROBES_PER_S:
@@ -446,7 +446,7 @@ void health_adopt(struct health *h, struct config *cfg)
 		abort();
 	h->nst = 0;
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct pool *p = &cfg->pools[i];
+		struct pool *p = cfg->pools[i];
 		bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS];
 
 		h->first[i] = h->nst;
@@ -548,7 +548,7 @@ static size_t pools_text(struct health *h, const struct pool *only, char *buf, s
 	size_t k = 0;
 
 	for (unsigned i = 0; i < h->cfg->npools; i++) {
-		const struct pool *p = &h->cfg->pools[i];
+		const struct pool *p = h->cfg->pools[i];
 		const struct pool_view *v = pool_view_get(p);
 
 		if (only && p != only)
@@ -592,7 +592,7 @@ void health_pools_json(struct health *h, struct json_out *o)
 
 	json_put(o, "[");
 	for (unsigned i = 0; i < h->cfg->npools; i++) {
-		const struct pool *p = &h->cfg->pools[i];
+		const struct pool *p = h->cfg->pools[i];
 		const struct pool_view *v = pool_view_get(p);
 		bool all_down = v->all_down[0] || v->all_down[1];
 
@@ -766,15 +766,15 @@ size_t health_metrics(struct health *h, char *buf, size_t len)
 	SAY("# HELP carousel_pool_serving Members a pool hands out now (both families).\n"
 	    "# TYPE carousel_pool_serving gauge\n");
 	for (unsigned i = 0; i < h->cfg->npools; i++) {
-		const struct pool_view *v = pool_view_get(&h->cfg->pools[i]);
+		const struct pool_view *v = pool_view_get(h->cfg->pools[i]);
 
-		SAY("carousel_pool_serving{pool=\"%s\"} %u\n", h->cfg->pools[i].name_text,
+		SAY("carousel_pool_serving{pool=\"%s\"} %u\n", h->cfg->pools[i]->name_text,
 		    (unsigned)v->serving[0] + v->serving[1]);
 	}
 	SAY("# HELP carousel_pool_degraded 1 while a member of the pool is down.\n"
 	    "# TYPE carousel_pool_degraded gauge\n");
 	for (unsigned i = 0; i < h->cfg->npools; i++)
-		SAY("carousel_pool_degraded{pool=\"%s\"} %d\n", h->cfg->pools[i].name_text,
-		    pool_view_get(&h->cfg->pools[i])->degraded);
+		SAY("carousel_pool_degraded{pool=\"%s\"} %d\n", h->cfg->pools[i]->name_text,
+		    pool_view_get(h->cfg->pools[i])->degraded);
 	return k < len ? k : len;
 }

@@ -104,7 +104,7 @@ void pool_view_free(struct pool_view *v)
 void pool_views_init(struct config *cfg)
 {
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct pool *p = &cfg->pools[i];
+		struct pool *p = cfg->pools[i];
 		bool up[ROT_MAX_MEMBERS];
 
 		for (unsigned j = 0; j < p->nmembers; j++)

@@ -118,7 +118,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (unsigned i = 0; i < cfg->npools; i++)
-		names += 2 * (1 + (size_t)cfg->pools[i].naliases);
+		names += 2 * (1 + (size_t)cfg->pools[i]->naliases);
 	while (slots < 2 * names)
 		slots *= 2;
 	set = calloc(slots, sizeof(*set));
@@ -138,7 +138,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 				    .v4_prefix = cfg->rrl.v4_prefix,
 				    .v6_prefix = cfg->rrl.v6_prefix});
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		const struct pool *pool = &cfg->pools[i];
+		const struct pool *pool = cfg->pools[i];
 
 		POOL_NAMES(pool, name, qtype)
 		{
@@ -199,7 +199,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 {
 	for (unsigned i = 0; i < cfg->npools; i++) {
-		const struct pool *pool = &cfg->pools[i];
+		const struct pool *pool = cfg->pools[i];
 
 		if (i != index && !pool->fallback)
 			continue;

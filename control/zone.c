@@ -7,14 +7,18 @@
 
 #include "wire.h"
 
-struct node *zone_find(const struct zone *z, const uint8_t *name, size_t len)
+static struct node *find_hashed(const struct zone *z, const uint8_t *name, size_t len,
+				uint32_t h)
 {
-	uint32_t h = dname_hash(name, len);
-
 	for (struct node *n = z->buckets[h & z->mask]; n; n = n->hash_next)
 		if (n->hash == h && n->name_len == len && memcmp(n->name, name, len) == 0)
 			return n;
 	return NULL;
+}
+
+struct node *zone_find(const struct zone *z, const uint8_t *name, size_t len)
+{
+	return find_hashed(z, name, len, dname_hash(name, len));
 }
 
 static void zone_grow(struct arena *a, struct zone *z)
@@ -40,22 +44,26 @@ static void zone_grow(struct arena *a, struct zone *z)
 struct node *zone_add_node(struct arena *a, struct zone *z, const uint8_t *name)
 {
 	size_t len = dname_len(name);
-	struct node *n = zone_find(z, name, len);
+	uint32_t h = dname_hash(name, len); /* once: a million names load */
+	struct node *n = find_hashed(z, name, len, h);
 
 	if (n)
 		return n;
 	if (z->nodes >= z->mask)
 		zone_grow(a, z);
 	n = arena_alloc(a, sizeof(*n) + len);
-	n->hash = dname_hash(name, len);
+	n->hash = h;
 	n->name_len = (uint8_t)len;
 	memcpy(n->name, name, len);
-	n->hash_next = z->buckets[n->hash & z->mask];
-	z->buckets[n->hash & z->mask] = n;
+	n->hash_next = z->buckets[h & z->mask];
+	z->buckets[h & z->mask] = n;
 	z->nodes++;
-	/* Empty non-terminals exist as nodes, so they answer NODATA. */
-	if (len > z->apex_len)
-		zone_add_node(a, z, dname_parent(name));
+	/* Empty non-terminals exist as nodes, so they answer NODATA; the
+	 * apex is there once the zone is */
+	const uint8_t *parent = len > z->apex_len ? dname_parent(name) : NULL;
+
+	if (parent && !(z->apex_node && len - (size_t)(parent - name) == z->apex_len))
+		zone_add_node(a, z, parent);
 	return n;
 }
 

@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		static struct entry e;
 
 		for (unsigned i = 0; i < cfg->npools; i++)
-			for (unsigned j = 0; j <= cfg->pools[i].naliases; j++) {
-				const uint8_t *n = j ? cfg->pools[i].aliases[j - 1] : cfg->pools[i].name;
+			for (unsigned j = 0; j <= cfg->pools[i]->naliases; j++) {
+				const uint8_t *n = j ? cfg->pools[i]->aliases[j - 1] : cfg->pools[i]->name;
 
 				engine_build_entry(cfg, n, TYPE_A, &e);
 				engine_build_entry(cfg, n, TYPE_AAAA, &e);

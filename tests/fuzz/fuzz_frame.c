@@ -24,10 +24,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!cfg)
 		abort();
 	for (unsigned i = 0; i < cfg->npools; i++)
-		for (unsigned j = 0; j <= cfg->pools[i].naliases; j++)
+		for (unsigned j = 0; j <= cfg->pools[i]->naliases; j++)
 			for (int t = 0; t < 2 && nentries < 64; t++) {
 				struct entry *e = aligned_alloc(64, sizeof(*e));
-				const uint8_t *n = j ? cfg->pools[i].aliases[j - 1] : cfg->pools[i].name;
+				const uint8_t *n = j ? cfg->pools[i]->aliases[j - 1] : cfg->pools[i]->name;
 
 				if (engine_build_entry(cfg, n, t ? TYPE_AAAA : TYPE_A, e) == 0) {
 					prebuilt[nentries] = frame_entry_build(e);

@@ -100,9 +100,9 @@ static void test_valid(void **state)
 
 	assert_int_equal(cfg->nzones, 1);
 	assert_int_equal(cfg->npools, 1);
-	assert_int_equal(cfg->pools[0].nfam[0], 1);
-	assert_int_equal(cfg->pools[0].nfam[1], 1);
-	assert_int_equal(cfg->pools[0].ttl, 30); /* default */
+	assert_int_equal(cfg->pools[0]->nfam[0], 1);
+	assert_int_equal(cfg->pools[0]->nfam[1], 1);
+	assert_int_equal(cfg->pools[0]->ttl, 30); /* default */
 	assert_int_equal(cfg->workers, 1);
 	assert_string_equal(cfg->listen[0].text, "127.0.0.1@5353");
 	config_free(cfg);
@@ -360,7 +360,7 @@ static void test_monitor_inherit(void **state)
 					       "      - {address: 192.0.2.3, monitor: {path: /other}}\n"
 					       "  - name: bare.example.test.\n"
 					       "    members: [{address: 192.0.2.9}]\n");
-	const struct pool *p = &cfg->pools[0];
+	const struct pool *p = cfg->pools[0];
 	const struct monitor *m0 = p->members[0].monitor, *m1 = p->members[1].monitor,
 			     *m2 = p->members[2].monitor;
 
@@ -379,7 +379,7 @@ static void test_monitor_inherit(void **state)
 	assert_string_equal(m2->path, "/other");
 	assert_int_equal(p->degraded_ttl, 5); /* min(ttl 30, 5) */
 	assert_int_equal(p->on_all_down, ALL_DOWN_SERVE_ALL);
-	assert_null(cfg->pools[1].members[0].monitor);
+	assert_null(cfg->pools[1]->members[0].monitor);
 	config_free(cfg);
 }
 

@@ -255,9 +255,9 @@ static void test_prebuilt_same_as_assembled(void **state)
 
 	(void)state;
 	for (unsigned p = 0; p < cfg->npools; p++)
-		for (unsigned j = 0; j <= cfg->pools[p].naliases; j++)
+		for (unsigned j = 0; j <= cfg->pools[p]->naliases; j++)
 			for (int t = 0; t < 2; t++) {
-				const uint8_t *n = j ? cfg->pools[p].aliases[j - 1] : cfg->pools[p].name;
+				const uint8_t *n = j ? cfg->pools[p]->aliases[j - 1] : cfg->pools[p]->name;
 				uint16_t qtype = t ? TYPE_AAAA : TYPE_A;
 				struct entry *e = calloc(1, sizeof(*e));
 				char text[1024];

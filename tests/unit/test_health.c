@@ -160,7 +160,7 @@ static bool verdict(struct pool *p, bool *up, unsigned *streak, unsigned i, bool
 
 static void test_failover(void **state)
 {
-	struct pool *p = &cfg->pools[0];
+	struct pool *p = cfg->pools[0];
 	bool up[3];
 	unsigned streak[3] = {0, 0, 0};
 	uint8_t got[8];

@@ -82,7 +82,7 @@ static int teardown(void **state)
 /* Install a view made from these states, as the health module would. */
 static const struct pool_view *set(unsigned pool, const bool *up, const bool *drained)
 {
-	struct pool *p = &cfg->pools[pool];
+	struct pool *p = cfg->pools[pool];
 
 	pool_view_free(atomic_exchange(&p->view, pool_view_build(p, up, drained)));
 	return pool_view_get(p);
@@ -93,7 +93,7 @@ static unsigned answer(unsigned pool, uint64_t step, uint8_t *out)
 {
 	const struct pool_view *v;
 	uint32_t ttl;
-	const struct pool *src = pool_serving(&cfg->pools[pool], 0, &v, &ttl);
+	const struct pool *src = pool_serving(cfg->pools[pool], 0, &v, &ttl);
 	uint16_t order[ROT_MAX_MEMBERS];
 
 	if (!src)
