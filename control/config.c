@@ -1,5 +1,6 @@
-/* config.c -- YAML config loader (libyaml document API): every error is
- * reported as file:line:col, and a config is only returned whole. */
+/* config.c -- YAML config loader: the file is read a section at a time
+ * (ytree.c) and every section through its schema rows (one per key); every
+ * error is reported as file:line:col, and a config is only returned whole. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@ struct cfg_ctx {
 	 * finish_pools), with each one's on-all-down pool and where it was */
 	size_t pools_cap;
 	struct ynode *fallbacks;
+	bool check_named; /* the backend being read has check: {name: ...} */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const struct ynode *n,
@@ -121,35 +123,243 @@ static int get_dname(struct cfg_ctx *c, const struct ynode *n, const char *what,
 	return 0;
 }
 
-/* Walk a mapping, checking every key against the allowed list. */
-typedef int (*key_fn)(struct cfg_ctx *c, const char *key, struct ynode *val, void *arg);
+/* ---- the schema: every key of every section is one row of a table ----
+ *
+ * A row names the key, its type and range, its default as a config would
+ * write it, and where the value goes (an offset into the section's
+ * struct). walk_section checks a mapping against the rows (unknown and
+ * duplicate keys are errors at their file:line:col), reads each value by
+ * its type, and tells the section which keys were given; apply_defaults
+ * sets the defaults from the same rows. Only keys whose value is more than
+ * a scalar of one type have a parser of their own (K_CUSTOM). The docs
+ * test reads the rows (`.name = "..."`) and checks configuration.md and
+ * carousel.yaml(5) against them. */
 
-static int walk_map(struct cfg_ctx *c, struct ynode *map, const char *what,
-		    const char *const *allowed, key_fn fn, void *arg)
+enum key_type {
+	K_UINT,     /* a whole number in [min, max] */
+	K_BOOL,     /* true/false, yes/no */
+	K_DURATION, /* "10s", "500ms", "2m", "1h": milliseconds in [min, max], stored in .unit */
+	K_SIZE,     /* "64M": bytes, 1M to 64G */
+	K_TEXT,     /* a string of 1 to max bytes (max 0: any), kept in the arena */
+	K_DNAME,    /* a domain name, lower-cased, into uint8_t[DNAME_MAXLEN] */
+	K_CHOICE,   /* one of .choices (from index min), stored as its index */
+	K_NODE,     /* read by the section after the walk (given[]) */
+	K_CUSTOM,   /* .parse reads it */
+};
+
+enum key_unit { U_MS, U_S, U_US };
+
+struct key_row {
+	const char *name;
+	enum key_type type;
+	size_t offset; /* of the value in the section's struct */
+	unsigned size; /* its width, for integers */
+	unsigned long min, max;
+	enum key_unit unit;
+	const char *def; /* the default, as written in a config; NULL: zero */
+	const char *const *choices;
+	unsigned nchoices;
+	/* K_CUSTOM: read v into field (the section's struct + offset) */
+	int (*parse)(struct cfg_ctx *c, struct ynode *v, void *field, const char *what);
+	/* K_TEXT: more to check than the length (not run on defaults) */
+	int (*check)(struct cfg_ctx *c, const struct ynode *v, const char *what);
+};
+
+struct section {
+	const char *name;   /* for messages about the mapping: "unknown key 'x' in server" */
+	const char *prefix; /* prefix + key names a value: "server.workers", "monitor port" */
+	const struct key_row *rows;
+	size_t nrows;
+};
+
+#define FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define CHOICES(names) .choices = (names), .nchoices = sizeof(names) / sizeof((names)[0])
+#define SECTION(var, name, prefix, rows)                                                          \
+	static const struct section var = {name, prefix, rows, sizeof(rows) / sizeof((rows)[0])}
+#define MAX_ROWS 24
+
+static int get_size(struct cfg_ctx *c, const struct ynode *n, const char *what, uint64_t *out);
+static int get_bool(struct cfg_ctx *c, const struct ynode *n, const char *what, bool *out);
+
+static void store_uint(void *field, unsigned size, unsigned long long v)
 {
-	if (want(c, map, YAML_MAPPING_NODE, what) < 0)
-		return -1;
-	for (struct ypair *p = map->pairs; p < map->pairs + map->n; p++) {
-		struct ynode *k = p->key, *v = p->value;
-		bool ok = false;
-
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, k, "keys in %s must be plain words", what);
-		for (struct ypair *q = map->pairs; q < p; q++) {
-			struct ynode *k2 = q->key;
-
-			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
-				return fail(c, k, "duplicate key '%s' in %s", scalar(k), what);
-		}
-		for (const char *const *a = allowed; *a; a++)
-			ok |= strcmp(*a, scalar(k)) == 0;
-		if (!ok)
-			return fail(c, k, "unknown key '%s' in %s", scalar(k), what);
-		if (fn(c, scalar(k), v, arg) < 0)
-			return -1;
+	switch (size) {
+	case 1:
+		*(uint8_t *)field = (uint8_t)v;
+		break;
+	case 2:
+		*(uint16_t *)field = (uint16_t)v;
+		break;
+	case 4:
+		*(uint32_t *)field = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)field = v;
 	}
+}
+
+/* "10ms", "1s", "1h": how a bound reads in a message */
+static const char *ms_text(unsigned long ms, char *buf, size_t len)
+{
+	if (ms % 3600000 == 0 && ms)
+		snprintf(buf, len, "%luh", ms / 3600000);
+	else if (ms % 1000 == 0 && ms)
+		snprintf(buf, len, "%lus", ms / 1000);
+	else
+		snprintf(buf, len, "%lums", ms);
+	return buf;
+}
+
+static int read_duration(struct cfg_ctx *c, const struct key_row *r, struct ynode *v,
+			 void *field, const char *what)
+{
+	unsigned long ms = 0, max = r->max ? r->max : 86400000UL;
+	char lo[24], hi[24];
+
+	if (get_duration_ms(c, v, what, &ms) < 0)
+		return -1;
+	if (ms < r->min || ms > max) {
+		if (r->min && max < 86400000UL)
+			return fail(c, v, "%s must be between %s and %s", what,
+				    ms_text(r->min, lo, sizeof(lo)), ms_text(max, hi, sizeof(hi)));
+		if (ms < r->min)
+			return fail(c, v, "%s must be at least %s", what,
+				    ms_text(r->min, lo, sizeof(lo)));
+		return fail(c, v, "%s must be at most %s", what, ms_text(max, hi, sizeof(hi)));
+	}
+	store_uint(field, r->size, r->unit == U_S ? ms / 1000 : r->unit == U_US ? ms * 1000 : ms);
 	return 0;
 }
+
+static int read_choice(struct cfg_ctx *c, const struct key_row *r, struct ynode *v, void *field,
+		       const char *what)
+{
+	char list[256];
+	size_t k = 0;
+
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	for (unsigned i = (unsigned)r->min; i < r->nchoices; i++)
+		if (r->choices[i] && strcmp(scalar(v), r->choices[i]) == 0) {
+			store_uint(field, r->size, i);
+			return 0;
+		}
+	for (unsigned i = (unsigned)r->min; i < r->nchoices && k < sizeof(list); i++)
+		k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s",
+				      i == r->min ? "" : i + 1 == r->nchoices ? " or " : ", ",
+				      r->choices[i]);
+	return fail(c, v, "%s must be %s, not '%s'", what, list, scalar(v));
+}
+
+/* One value by its row; field is the section's struct + the row's offset. */
+static int read_value(struct cfg_ctx *c, const struct key_row *r, struct ynode *v, void *field,
+		      const char *what, bool check)
+{
+	unsigned long u = 0;
+	bool b = false;
+
+	switch (r->type) {
+	case K_UINT:
+		if (get_uint(c, v, what, r->min, r->max, &u) < 0)
+			return -1;
+		store_uint(field, r->size, u);
+		return 0;
+	case K_BOOL:
+		if (get_bool(c, v, what, &b) < 0)
+			return -1;
+		*(bool *)field = b;
+		return 0;
+	case K_DURATION:
+		return read_duration(c, r, v, field, what);
+	case K_SIZE:
+		return get_size(c, v, what, field);
+	case K_TEXT:
+		if (want(c, v, YAML_SCALAR_NODE, what) < 0)
+			return -1;
+		if (r->max && (v->n == 0 || v->n > r->max))
+			return fail(c, v, "%s must be 1 to %lu characters", what, r->max);
+		if (check && r->check && r->check(c, v, what) < 0)
+			return -1;
+		*(const char **)field = arena_memdup(&c->cfg->arena, scalar(v), v->n + 1);
+		return 0;
+	case K_DNAME:
+		return get_dname(c, v, what, field);
+	case K_CHOICE:
+		return read_choice(c, r, v, field, what);
+	case K_NODE:
+		return 0;
+	case K_CUSTOM:
+		return r->parse(c, v, field, what);
+	}
+	return -1;
+}
+
+static const char *row_what(const struct section *s, const struct key_row *r, char *buf,
+			    size_t len)
+{
+	snprintf(buf, len, "%s%s", s->prefix, r->name);
+	return buf;
+}
+
+/* The defaults of every row that has one, into obj. */
+static void apply_defaults(struct cfg_ctx *c, const struct section *s, void *obj)
+{
+	for (const struct key_row *r = s->rows; r < s->rows + s->nrows; r++) {
+		char what[64];
+
+		if (!r->def)
+			continue;
+		struct ynode v = {.type = YAML_SCALAR_NODE,
+				  .line = 0,
+				  .value = r->def,
+				  .n = (uint32_t)strlen(r->def)};
+
+		if (read_value(c, r, &v, (char *)obj + r->offset, row_what(s, r, what, sizeof(what)),
+			       false) < 0) {
+			fprintf(stderr, "event=fatal reason=bad-default key=%s error=\"%s\"\n", what,
+				c->err);
+			abort(); /* a row's default is ours, not the user's */
+		}
+	}
+}
+
+/* Read a mapping into obj by the section's rows. given (if not NULL, one
+ * per row) gets the node of each key that was there. */
+static int walk_section(struct cfg_ctx *c, struct ynode *map, const struct section *s, void *obj,
+			struct ynode **given)
+{
+	struct ynode *seen[MAX_ROWS] = {0};
+
+	if (s->nrows > MAX_ROWS)
+		abort(); /* a section of ours with too many rows */
+
+	if (want(c, map, YAML_MAPPING_NODE, s->name) < 0)
+		return -1;
+	for (struct ypair *p = map->pairs; p < map->pairs + map->n; p++) {
+		struct ynode *k = p->key;
+		const struct key_row *r = NULL;
+		char what[64];
+
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, k, "keys in %s must be plain words", s->name);
+		for (const struct key_row *q = s->rows; q < s->rows + s->nrows; q++)
+			if (strcmp(q->name, scalar(k)) == 0)
+				r = q;
+		if (r && seen[r - s->rows])
+			return fail(c, k, "duplicate key '%s' in %s", scalar(k), s->name);
+		if (!r)
+			return fail(c, k, "unknown key '%s' in %s", scalar(k), s->name);
+		seen[r - s->rows] = p->value;
+		if (r->type != K_NODE &&
+		    read_value(c, r, p->value, (char *)obj + r->offset,
+			       row_what(s, r, what, sizeof(what)), true) < 0)
+			return -1;
+	}
+	if (given)
+		memcpy(given, seen, s->nrows * sizeof(*given));
+	return 0;
+}
+
 
 /* "127.0.0.1@5353", "::1@5353", "[::1]:5353" is not accepted: '@' as in Knot. */
 static int parse_listen(struct cfg_ctx *c, const struct ynode *n, struct listen_addr *l)
@@ -191,93 +401,62 @@ static int parse_listen(struct cfg_ctx *c, const struct ynode *n, struct listen_
 	return 0;
 }
 
-static int server_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+/* server.listen: one address or a list of them */
+static int parse_server_listen(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
 	struct config *cfg = c->cfg;
-	unsigned long u = 0;
 
-	(void)arg;
-	if (strcmp(key, "listen") == 0) {
-		if (v->type == YAML_SCALAR_NODE) {
-			cfg->nlisten = 1;
-			return parse_listen(c, v, &cfg->listen[0]);
-		}
-		if (want(c, v, YAML_SEQUENCE_NODE, "server.listen") < 0)
-			return -1;
-		cfg->nlisten = 0;
-		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
-			struct ynode *e = *i;
-
-			if (want(c, e, YAML_SCALAR_NODE, "a listen address") < 0)
-				return -1;
-			if (cfg->nlisten == CFG_MAX_LISTEN)
-				return fail(c, e, "at most %d listen addresses", CFG_MAX_LISTEN);
-			if (parse_listen(c, e, &cfg->listen[cfg->nlisten]) < 0)
-				return -1;
-			for (unsigned j = 0; j < cfg->nlisten; j++)
-				if (strcmp(cfg->listen[j].text, cfg->listen[cfg->nlisten].text) == 0)
-					return fail(c, e, "duplicate listen address %s",
-						    cfg->listen[j].text);
-			cfg->nlisten++;
-		}
-		if (cfg->nlisten == 0)
-			return fail(c, v, "server.listen needs at least one address");
-		return 0;
+	(void)field;
+	if (v->type == YAML_SCALAR_NODE) {
+		cfg->nlisten = 1;
+		return parse_listen(c, v, &cfg->listen[0]);
 	}
-	if (strcmp(key, "workers") == 0) {
-		if (get_uint(c, v, "server.workers", 1, ROT_MAX_WORKERS, &u) < 0)
-			return -1;
-		cfg->workers = (unsigned)u;
-		return 0;
-	}
-	if (strcmp(key, "control-socket") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "server.control-socket") < 0)
-			return -1;
-		if (strlen(scalar(v)) >= 100 || scalar(v)[0] == '\0')
-			return fail(c, v, "server.control-socket must be a path under 100 bytes");
-		cfg->control_socket = arena_strdup(&cfg->arena, scalar(v));
-		return 0;
-	}
-	if (strcmp(key, "tcp-idle-timeout") == 0) {
-		if (get_duration_ms(c, v, "server.tcp-idle-timeout", &u) < 0)
-			return -1;
-		if (u < 1000)
-			return fail(c, v, "server.tcp-idle-timeout must be at least 1s");
-		cfg->tcp_idle_timeout = (unsigned)(u / 1000);
-		return 0;
-	}
-	if (strcmp(key, "tcp-max-per-client") == 0) {
-		if (get_uint(c, v, "server.tcp-max-per-client", 1, 65536, &u) < 0)
-			return -1;
-		cfg->tcp_max_per_client = (unsigned)u;
-		return 0;
-	}
-	/* tcp-max-clients */
-	if (get_uint(c, v, "server.tcp-max-clients", 1, 65536, &u) < 0)
+	if (want(c, v, YAML_SEQUENCE_NODE, what) < 0)
 		return -1;
-	cfg->tcp_max_clients = (unsigned)u;
+	cfg->nlisten = 0;
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		struct ynode *e = *i;
+
+		if (want(c, e, YAML_SCALAR_NODE, "a listen address") < 0)
+			return -1;
+		if (cfg->nlisten == CFG_MAX_LISTEN)
+			return fail(c, e, "at most %d listen addresses", CFG_MAX_LISTEN);
+		if (parse_listen(c, e, &cfg->listen[cfg->nlisten]) < 0)
+			return -1;
+		for (unsigned j = 0; j < cfg->nlisten; j++)
+			if (strcmp(cfg->listen[j].text, cfg->listen[cfg->nlisten].text) == 0)
+				return fail(c, e, "duplicate listen address %s",
+					    cfg->listen[j].text);
+		cfg->nlisten++;
+	}
+	if (cfg->nlisten == 0)
+		return fail(c, v, "server.listen needs at least one address");
 	return 0;
 }
 
-struct zone_item {
-	struct ynode *name, *file, *primary, *key;
+static const struct key_row server_rows[] = {
+	{.name = "listen", .type = K_CUSTOM, .parse = parse_server_listen},
+	{.name = "workers", .type = K_UINT, FIELD(struct config, workers), .min = 1,
+	 .max = ROT_MAX_WORKERS, .def = "1"},
+	{.name = "control-socket", .type = K_TEXT, FIELD(struct config, control_socket),
+	 .max = 99, .def = "/run/carousel/ctl.sock"},
+	{.name = "tcp-idle-timeout", .type = K_DURATION, FIELD(struct config, tcp_idle_timeout),
+	 .unit = U_S, .min = 1000, .def = "10s"},
+	{.name = "tcp-max-clients", .type = K_UINT, FIELD(struct config, tcp_max_clients),
+	 .min = 1, .max = 65536, .def = "1024"},
+	{.name = "tcp-max-per-client", .type = K_UINT, FIELD(struct config, tcp_max_per_client),
+	 .min = 1, .max = 65536, .def = "32"},
 };
+SECTION(server_section, "server", "server.", server_rows);
 
-static int zone_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct zone_item *z = arg;
-
-	(void)c;
-	if (strcmp(key, "name") == 0)
-		z->name = v;
-	else if (strcmp(key, "primary") == 0)
-		z->primary = v;
-	else if (strcmp(key, "key") == 0)
-		z->key = v;
-	else
-		z->file = v;
-	return 0;
-}
+enum { ZONE_NAME, ZONE_FILE, ZONE_PRIMARY, ZONE_KEY };
+static const struct key_row zone_rows[] = {
+	[ZONE_NAME] = {.name = "name", .type = K_NODE},
+	[ZONE_FILE] = {.name = "file", .type = K_NODE},
+	[ZONE_PRIMARY] = {.name = "primary", .type = K_NODE},
+	[ZONE_KEY] = {.name = "key", .type = K_NODE},
+};
+SECTION(zone_section, "a zone", "zone ", zone_rows);
 
 static struct zone *find_zone_exact(const struct config *cfg, const uint8_t *apex)
 {
@@ -305,7 +484,6 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
 
 static int parse_zones(struct cfg_ctx *c, struct ynode *seq)
 {
-	static const char *const keys[] = {"name", "file", "primary", "key", NULL};
 	struct config *cfg = c->cfg;
 	struct fleet_ctx fc = {cfg, c->path, c->dir, c->err, c->err_len};
 	size_t n;
@@ -319,12 +497,16 @@ static int parse_zones(struct cfg_ctx *c, struct ynode *seq)
 	cfg->zone_buckets = arena_alloc(&cfg->arena, (cfg->zone_mask + 1) * sizeof(struct zone *));
 	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
 		struct ynode *e = *i;
-		struct zone_item zi = {0};
+		struct ynode *given[MAX_ROWS];
 		uint8_t apex[DNAME_MAXLEN];
 		char path[PATH_MAX + 64], zerr[CFG_ERR_LEN];
 
-		if (walk_map(c, e, "a zone", keys, zone_key, &zi) < 0)
+		if (walk_section(c, e, &zone_section, NULL, given) < 0)
 			return -1;
+		struct {
+			struct ynode *name, *file, *primary, *key;
+		} zi = {given[ZONE_NAME], given[ZONE_FILE], given[ZONE_PRIMARY], given[ZONE_KEY]};
+
 		if (!zi.name)
 			return fail(c, e, "zone needs a name");
 		if (!zi.file)
@@ -388,12 +570,6 @@ static int get_qtype(struct cfg_ctx *c, const struct ynode *v, const char *what,
 			    what, scalar(v));
 	return 0;
 }
-
-struct monitor_item {
-	struct monitor *mon;
-	struct ynode *credentials, *query, *timeout;
-	bool have_type;
-};
 
 /* The first line of a file only root (or the daemon's user) can read:
  * secrets never sit in the YAML. path gets the file's full name. */
@@ -470,109 +646,82 @@ static int read_credentials(struct cfg_ctx *c, struct ynode *n, struct monitor *
 	return rc;
 }
 
-static int monitor_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+static int parse_qtype(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct monitor_item *mi = arg;
-	struct monitor *m = mi->mon;
-	unsigned long u;
+	return get_qtype(c, v, what, field);
+}
 
-	if (strcmp(key, "type") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor type") < 0)
-			return -1;
-		for (int t = MON_TCP; t < MON_TYPES; t++)
-			if (strcmp(scalar(v), monitor_type_names[t]) == 0)
-				m->type = (enum monitor_type)t;
-		if (m->type == MON_NONE || strcmp(scalar(v), monitor_type_names[m->type]) != 0)
-			return fail(c, v, "monitor type must be tcp, http, https, pop3, pop3s, "
-				    "imap, imaps, smtp, dns or exec, not '%s'", scalar(v));
-		mi->have_type = true;
-	} else if (strcmp(key, "port") == 0) {
-		if (get_uint(c, v, "monitor port", 1, 65535, &u) < 0)
-			return -1;
-		m->port = (uint16_t)u;
-	} else if (strcmp(key, "interval") == 0) {
-		if (get_duration_ms(c, v, "monitor interval", &u) < 0)
-			return -1;
-		if (u < 10)
-			return fail(c, v, "monitor interval must be at least 10ms");
-		m->interval_ms = (unsigned)u;
-	} else if (strcmp(key, "timeout") == 0) {
-		if (get_duration_ms(c, v, "monitor timeout", &u) < 0)
-			return -1;
-		if (u < 1)
-			return fail(c, v, "monitor timeout must be at least 1ms");
-		m->timeout_ms = (unsigned)u;
-		mi->timeout = v;
-	} else if (strcmp(key, "rise") == 0 || strcmp(key, "fall") == 0) {
-		if (get_uint(c, v, key[0] == 'r' ? "monitor rise" : "monitor fall", 1, 100, &u) < 0)
-			return -1;
-		*(key[0] == 'r' ? &m->rise : &m->fall) = (unsigned)u;
-	} else if (strcmp(key, "initial") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor initial") < 0)
-			return -1;
-		if (strcmp(scalar(v), "up") != 0 && strcmp(scalar(v), "down") != 0)
-			return fail(c, v, "monitor initial must be up or down, not '%s'", scalar(v));
-		m->initial_up = scalar(v)[0] == 'u';
-	} else if (strcmp(key, "path") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor path") < 0)
-			return -1;
-		if (scalar(v)[0] != '/' || strpbrk(scalar(v), " \r\n"))
-			return fail(c, v, "monitor path must start with / and hold no spaces");
-		m->path = arena_strdup(&c->cfg->arena, scalar(v));
-	} else if (strcmp(key, "host") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor host") < 0)
-			return -1;
-		if (strpbrk(scalar(v), " \r\n") || !scalar(v)[0])
-			return fail(c, v, "monitor host must be one word");
-		m->host = arena_strdup(&c->cfg->arena, scalar(v));
-	} else if (strcmp(key, "tls-verify") == 0) {
-		if (get_bool(c, v, "monitor tls-verify", &m->tls_verify) < 0)
-			return -1;
-	} else if (strcmp(key, "body") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor body") < 0)
-			return -1;
-		m->body = arena_strdup(&c->cfg->arena, scalar(v));
-	} else if (strcmp(key, "expect") == 0) {
-		if (get_uint(c, v, "monitor expect", 100, 599, &u) < 0)
-			return -1;
-		m->expect = (unsigned)u;
-	} else if (strcmp(key, "credentials") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "monitor credentials") < 0)
-			return -1;
-		mi->credentials = v;
-	} else if (strcmp(key, "query") == 0) {
-		if (get_dname(c, v, "monitor query", m->qname) < 0)
-			return -1;
-		mi->query = v;
-	} else if (strcmp(key, "qtype") == 0) {
-		return get_qtype(c, v, "monitor qtype", &m->qtype);
-	} else { /* command */
-		if (want(c, v, YAML_SCALAR_NODE, "monitor command") < 0)
-			return -1;
-		m->command = arena_strdup(&c->cfg->arena, scalar(v));
-	}
+static int check_http_path(struct cfg_ctx *c, const struct ynode *v, const char *what)
+{
+	if (scalar(v)[0] != '/' || strpbrk(scalar(v), " \r\n"))
+		return fail(c, v, "%s must start with / and hold no spaces", what);
 	return 0;
 }
+
+static int check_one_word(struct cfg_ctx *c, const struct ynode *v, const char *what)
+{
+	if (strpbrk(scalar(v), " \r\n") || !scalar(v)[0])
+		return fail(c, v, "%s must be one word", what);
+	return 0;
+}
+
+static const char *const up_down[] = {"down", "up"};
+
+enum {
+	MON_KEY_TYPE, MON_KEY_PORT, MON_KEY_INTERVAL, MON_KEY_TIMEOUT, MON_KEY_RISE, MON_KEY_FALL,
+	MON_KEY_INITIAL, MON_KEY_PATH, MON_KEY_HOST, MON_KEY_TLS_VERIFY, MON_KEY_BODY,
+	MON_KEY_EXPECT, MON_KEY_CREDENTIALS, MON_KEY_QUERY, MON_KEY_QTYPE, MON_KEY_COMMAND,
+};
+static const struct key_row monitor_rows[] = {
+	[MON_KEY_TYPE] = {.name = "type", .type = K_CHOICE, FIELD(struct monitor, type),
+			  CHOICES(monitor_type_names), .min = MON_TCP},
+	[MON_KEY_PORT] = {.name = "port", .type = K_UINT, FIELD(struct monitor, port), .min = 1,
+			  .max = 65535},
+	[MON_KEY_INTERVAL] = {.name = "interval", .type = K_DURATION,
+			      FIELD(struct monitor, interval_ms), .min = 10, .def = "5s"},
+	[MON_KEY_TIMEOUT] = {.name = "timeout", .type = K_DURATION,
+			     FIELD(struct monitor, timeout_ms), .min = 1, .def = "2s"},
+	[MON_KEY_RISE] = {.name = "rise", .type = K_UINT, FIELD(struct monitor, rise), .min = 1,
+			  .max = 100, .def = "2"},
+	[MON_KEY_FALL] = {.name = "fall", .type = K_UINT, FIELD(struct monitor, fall), .min = 1,
+			  .max = 100, .def = "3"},
+	[MON_KEY_INITIAL] = {.name = "initial", .type = K_CHOICE, FIELD(struct monitor, initial_up),
+			     CHOICES(up_down), .def = "up"},
+	[MON_KEY_PATH] = {.name = "path", .type = K_TEXT, FIELD(struct monitor, path),
+			  .check = check_http_path, .def = "/"},
+	[MON_KEY_HOST] = {.name = "host", .type = K_TEXT, FIELD(struct monitor, host),
+			  .check = check_one_word},
+	[MON_KEY_TLS_VERIFY] = {.name = "tls-verify", .type = K_BOOL,
+				FIELD(struct monitor, tls_verify)},
+	[MON_KEY_BODY] = {.name = "body", .type = K_TEXT, FIELD(struct monitor, body)},
+	[MON_KEY_EXPECT] = {.name = "expect", .type = K_UINT, FIELD(struct monitor, expect),
+			    .min = 100, .max = 599, .def = "200"},
+	[MON_KEY_CREDENTIALS] = {.name = "credentials", .type = K_NODE},
+	[MON_KEY_QUERY] = {.name = "query", .type = K_DNAME, FIELD(struct monitor, qname)},
+	[MON_KEY_QTYPE] = {.name = "qtype", .type = K_CUSTOM, FIELD(struct monitor, qtype),
+			   .parse = parse_qtype, .def = "SOA"},
+	[MON_KEY_COMMAND] = {.name = "command", .type = K_TEXT, FIELD(struct monitor, command)},
+};
+SECTION(monitor_section, "a monitor", "monitor ", monitor_rows);
 
 /* Read a monitor mapping over *m (defaults, or the pool's for a member). */
 static int parse_monitor(struct cfg_ctx *c, struct ynode *v, struct monitor *m, bool inherited)
 {
-	static const char *const keys[] = {"type",   "port",	 "interval", "timeout",
-					   "rise",   "fall",	 "initial",  "path",
-					   "host",   "body",	 "expect",   "credentials",
-					   "query",  "qtype",	 "command",  "tls-verify",
-					   NULL};
-	struct monitor_item mi = {.mon = m};
+	struct ynode *given[MAX_ROWS];
 
-	if (walk_map(c, v, "a monitor", keys, monitor_key, &mi) < 0)
+	if (walk_section(c, v, &monitor_section, m, given) < 0)
 		return -1;
-	if (!mi.have_type && !inherited)
+	struct ynode *credentials = given[MON_KEY_CREDENTIALS], *timeout = given[MON_KEY_TIMEOUT];
+
+	if (!given[MON_KEY_TYPE] && !inherited)
 		return fail(c, v, "monitor needs a type");
-	if (mi.credentials) {
+	if (credentials) {
+		if (want(c, credentials, YAML_SCALAR_NODE, "monitor credentials") < 0)
+			return -1;
 		if (m->type != MON_POP3 && m->type != MON_POP3S && m->type != MON_IMAP &&
 		    m->type != MON_IMAPS)
-			return fail(c, mi.credentials, "credentials are for pop3 and imap monitors");
-		if (read_credentials(c, mi.credentials, m) < 0)
+			return fail(c, credentials, "credentials are for pop3 and imap monitors");
+		if (read_credentials(c, credentials, m) < 0)
 			return -1;
 	}
 	if (m->tls_verify && !monitor_uses_tls(m->type))
@@ -581,54 +730,102 @@ static int parse_monitor(struct cfg_ctx *c, struct ynode *v, struct monitor *m, 
 		return fail(c, v, "a tcp monitor needs a port");
 	if (m->type == MON_EXEC && !m->command)
 		return fail(c, v, "an exec monitor needs a command");
-	if (m->type == MON_DNS && !m->qname[0] && !mi.query)
+	if (m->type == MON_DNS && !m->qname[0] && !given[MON_KEY_QUERY])
 		return fail(c, v, "a dns monitor needs a query (the name to ask)");
 	if (m->timeout_ms > m->interval_ms)
-		return fail(c, mi.timeout ? mi.timeout : v,
+		return fail(c, timeout ? timeout : v,
 			    "monitor timeout (%ums) must not exceed its interval (%ums)",
 			    m->timeout_ms, m->interval_ms);
 	return 0;
 }
 
-static void monitor_defaults(struct monitor *m)
+static void monitor_defaults(struct cfg_ctx *c, struct monitor *m)
 {
-	*m = (struct monitor){.interval_ms = 5000, .timeout_ms = 2000, .rise = 2, .fall = 3,
-			      .initial_up = true, .path = "/", .expect = 200, .qtype = TYPE_SOA};
+	*m = (struct monitor){0};
+	apply_defaults(c, &monitor_section, m);
 }
 
 struct pool_item {
 	struct pool *pool;
-	struct ynode *name, *members, *aliases, *node, *monitor, *fallback, *method;
+	struct ynode *name, *members, *aliases, *node, *monitor, *fallback;
 };
 
 struct member_item {
-	struct ynode *address, *weight, *monitor, *group, *clients;
+	struct ynode *address, *monitor, *group, *clients;
 };
 
-static int member_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct member_item *m = arg;
+enum { MEMBER_ADDRESS, MEMBER_WEIGHT, MEMBER_MONITOR, MEMBER_GROUP, MEMBER_CLIENTS };
+static const struct key_row member_rows[] = {
+	[MEMBER_ADDRESS] = {.name = "address", .type = K_NODE},
+	[MEMBER_WEIGHT] = {.name = "weight", .type = K_UINT, FIELD(struct member, weight),
+			   .max = ROT_MAX_WEIGHT, .def = "1"},
+	[MEMBER_MONITOR] = {.name = "monitor", .type = K_NODE},
+	[MEMBER_GROUP] = {.name = "group", .type = K_UINT, FIELD(struct member, group),
+			  .max = 1000},
+	[MEMBER_CLIENTS] = {.name = "clients", .type = K_NODE},
+};
+SECTION(member_section, "a pool member", "member ", member_rows);
 
-	(void)c;
-	if (strcmp(key, "address") == 0)
-		m->address = v;
-	else if (strcmp(key, "weight") == 0)
-		m->weight = v;
-	else if (strcmp(key, "monitor") == 0)
-		m->monitor = v;
-	else if (strcmp(key, "group") == 0)
-		m->group = v;
-	else
-		m->clients = v;
+/* serve-all, servfail or {pool: NAME} (then p->fallback_name) */
+static int parse_on_all_down(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct pool *p = field;
+
+	(void)what;
+	if (v->type == YAML_MAPPING_NODE) {
+		struct ynode *k = v->n ? v->pairs[0].key : NULL;
+
+		if (v->n != 1 || k->type != YAML_SCALAR_NODE || strcmp(scalar(k), "pool") != 0)
+			return fail(c, v, "on-all-down takes serve-all, servfail or {pool: NAME}");
+		if (want(c, v->pairs[0].value, YAML_SCALAR_NODE, "on-all-down pool") < 0)
+			return -1;
+		p->on_all_down = ALL_DOWN_POOL;
+		p->fallback_name = arena_strdup(&c->cfg->arena, scalar(v->pairs[0].value));
+	} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "serve-all") == 0) {
+		p->on_all_down = ALL_DOWN_SERVE_ALL;
+	} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "servfail") == 0) {
+		p->on_all_down = ALL_DOWN_SERVFAIL;
+	} else {
+		return fail(c, v, "on-all-down takes serve-all, servfail or {pool: NAME}");
+	}
 	return 0;
 }
+
+static const char *const pool_methods[] = {
+	[ROT_ROUND_ROBIN] = "round-robin",
+	[ROT_WEIGHTED] = "weighted",
+	[ROT_FAILOVER] = "failover",
+	[ROT_TOPOLOGY] = "topology",
+};
+
+enum {
+	POOL_NAME, POOL_ALIASES, POOL_METHOD, POOL_ANSWER_COUNT, POOL_TTL, POOL_MEMBERS,
+	POOL_MONITOR, POOL_ON_ALL_DOWN, POOL_DEGRADED_TTL, POOL_MIN_UP
+};
+static const struct key_row pool_rows[] = {
+	[POOL_NAME] = {.name = "name", .type = K_NODE},
+	[POOL_ALIASES] = {.name = "aliases", .type = K_NODE},
+	[POOL_METHOD] = {.name = "method", .type = K_CHOICE, FIELD(struct pool, method),
+			 CHOICES(pool_methods), .def = "round-robin"},
+	[POOL_ANSWER_COUNT] = {.name = "answer-count", .type = K_UINT,
+			       FIELD(struct pool, answer_count), .max = ROT_MAX_MEMBERS},
+	[POOL_TTL] = {.name = "ttl", .type = K_UINT, FIELD(struct pool, ttl),
+		      .max = 2147483647UL, .def = "30"},
+	[POOL_MEMBERS] = {.name = "members", .type = K_NODE},
+	[POOL_MONITOR] = {.name = "monitor", .type = K_NODE},
+	[POOL_ON_ALL_DOWN] = {.name = "on-all-down", .type = K_CUSTOM, .parse = parse_on_all_down},
+	/* no default here: min(ttl, 5) (parse_pool) */
+	[POOL_DEGRADED_TTL] = {.name = "degraded-ttl", .type = K_UINT,
+			       FIELD(struct pool, degraded_ttl), .max = 2147483647UL},
+	[POOL_MIN_UP] = {.name = "min-up", .type = K_UINT, FIELD(struct pool, min_up), .min = 1,
+			 .max = ROT_MAX_MEMBERS, .def = "1"},
+};
+SECTION(pool_section, "a pool", "pool ", pool_rows);
 
 /* A member's own policy keys: monitor override, failover group, clients. */
 static int member_policy(struct cfg_ctx *c, struct pool *p, struct member_item *mi,
 			 struct member *m)
 {
-	unsigned long u;
-
 	m->monitor = p->monitor;
 	if (mi->monitor) {
 		struct monitor *mon = arena_alloc(&c->cfg->arena, sizeof(*mon));
@@ -636,18 +833,13 @@ static int member_policy(struct cfg_ctx *c, struct pool *p, struct member_item *
 		if (p->monitor)
 			*mon = *p->monitor;
 		else
-			monitor_defaults(mon);
+			monitor_defaults(c, mon);
 		if (parse_monitor(c, mi->monitor, mon, p->monitor != NULL) < 0)
 			return -1;
 		m->monitor = mon;
 	}
-	if (mi->group) {
-		if (p->method != ROT_FAILOVER)
-			return fail(c, mi->group, "member group is for method: failover");
-		if (get_uint(c, mi->group, "member group", 0, 1000, &u) < 0)
-			return -1;
-		m->group = (unsigned)u;
-	}
+	if (mi->group && p->method != ROT_FAILOVER)
+		return fail(c, mi->group, "member group is for method: failover");
 	if (mi->clients) {
 		if (p->method != ROT_TOPOLOGY)
 			return fail(c, mi->clients, "member clients are for method: topology");
@@ -670,8 +862,6 @@ static int member_policy(struct cfg_ctx *c, struct pool *p, struct member_item *
 
 static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 {
-	static const char *const keys[] = {"address", "weight", "monitor", "group", "clients",
-					   NULL};
 	struct pool *p = pi->pool;
 	struct ynode *seq = pi->members;
 	size_t n;
@@ -679,7 +869,7 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 	if (pi->monitor) {
 		struct monitor *mon = arena_alloc(&c->cfg->arena, sizeof(*mon));
 
-		monitor_defaults(mon);
+		monitor_defaults(c, mon);
 		if (parse_monitor(c, pi->monitor, mon, false) < 0)
 			return -1;
 		p->monitor = mon;
@@ -696,18 +886,18 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 	p->members = arena_alloc(&c->cfg->arena, n * sizeof(*p->members));
 	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
 		struct ynode *e = *i;
-		struct member_item mi = {0};
 		struct member *m = &p->members[p->nmembers];
-		unsigned long w = 1;
+		struct ynode *given[MAX_ROWS];
 
-		if (walk_map(c, e, "a pool member", keys, member_key, &mi) < 0)
+		apply_defaults(c, &member_section, m);
+		if (walk_section(c, e, &member_section, m, given) < 0)
 			return -1;
+		struct member_item mi = {given[MEMBER_ADDRESS], given[MEMBER_MONITOR],
+					 given[MEMBER_GROUP], given[MEMBER_CLIENTS]};
+
 		if (!mi.address)
 			return fail(c, e, "pool member needs an address");
 		if (want(c, mi.address, YAML_SCALAR_NODE, "member address") < 0)
-			return -1;
-		if (mi.weight &&
-		    get_uint(c, mi.weight, "member weight", 0, ROT_MAX_WEIGHT, &w) < 0)
 			return -1;
 		if (inet_pton(AF_INET, scalar(mi.address), m->addr) == 1)
 			m->family = AF_INET;
@@ -721,7 +911,6 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 			    memcmp(p->members[j].addr, m->addr, 16) == 0)
 				return fail(c, mi.address, "duplicate member %s in pool %s",
 					    scalar(mi.address), p->name_text);
-		m->weight = (uint32_t)w;
 		snprintf(m->text, sizeof(m->text), "%s", scalar(mi.address));
 		if (member_policy(c, p, &mi, m) < 0)
 			return -1;
@@ -738,77 +927,6 @@ static int parse_members(struct cfg_ctx *c, struct pool_item *pi)
 			p->nweighted[f] += p->members[j].weight > 0;
 			p->fam_member[f][p->nfam[f]++] = j;
 		}
-	}
-	return 0;
-}
-
-static int pool_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct pool_item *pi = arg;
-	struct pool *p = pi->pool;
-	unsigned long u;
-
-	if (strcmp(key, "name") == 0) {
-		pi->name = v;
-	} else if (strcmp(key, "aliases") == 0) {
-		if (want(c, v, YAML_SEQUENCE_NODE, "pool aliases") < 0)
-			return -1;
-		pi->aliases = v;
-	} else if (strcmp(key, "members") == 0) {
-		pi->members = v;
-	} else if (strcmp(key, "method") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "pool method") < 0)
-			return -1;
-		if (strcmp(scalar(v), "round-robin") == 0)
-			p->method = ROT_ROUND_ROBIN;
-		else if (strcmp(scalar(v), "weighted") == 0)
-			p->method = ROT_WEIGHTED;
-		else if (strcmp(scalar(v), "failover") == 0)
-			p->method = ROT_FAILOVER;
-		else if (strcmp(scalar(v), "topology") == 0)
-			p->method = ROT_TOPOLOGY;
-		else
-			return fail(c, v, "pool method must be round-robin, weighted, failover or "
-				    "topology, not '%s'", scalar(v));
-		pi->method = v;
-	} else if (strcmp(key, "monitor") == 0) {
-		pi->monitor = v;
-	} else if (strcmp(key, "on-all-down") == 0) {
-		if (v->type == YAML_MAPPING_NODE) {
-			struct ypair *pr = v->pairs;
-			struct ynode *k = v->n ? pr->key : NULL;
-
-			if (v->n != 1 || k->type != YAML_SCALAR_NODE ||
-			    strcmp(scalar(k), "pool") != 0)
-				return fail(c, v, "on-all-down takes serve-all, servfail or "
-					    "{pool: NAME}");
-			pi->fallback = pr->value;
-			if (want(c, pi->fallback, YAML_SCALAR_NODE, "on-all-down pool") < 0)
-				return -1;
-			p->on_all_down = ALL_DOWN_POOL;
-		} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "serve-all") == 0) {
-			p->on_all_down = ALL_DOWN_SERVE_ALL;
-		} else if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "servfail") == 0) {
-			p->on_all_down = ALL_DOWN_SERVFAIL;
-		} else {
-			return fail(c, v, "on-all-down takes serve-all, servfail or {pool: NAME}");
-		}
-	} else if (strcmp(key, "degraded-ttl") == 0) {
-		if (get_uint(c, v, "pool degraded-ttl", 0, 2147483647UL, &u) < 0)
-			return -1;
-		p->degraded_ttl = (uint32_t)u;
-	} else if (strcmp(key, "min-up") == 0) {
-		if (get_uint(c, v, "pool min-up", 1, ROT_MAX_MEMBERS, &u) < 0)
-			return -1;
-		p->min_up = (unsigned)u;
-	} else if (strcmp(key, "answer-count") == 0) {
-		if (get_uint(c, v, "pool answer-count", 0, ROT_MAX_MEMBERS, &u) < 0)
-			return -1;
-		p->answer_count = (uint32_t)u;
-	} else { /* ttl */
-		if (get_uint(c, v, "pool ttl", 0, 2147483647UL, &u) < 0)
-			return -1;
-		p->ttl = (uint32_t)u;
 	}
 	return 0;
 }
@@ -892,9 +1010,6 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
  * kept with where it was, for finish_pools. */
 static int parse_pool(struct cfg_ctx *c, struct ynode *e)
 {
-	static const char *const keys[] = {"name",	   "aliases",	   "method", "answer-count",
-					   "ttl",	   "members",	   "monitor", "on-all-down",
-					   "degraded-ttl", "min-up",	   NULL};
 	struct config *cfg = c->cfg;
 	struct pool *p = arena_alloc(&cfg->arena, sizeof(*p));
 	struct pool_item pi = {.pool = p, .node = e};
@@ -906,12 +1021,21 @@ static int parse_pool(struct cfg_ctx *c, struct ynode *e)
 		if (!cfg->pools || !c->fallbacks)
 			abort();
 	}
-	p->ttl = 30;
+	struct ynode *given[MAX_ROWS];
+
+	apply_defaults(c, &pool_section, p);
 	p->degraded_ttl = UINT32_MAX; /* min(ttl, 5) unless given */
-	p->min_up = 1;
 	p->line = (int)e->line;
 	p->index = cfg->npools;
-	if (walk_map(c, e, "a pool", keys, pool_key, &pi) < 0)
+	if (walk_section(c, e, &pool_section, p, given) < 0)
+		return -1;
+	pi.name = given[POOL_NAME];
+	pi.aliases = given[POOL_ALIASES];
+	pi.members = given[POOL_MEMBERS];
+	pi.monitor = given[POOL_MONITOR];
+	if (p->on_all_down == ALL_DOWN_POOL)
+		pi.fallback = given[POOL_ON_ALL_DOWN]->pairs[0].value;
+	if (pi.aliases && want(c, pi.aliases, YAML_SEQUENCE_NODE, "pool aliases") < 0)
 		return -1;
 	if (!pi.name)
 		return fail(c, e, "pool needs a name");
@@ -924,7 +1048,6 @@ static int parse_pool(struct cfg_ctx *c, struct ynode *e)
 		p->degraded_ttl = p->ttl < 5 ? p->ttl : 5;
 	c->fallbacks[cfg->npools] = (struct ynode){0};
 	if (pi.fallback) {
-		p->fallback_name = arena_strdup(&cfg->arena, scalar(pi.fallback));
 		c->fallbacks[cfg->npools] = *pi.fallback;
 		c->fallbacks[cfg->npools].value = p->fallback_name;
 	}
@@ -1023,97 +1146,53 @@ static int dp_address(struct cfg_ctx *c, const struct ynode *n, struct fp_config
 	return 0;
 }
 
-static int dp_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+/* dataplane.address: one address or a list (one IPv4, one IPv6) */
+static int parse_dp_address(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct fp_config *dp = &c->cfg->dp;
-	unsigned long u = 0;
+	struct fp_config *dp = field;
 
-	(void)arg;
-	if (strcmp(key, "port") == 0 || strcmp(key, "exception") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+	if (v->type == YAML_SCALAR_NODE)
+		return dp_address(c, v, dp);
+	if (want(c, v, YAML_SEQUENCE_NODE, what) < 0)
+		return -1;
+	for (struct ynode **i = v->items; i < v->items + v->n; i++)
+		if (want(c, *i, YAML_SCALAR_NODE, "an address") < 0 || dp_address(c, *i, dp) < 0)
 			return -1;
-		if (scalar(v)[0] == '\0' || strlen(scalar(v)) > 200)
-			return fail(c, v, "dataplane.%s must be device arguments like "
-				    "net_af_packet0,iface=eth1", key);
-		*(key[0] == 'p' ? &dp->port : &dp->exception) = arena_strdup(&c->cfg->arena,
-									       scalar(v));
-		return 0;
-	}
-	if (strcmp(key, "interface") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "dataplane.interface") < 0)
-			return -1;
-		if (scalar(v)[0] == '\0' || strlen(scalar(v)) >= 16)
-			return fail(c, v, "dataplane.interface must be an interface name");
-		dp->interface = arena_strdup(&c->cfg->arena, scalar(v));
-		return 0;
-	}
-	if (strcmp(key, "xdp-mode") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "dataplane.xdp-mode") < 0)
-			return -1;
-		if (strcmp(scalar(v), "auto") == 0)
-			dp->xdp_mode = XDP_MODE_AUTO;
-		else if (strcmp(scalar(v), "native") == 0)
-			dp->xdp_mode = XDP_MODE_NATIVE;
-		else if (strcmp(scalar(v), "generic") == 0)
-			dp->xdp_mode = XDP_MODE_GENERIC;
-		else
-			return fail(c, v, "dataplane.xdp-mode must be auto, native or generic");
-		return 0;
-	}
-	if (strcmp(key, "address") == 0) {
-		if (v->type == YAML_SCALAR_NODE)
-			return dp_address(c, v, dp);
-		if (want(c, v, YAML_SEQUENCE_NODE, "dataplane.address") < 0)
-			return -1;
-		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
-			struct ynode *e = *i;
-
-			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
-			    dp_address(c, e, dp) < 0)
-				return -1;
-		}
-		return 0;
-	}
-	if (strcmp(key, "burst") == 0) {
-		if (get_uint(c, v, "dataplane.burst", 1, 512, &u) < 0)
-			return -1;
-		dp->burst = (unsigned)u;
-	} else if (strcmp(key, "mbufs") == 0) {
-		if (get_uint(c, v, "dataplane.mbufs", 1023, 1048575, &u) < 0)
-			return -1;
-		dp->mbufs = (unsigned)u;
-	} else if (strcmp(key, "dns-port") == 0) {
-		if (get_uint(c, v, "dataplane.dns-port", 1, 65535, &u) < 0)
-			return -1;
-		dp->dns_port = (uint16_t)u;
-	} else if (strcmp(key, "max-entries") == 0) {
-		if (get_uint(c, v, "dataplane.max-entries", 1024, 1u << 26, &u) < 0)
-			return -1;
-		dp->max_entries = (unsigned)u;
-	} else { /* idle-sleep */
-		if (get_duration_ms(c, v, "dataplane.idle-sleep", &u) < 0)
-			return -1;
-		if (u > 100)
-			return fail(c, v, "dataplane.idle-sleep must be at most 100ms");
-		dp->idle_sleep_us = (unsigned)(u * 1000);
-	}
 	return 0;
 }
 
+static const char *const xdp_modes[] = {
+	[XDP_MODE_AUTO] = "auto", [XDP_MODE_NATIVE] = "native", [XDP_MODE_GENERIC] = "generic"};
+
+static const struct key_row dataplane_rows[] = {
+	{.name = "port", .type = K_TEXT, FIELD(struct fp_config, port), .max = 200},
+	{.name = "exception", .type = K_TEXT, FIELD(struct fp_config, exception), .max = 200,
+	 .def = "net_tap0,iface=cartap0"},
+	{.name = "address", .type = K_CUSTOM, .parse = parse_dp_address},
+	{.name = "burst", .type = K_UINT, FIELD(struct fp_config, burst), .min = 1, .max = 512,
+	 .def = "32"},
+	{.name = "mbufs", .type = K_UINT, FIELD(struct fp_config, mbufs), .min = 1023,
+	 .max = 1048575, .def = "8191"},
+	{.name = "dns-port", .type = K_UINT, FIELD(struct fp_config, dns_port), .min = 1,
+	 .max = 65535, .def = "53"},
+	{.name = "idle-sleep", .type = K_DURATION, FIELD(struct fp_config, idle_sleep_us),
+	 .unit = U_US, .max = 100, .def = "1ms"},
+	{.name = "interface", .type = K_TEXT, FIELD(struct fp_config, interface), .max = 15},
+	{.name = "xdp-mode", .type = K_CHOICE, FIELD(struct fp_config, xdp_mode),
+	 CHOICES(xdp_modes), .def = "auto"},
+	/* no default: sized to the config (config_load) */
+	{.name = "max-entries", .type = K_UINT, FIELD(struct fp_config, max_entries), .min = 1024,
+	 .max = 1u << 26},
+};
+SECTION(dataplane_section, "dataplane", "dataplane.", dataplane_rows);
+
 static int parse_dataplane(struct cfg_ctx *c, struct ynode *v)
 {
-	static const char *const keys[] = {"port",	  "exception",	 "address",  "burst",
-					   "mbufs",	  "dns-port",	 "idle-sleep", "interface",
-					   "xdp-mode",	  "max-entries", NULL};
 	struct fp_config *dp = &c->cfg->dp;
 
 	dp->present = true;
-	dp->exception = "net_tap0,iface=cartap0";
-	dp->burst = 32;
-	dp->mbufs = 8191;
-	dp->dns_port = 53;
-	dp->idle_sleep_us = 1000;
-	if (walk_map(c, v, "dataplane", keys, dp_key, NULL) < 0)
+	apply_defaults(c, &dataplane_section, dp);
+	if (walk_section(c, v, &dataplane_section, dp, NULL) < 0)
 		return -1;
 	if (!dp->port && !dp->interface)
 		return fail(c, v, "dataplane needs port (DPDK, e.g. net_af_packet0,iface=eth1) or "
@@ -1241,99 +1320,90 @@ static int get_bool(struct cfg_ctx *c, const struct ynode *n, const char *what, 
 	return 0;
 }
 
-static int rec_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+static int check_readable(struct cfg_ctx *c, const struct ynode *v, const char *what)
 {
-	struct rec_config *r = &c->cfg->rec;
-	unsigned long u = 0;
-
-	(void)arg;
-	if (strcmp(key, "enable") == 0)
-		return get_bool(c, v, "recursion.enable", &r->enable);
-	if (strcmp(key, "prefetch") == 0)
-		return get_bool(c, v, "recursion.prefetch", &r->prefetch);
-	if (strcmp(key, "query-loopback") == 0)
-		return get_bool(c, v, "recursion.query-loopback", &r->query_loopback);
-	if (strcmp(key, "cache-size") == 0)
-		return get_size(c, v, "recursion.cache-size", &r->cache_size);
-	if (strcmp(key, "mode") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "recursion.mode") < 0)
-			return -1;
-		if (strcmp(scalar(v), "iterate") == 0)
-			r->forward = false;
-		else if (strcmp(scalar(v), "forward") == 0)
-			r->forward = true;
-		else
-			return fail(c, v, "recursion.mode must be iterate or forward, not '%s'",
-				    scalar(v));
-		return 0;
-	}
-	if (strcmp(key, "root-hints") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "recursion.root-hints") < 0)
-			return -1;
-		if (access(scalar(v), R_OK) != 0)
-			return fail(c, v, "cannot read root hints '%s': %s", scalar(v),
-				    strerror(errno));
-		r->root_hints = arena_strdup(&c->cfg->arena, scalar(v));
-		return 0;
-	}
-	if (strcmp(key, "forwarders") == 0 || strcmp(key, "allow") == 0) {
-		bool fwd = key[0] == 'f';
-
-		if (want(c, v, YAML_SEQUENCE_NODE, fwd ? "recursion.forwarders" : "recursion.allow") < 0)
-			return -1;
-		if (!fwd)
-			r->nallow = 0;
-		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
-			struct ynode *e = *i;
-
-			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
-				return -1;
-			if (!fwd) {
-				if (r->nallow == REC_MAX_ALLOW)
-					return fail(c, e, "at most %d allow entries", REC_MAX_ALLOW);
-				if (parse_acl(c, e, &r->allow[r->nallow]) < 0)
-					return -1;
-				r->nallow++;
-				continue;
-			}
-			struct listen_addr la;
-
-			if (r->nforwarders == REC_MAX_FORWARDERS)
-				return fail(c, e, "at most %d forwarders", REC_MAX_FORWARDERS);
-			if (parse_listen(c, e, &la) < 0)
-				return -1;
-			r->forwarders[r->nforwarders++] = arena_strdup(&c->cfg->arena, la.text);
-		}
-		return 0;
-	}
-	if (strcmp(key, "serve-stale") == 0) {
-		if (get_duration_ms(c, v, "recursion.serve-stale", &u) < 0)
-			return -1;
-		r->serve_stale = (unsigned)(u / 1000);
-		return 0;
-	}
-	if (strcmp(key, "min-ttl") == 0 || strcmp(key, "max-ttl") == 0) {
-		if (get_duration_ms(c, v, key, &u) < 0)
-			return -1;
-		*(key[1] == 'i' ? &r->min_ttl : &r->max_ttl) = (uint32_t)(u / 1000);
-		return 0;
-	}
-	/* promote-qps */
-	if (get_uint(c, v, "recursion.promote-qps", 0, 100000000, &u) < 0)
-		return -1;
-	r->promote_qps = (uint32_t)u;
+	(void)what;
+	if (access(scalar(v), R_OK) != 0)
+		return fail(c, v, "cannot read root hints '%s': %s", scalar(v), strerror(errno));
 	return 0;
 }
 
+static int parse_rec_forwarders(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct rec_config *r = field;
+
+	if (want(c, v, YAML_SEQUENCE_NODE, what) < 0)
+		return -1;
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		struct listen_addr la;
+
+		if (want(c, *i, YAML_SCALAR_NODE, "an address") < 0)
+			return -1;
+		if (r->nforwarders == REC_MAX_FORWARDERS)
+			return fail(c, *i, "at most %d forwarders", REC_MAX_FORWARDERS);
+		if (parse_listen(c, *i, &la) < 0)
+			return -1;
+		r->forwarders[r->nforwarders++] = arena_strdup(&c->cfg->arena, la.text);
+	}
+	return 0;
+}
+
+/* A list of prefixes into acl[] (max of them), replacing the default. */
+static int parse_acl_list(struct cfg_ctx *c, struct ynode *v, const char *what,
+			  struct acl_entry *acl, unsigned *n, unsigned max)
+{
+	if (want(c, v, YAML_SEQUENCE_NODE, what) < 0)
+		return -1;
+	*n = 0;
+	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
+		if (want(c, *i, YAML_SCALAR_NODE, "an address") < 0)
+			return -1;
+		if (*n == max)
+			return fail(c, *i, "at most %u allow entries", max);
+		if (parse_acl(c, *i, &acl[*n]) < 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int parse_rec_allow(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct rec_config *r = field;
+
+	return parse_acl_list(c, v, what, r->allow, &r->nallow, REC_MAX_ALLOW);
+}
+
+static const char *const rec_modes[] = {"iterate", "forward"}; /* rec_config.forward */
+
+static const struct key_row recursion_rows[] = {
+	{.name = "enable", .type = K_BOOL, FIELD(struct rec_config, enable)},
+	{.name = "mode", .type = K_CHOICE, FIELD(struct rec_config, forward), CHOICES(rec_modes),
+	 .def = "iterate"},
+	{.name = "root-hints", .type = K_TEXT, FIELD(struct rec_config, root_hints),
+	 .check = check_readable, .def = "/usr/share/dns/root.hints"},
+	{.name = "forwarders", .type = K_CUSTOM, .parse = parse_rec_forwarders},
+	/* the default (loopback only: never an open resolver) is set in
+	 * config_load: a list has no one-word default */
+	{.name = "allow", .type = K_CUSTOM, .parse = parse_rec_allow},
+	{.name = "cache-size", .type = K_SIZE, FIELD(struct rec_config, cache_size), .def = "64M"},
+	{.name = "prefetch", .type = K_BOOL, FIELD(struct rec_config, prefetch), .def = "true"},
+	{.name = "serve-stale", .type = K_DURATION, FIELD(struct rec_config, serve_stale),
+	 .unit = U_S},
+	{.name = "query-loopback", .type = K_BOOL, FIELD(struct rec_config, query_loopback)},
+	{.name = "min-ttl", .type = K_DURATION, FIELD(struct rec_config, min_ttl), .unit = U_S},
+	{.name = "max-ttl", .type = K_DURATION, FIELD(struct rec_config, max_ttl), .unit = U_S,
+	 .def = "24h"},
+	{.name = "promote-qps", .type = K_UINT, FIELD(struct rec_config, promote_qps),
+	 .max = 100000000, .def = "100"},
+};
+SECTION(recursion_section, "recursion", "recursion.", recursion_rows);
+
 static int parse_recursion(struct cfg_ctx *c, struct ynode *v)
 {
-	static const char *const keys[] = {"enable",	  "mode",	  "root-hints",
-					   "forwarders",  "allow",	  "cache-size",
-					   "prefetch",	  "serve-stale",  "query-loopback",
-					   "min-ttl",	  "max-ttl",	  "promote-qps", NULL};
 	struct rec_config *r = &c->cfg->rec;
 
-	if (walk_map(c, v, "recursion", keys, rec_key, NULL) < 0)
+	if (walk_section(c, v, &recursion_section, r, NULL) < 0)
 		return -1;
 	if (r->forward && r->nforwarders == 0)
 		return fail(c, v, "recursion.mode forward needs forwarders");
@@ -1345,37 +1415,20 @@ static int parse_recursion(struct cfg_ctx *c, struct ynode *v)
 	return 0;
 }
 
-static int rrl_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct rrl_config *r = &c->cfg->rrl;
-	unsigned long u = 0;
-
-	(void)arg;
-	if (strcmp(key, "enable") == 0)
-		return get_bool(c, v, "rrl.enable", &r->enable);
-	if (strcmp(key, "rate-limit") == 0) {
-		if (get_uint(c, v, "rrl.rate-limit", 1, 60000, &u) < 0)
-			return -1;
-		r->rate = (unsigned)u;
-	} else if (strcmp(key, "slip") == 0) {
-		if (get_uint(c, v, "rrl.slip", 0, 100, &u) < 0)
-			return -1;
-		r->slip = (unsigned)u;
-	} else if (strcmp(key, "ipv4-prefix") == 0) {
-		if (get_uint(c, v, "rrl.ipv4-prefix", 8, 32, &u) < 0)
-			return -1;
-		r->v4_prefix = (unsigned)u;
-	} else if (strcmp(key, "ipv6-prefix") == 0) {
-		if (get_uint(c, v, "rrl.ipv6-prefix", 16, 128, &u) < 0)
-			return -1;
-		r->v6_prefix = (unsigned)u;
-	} else { /* table-size */
-		if (get_uint(c, v, "rrl.table-size", 1024, 16777216, &u) < 0)
-			return -1;
-		r->table_size = (unsigned)u;
-	}
-	return 0;
-}
+static const struct key_row rrl_rows[] = {
+	{.name = "enable", .type = K_BOOL, FIELD(struct rrl_config, enable)},
+	/* Knot's mod-rrl defaults */
+	{.name = "rate-limit", .type = K_UINT, FIELD(struct rrl_config, rate), .min = 1,
+	 .max = 60000, .def = "50"},
+	{.name = "slip", .type = K_UINT, FIELD(struct rrl_config, slip), .max = 100, .def = "1"},
+	{.name = "ipv4-prefix", .type = K_UINT, FIELD(struct rrl_config, v4_prefix), .min = 8,
+	 .max = 32, .def = "24"},
+	{.name = "ipv6-prefix", .type = K_UINT, FIELD(struct rrl_config, v6_prefix), .min = 16,
+	 .max = 128, .def = "56"},
+	{.name = "table-size", .type = K_UINT, FIELD(struct rrl_config, table_size), .min = 1024,
+	 .max = 16777216, .def = "65536"},
+};
+SECTION(rrl_section, "rrl", "rrl.", rrl_rows);
 
 static int get_secret(struct cfg_ctx *c, const struct ynode *n, const char *what, uint8_t out[16])
 {
@@ -1396,78 +1449,103 @@ static int get_secret(struct cfg_ctx *c, const struct ynode *n, const char *what
 	return 0;
 }
 
-static int cookie_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+static int parse_cookie_secret(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct cookie_config *k = &c->cfg->cookies;
+	struct cookie_config *k = field;
 
-	(void)arg;
-	if (strcmp(key, "enable") == 0)
-		return get_bool(c, v, "cookies.enable", &k->enable);
-	if (strcmp(key, "secret") == 0) {
-		k->configured = true;
-		return get_secret(c, v, "cookies.secret", k->secret);
-	}
-	k->has_previous = true;
-	return get_secret(c, v, "cookies.previous-secret", k->previous);
+	k->configured = true;
+	return get_secret(c, v, what, k->secret);
 }
 
-static int http_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+static int parse_previous_secret(struct cfg_ctx *c, struct ynode *v, void *field,
+				 const char *what)
 {
-	struct http_config *h = &c->cfg->http;
+	struct cookie_config *k = field;
+
+	k->has_previous = true;
+	return get_secret(c, v, what, k->previous);
+}
+
+static const struct key_row cookie_rows[] = {
+	{.name = "enable", .type = K_BOOL, FIELD(struct cookie_config, enable)},
+	{.name = "secret", .type = K_CUSTOM, .parse = parse_cookie_secret},
+	{.name = "previous-secret", .type = K_CUSTOM, .parse = parse_previous_secret},
+};
+SECTION(cookie_section, "cookies", "cookies.", cookie_rows);
+
+static int parse_listen_key(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	return parse_listen(c, v, field);
+}
+
+static int parse_http_allow(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct http_config *h = field;
+
+	if (parse_acl_list(c, v, what, h->allow, &h->nallow, HTTP_MAX_ALLOW) < 0)
+		return -1;
+	if (h->nallow == 0)
+		return fail(c, v, "http.allow is empty: nobody could connect");
+	return 0;
+}
+
+static int parse_password_file(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct http_config *h = field;
 	char path[PATH_MAX], line[512], *user, *password;
 	int rc;
 
-	(void)arg;
-	if (strcmp(key, "listen") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "http.listen") < 0)
-			return -1;
-		return parse_listen(c, v, &h->listen);
-	}
-	if (strcmp(key, "allow") == 0) {
-		if (want(c, v, YAML_SEQUENCE_NODE, "http.allow") < 0)
-			return -1;
-		for (struct ynode **i = v->items; i < v->items + v->n; i++) {
-			struct ynode *e = *i;
-
-			if (want(c, e, YAML_SCALAR_NODE, "an address") < 0)
-				return -1;
-			if (h->nallow == HTTP_MAX_ALLOW)
-				return fail(c, e, "at most %d allow entries", HTTP_MAX_ALLOW);
-			if (parse_acl(c, e, &h->allow[h->nallow]) < 0)
-				return -1;
-			h->nallow++;
-		}
-		if (h->nallow == 0)
-			return fail(c, v, "http.allow is empty: nobody could connect");
-		return 0;
-	}
-	if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
 		return -1;
-	if (strcmp(key, "password-file") == 0) {
-		rc = read_secret_line(c, v, "http.password-file", path, sizeof(path), line,
-				      sizeof(line));
-		if (rc == 0)
-			rc = split_credentials(c, v, "http.password-file", path, line, &user,
-					       &password);
-		if (rc == 0) {
-			h->password_file = arena_strdup(&c->cfg->arena, path);
-			h->user = arena_strdup(&c->cfg->arena, user);
-			h->password = arena_strdup(&c->cfg->arena, password);
-		}
-	} else { /* api-key-file */
-		rc = read_secret_line(c, v, "http.api-key-file", path, sizeof(path), line,
-				      sizeof(line));
-		if (rc == 0 && (strlen(line) < 16 || strlen(line) > 256 || strpbrk(line, " \t")))
-			rc = fail(c, v, "http.api-key-file %s: the first line must be the key, "
-				  "16 to 256 characters without spaces", path);
-		if (rc == 0) {
-			h->api_key_file = arena_strdup(&c->cfg->arena, path);
-			h->api_key = arena_strdup(&c->cfg->arena, line);
-		}
+	rc = read_secret_line(c, v, what, path, sizeof(path), line, sizeof(line));
+	if (rc == 0)
+		rc = split_credentials(c, v, what, path, line, &user, &password);
+	if (rc == 0) {
+		h->password_file = arena_strdup(&c->cfg->arena, path);
+		h->user = arena_strdup(&c->cfg->arena, user);
+		h->password = arena_strdup(&c->cfg->arena, password);
 	}
 	explicit_bzero(line, sizeof(line));
 	return rc;
 }
+
+static int parse_api_key_file(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct http_config *h = field;
+	char path[PATH_MAX], line[512];
+	int rc;
+
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
+		return -1;
+	rc = read_secret_line(c, v, what, path, sizeof(path), line, sizeof(line));
+	if (rc == 0 && (strlen(line) < 16 || strlen(line) > 256 || strpbrk(line, " \t")))
+		rc = fail(c, v, "%s %s: the first line must be the key, 16 to 256 characters "
+			  "without spaces", what, path);
+	if (rc == 0) {
+		h->api_key_file = arena_strdup(&c->cfg->arena, path);
+		h->api_key = arena_strdup(&c->cfg->arena, line);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+static const struct key_row http_rows[] = {
+	{.name = "listen", .type = K_CUSTOM, FIELD(struct http_config, listen),
+	 .parse = parse_listen_key, .def = "127.0.0.1@9153"},
+	{.name = "allow", .type = K_CUSTOM, .parse = parse_http_allow},
+	{.name = "password-file", .type = K_CUSTOM, .parse = parse_password_file},
+	{.name = "api-key-file", .type = K_CUSTOM, .parse = parse_api_key_file},
+};
+SECTION(http_section, "http", "http.", http_rows);
+
+/* the old name of the listener: /metrics only, listen required */
+static const struct key_row metrics_rows[] = {
+	{.name = "listen", .type = K_CUSTOM, FIELD(struct http_config, listen),
+	 .parse = parse_listen_key},
+};
+SECTION(metrics_section, "metrics", "metrics.", metrics_rows);
 
 static bool is_loopback(const struct listen_addr *l)
 {
@@ -1479,9 +1557,6 @@ static bool is_loopback(const struct listen_addr *l)
 /* `http:` (or the old `metrics:`, then only listen). */
 static int parse_http(struct cfg_ctx *c, const char *key, struct ynode *v)
 {
-	static const char *const http_keys[] = {"listen", "allow", "password-file",
-						"api-key-file", NULL};
-	static const char *const metrics_keys[] = {"listen", NULL};
 	struct http_config *h = &c->cfg->http;
 	bool old = strcmp(key, "metrics") == 0;
 
@@ -1490,19 +1565,12 @@ static int parse_http(struct cfg_ctx *c, const char *key, struct ynode *v)
 			    "old name, serving /metrics only)");
 	h->enable = true;
 	h->metrics_only = old;
-	if (walk_map(c, v, key, old ? metrics_keys : http_keys, http_key, NULL) < 0)
+	if (!old)
+		apply_defaults(c, &http_section, h);
+	if (walk_section(c, v, old ? &metrics_section : &http_section, h, NULL) < 0)
 		return -1;
 	if (old && !h->listen.len)
 		return fail(c, v, "metrics.listen is required (e.g. 127.0.0.1@9153)");
-	if (!h->listen.len) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&h->listen.ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(9153);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		h->listen.len = sizeof(*sin);
-		snprintf(h->listen.text, sizeof(h->listen.text), "127.0.0.1@9153");
-	}
 	/* the page shows the replicas and the API drains them: off loopback,
 	 * both need a secret */
 	if (!old && !is_loopback(&h->listen) && (!h->password || !h->api_key))
@@ -1511,33 +1579,15 @@ static int parse_http(struct cfg_ctx *c, const char *key, struct ynode *v)
 	return 0;
 }
 
-static int dnstap_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+/* sink: unix:PATH, tcp:ADDRESS@PORT, or a file PATH */
+static int parse_dnstap_sink(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct dnstap_config *d = &c->cfg->dnstap;
-	unsigned long u;
+	struct dnstap_config *d = field;
 
-	(void)arg;
-	if (strcmp(key, "log-queries") == 0)
-		return get_bool(c, v, "dnstap.log-queries", &d->log_queries);
-	if (strcmp(key, "log-responses") == 0)
-		return get_bool(c, v, "dnstap.log-responses", &d->log_responses);
-	if (strcmp(key, "sample") == 0) {
-		if (get_uint(c, v, "dnstap.sample", 1, 1000000, &u) < 0)
-			return -1;
-		d->sample = (unsigned)u;
-		return 0;
-	}
-	if (want(c, v, YAML_SCALAR_NODE, key) < 0)
+	if (want(c, v, YAML_SCALAR_NODE, what) < 0)
 		return -1;
 	const char *s = scalar(v);
 
-	if (strcmp(key, "identity") == 0) {
-		if (strlen(s) > 255)
-			return fail(c, v, "dnstap.identity is longer than 255 characters");
-		d->identity = arena_strdup(&c->cfg->arena, s);
-		return 0;
-	}
-	/* sink: unix:PATH, tcp:ADDRESS@PORT, or a file PATH */
 	d->sink = arena_strdup(&c->cfg->arena, s);
 	if (strncmp(s, "tcp:", 4) == 0) {
 		struct listen_addr la;
@@ -1576,16 +1626,25 @@ static int dnstap_key(struct cfg_ctx *c, const char *key, struct ynode *v, void 
 	return 0;
 }
 
+static const struct key_row dnstap_rows[] = {
+	{.name = "sink", .type = K_CUSTOM, .parse = parse_dnstap_sink},
+	{.name = "identity", .type = K_TEXT, FIELD(struct dnstap_config, identity), .max = 255},
+	{.name = "log-queries", .type = K_BOOL, FIELD(struct dnstap_config, log_queries),
+	 .def = "true"},
+	{.name = "log-responses", .type = K_BOOL, FIELD(struct dnstap_config, log_responses),
+	 .def = "true"},
+	{.name = "sample", .type = K_UINT, FIELD(struct dnstap_config, sample), .min = 1,
+	 .max = 1000000, .def = "1"},
+};
+SECTION(dnstap_section, "dnstap", "dnstap.", dnstap_rows);
+
 static int parse_dnstap(struct cfg_ctx *c, struct ynode *v)
 {
-	static const char *const keys[] = {"sink", "identity", "log-queries", "log-responses",
-					   "sample", NULL};
 	struct dnstap_config *d = &c->cfg->dnstap;
 
 	d->enable = true;
-	d->log_queries = d->log_responses = true;
-	d->sample = 1;
-	if (walk_map(c, v, "dnstap", keys, dnstap_key, NULL) < 0)
+	apply_defaults(c, &dnstap_section, d);
+	if (walk_section(c, v, &dnstap_section, d, NULL) < 0)
 		return -1;
 	if (!d->sink)
 		return fail(c, v, "dnstap.sink is required (unix:/run/carousel/dnstap.sock, "
@@ -1605,34 +1664,21 @@ const char *const backend_policy_names[BP_POLICIES] = {
 
 struct backend_item {
 	struct backend *b;
-	struct ynode *name, *domains, *servers, *check_name;
+	struct ynode *name, *domains, *servers;
 };
 
-static int backend_server_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct backend_server *s = arg;
-	unsigned long u = 0;
-
-	if (strcmp(key, "address") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "backend server address") < 0)
-			return -1;
-		return parse_listen(c, v, &s->addr);
-	}
-	if (strcmp(key, "weight") == 0) {
-		if (get_uint(c, v, "backend server weight", 1, 1000, &u) < 0)
-			return -1;
-		s->weight = (uint32_t)u;
-		return 0;
-	}
-	if (get_uint(c, v, "backend server order", 1, 1000, &u) < 0)
-		return -1;
-	s->order = (uint32_t)u;
-	return 0;
-}
+static const struct key_row backend_server_rows[] = {
+	{.name = "address", .type = K_CUSTOM, FIELD(struct backend_server, addr),
+	 .parse = parse_listen_key},
+	{.name = "weight", .type = K_UINT, FIELD(struct backend_server, weight), .min = 1,
+	 .max = 1000, .def = "1"},
+	{.name = "order", .type = K_UINT, FIELD(struct backend_server, order), .min = 1,
+	 .max = 1000, .def = "1"},
+};
+SECTION(backend_server_section, "a backend server", "backend server ", backend_server_rows);
 
 static int backend_servers(struct cfg_ctx *c, struct backend *b, struct ynode *v)
 {
-	static const char *const keys[] = {"address", "weight", "order", NULL};
 	if (want(c, v, YAML_SEQUENCE_NODE, "backend servers") < 0)
 		return -1;
 	size_t n = (size_t)v->n;
@@ -1646,11 +1692,11 @@ static int backend_servers(struct cfg_ctx *c, struct backend *b, struct ynode *v
 		struct ynode *e = *i;
 		struct backend_server *s = &b->servers[b->nservers];
 
-		*s = (struct backend_server){.weight = 1, .order = 1};
+		apply_defaults(c, &backend_server_section, s);
 		if (e->type == YAML_SCALAR_NODE) { /* just "ADDRESS@PORT" */
 			if (parse_listen(c, e, &s->addr) < 0)
 				return -1;
-		} else if (walk_map(c, e, "a backend server", keys, backend_server_key, s) < 0) {
+		} else if (walk_section(c, e, &backend_server_section, s, NULL) < 0) {
 			return -1;
 		}
 		if (!s->addr.len)
@@ -1664,137 +1710,100 @@ static int backend_servers(struct cfg_ctx *c, struct backend *b, struct ynode *v
 	return 0;
 }
 
-static int backend_check_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+enum { CHECK_NAME, CHECK_TYPE, CHECK_INTERVAL, CHECK_TIMEOUT, CHECK_RISE, CHECK_FALL };
+static const struct key_row backend_check_rows[] = {
+	/* no default: the first domain (parse_backends) */
+	[CHECK_NAME] = {.name = "name", .type = K_DNAME, FIELD(struct backend, check_name)},
+	[CHECK_TYPE] = {.name = "type", .type = K_CUSTOM, FIELD(struct backend, check_type),
+			.parse = parse_qtype, .def = "SOA"},
+	[CHECK_INTERVAL] = {.name = "interval", .type = K_DURATION,
+			    FIELD(struct backend, check_interval_ms), .min = 100, .def = "1s"},
+	[CHECK_TIMEOUT] = {.name = "timeout", .type = K_DURATION,
+			   FIELD(struct backend, check_timeout_ms), .min = 10, .def = "500ms"},
+	[CHECK_RISE] = {.name = "rise", .type = K_UINT, FIELD(struct backend, rise), .min = 1,
+			.max = 100, .def = "2"},
+	[CHECK_FALL] = {.name = "fall", .type = K_UINT, FIELD(struct backend, fall), .min = 1,
+			.max = 100, .def = "3"},
+};
+SECTION(backend_check_section, "check", "check ", backend_check_rows);
+
+static int parse_backend_check(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct backend_item *bi = arg;
-	struct backend *b = bi->b;
-	unsigned long u = 0;
+	struct ynode *given[MAX_ROWS];
 
-	if (strcmp(key, "name") == 0) {
-		bi->check_name = v;
-		return get_dname(c, v, "check name", b->check_name);
-	}
-	if (strcmp(key, "type") == 0)
-		return get_qtype(c, v, "check type", &b->check_type);
-	if (strcmp(key, "interval") == 0 || strcmp(key, "timeout") == 0) {
-		bool iv = key[0] == 'i';
-
-		if (get_duration_ms(c, v, iv ? "check interval" : "check timeout", &u) < 0)
-			return -1;
-		if (u < (iv ? 100 : 10))
-			return fail(c, v, "check %s must be at least %s", key, iv ? "100ms" : "10ms");
-		*(iv ? &b->check_interval_ms : &b->check_timeout_ms) = (unsigned)u;
-		return 0;
-	}
-	if (get_uint(c, v, key[0] == 'r' ? "check rise" : "check fall", 1, 100, &u) < 0)
+	(void)what;
+	if (walk_section(c, v, &backend_check_section, field, given) < 0)
 		return -1;
-	*(key[0] == 'r' ? &b->rise : &b->fall) = (unsigned)u;
+	c->check_named = given[CHECK_NAME] != NULL;
 	return 0;
 }
 
-static int backend_cache_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
-{
-	struct backend *b = arg;
-	unsigned long u = 0;
+static const struct key_row backend_cache_rows[] = {
+	{.name = "size", .type = K_SIZE, FIELD(struct backend, cache_size), .def = "16M"},
+	{.name = "min-ttl", .type = K_DURATION, FIELD(struct backend, cache_min_ttl), .unit = U_S},
+	{.name = "max-ttl", .type = K_DURATION, FIELD(struct backend, cache_max_ttl), .unit = U_S,
+	 .def = "24h"},
+	{.name = "stale", .type = K_DURATION, FIELD(struct backend, cache_stale), .unit = U_S},
+};
+SECTION(backend_cache_section, "cache", "cache ", backend_cache_rows);
 
-	if (strcmp(key, "size") == 0)
-		return get_size(c, v, "cache size", &b->cache_size);
-	if (get_duration_ms(c, v, key, &u) < 0)
+static int parse_backend_cache(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	struct backend *b = field;
+
+	(void)what;
+	b->cache = true;
+	if (walk_section(c, v, &backend_cache_section, b, NULL) < 0)
 		return -1;
-	if (strcmp(key, "min-ttl") == 0)
-		b->cache_min_ttl = (uint32_t)(u / 1000);
-	else if (strcmp(key, "max-ttl") == 0)
-		b->cache_max_ttl = (uint32_t)(u / 1000);
-	else
-		b->cache_stale = (uint32_t)(u / 1000);
+	if (b->cache_min_ttl > b->cache_max_ttl)
+		return fail(c, v, "cache min-ttl is above max-ttl");
 	return 0;
 }
 
-static int backend_key(struct cfg_ctx *c, const char *key, struct ynode *v, void *arg)
+static int parse_backend_allow(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	struct backend_item *bi = arg;
-	struct backend *b = bi->b;
-	unsigned long u = 0;
+	struct backend *b = field;
 
-	if (strcmp(key, "name") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "backend name") < 0)
-			return -1;
-		const char *s = scalar(v);
-
-		if (!*s || strlen(s) > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
-						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-							    strlen(s))
-			return fail(c, v, "backend name '%s' must be 1-63 letters, digits, '-', "
-				    "'_' or '.'", s);
-		b->name = arena_strdup(&c->cfg->arena, s);
-		bi->name = v;
-		return 0;
-	}
-	if (strcmp(key, "domains") == 0) {
-		bi->domains = v;
-		return 0; /* after the name: messages name the group */
-	}
-	if (strcmp(key, "servers") == 0) {
-		bi->servers = v;
-		return 0;
-	}
-	if (strcmp(key, "policy") == 0) {
-		if (want(c, v, YAML_SCALAR_NODE, "backend policy") < 0)
-			return -1;
-		for (unsigned p = 0; p < BP_POLICIES; p++)
-			if (strcmp(scalar(v), backend_policy_names[p]) == 0) {
-				b->policy = (enum backend_policy)p;
-				return 0;
-			}
-		return fail(c, v, "backend policy must be round-robin, weighted, "
-			    "least-outstanding, consistent-hash or first-available, not '%s'",
-			    scalar(v));
-	}
-	if (strcmp(key, "check") == 0) {
-		static const char *const keys[] = {"name", "type", "interval", "timeout",
-						   "rise", "fall", NULL};
-
-		return walk_map(c, v, "check", keys, backend_check_key, bi);
-	}
-	if (strcmp(key, "cache") == 0) {
-		static const char *const keys[] = {"size", "min-ttl", "max-ttl", "stale", NULL};
-
-		b->cache = true;
-		if (walk_map(c, v, "cache", keys, backend_cache_key, b) < 0)
-			return -1;
-		if (b->cache_min_ttl > b->cache_max_ttl)
-			return fail(c, v, "cache min-ttl is above max-ttl");
-		return 0;
-	}
-	if (strcmp(key, "timeout") == 0) {
-		if (get_duration_ms(c, v, "backend timeout", &u) < 0)
-			return -1;
-		if (u < 10 || u > 30000)
-			return fail(c, v, "backend timeout must be between 10ms and 30s");
-		b->timeout_ms = (unsigned)u;
-		return 0;
-	}
-	/* allow */
-	size_t n = v->type == YAML_SEQUENCE_NODE
-			   ? (size_t)v->n
-			   : 0;
-
-	if (want(c, v, YAML_SEQUENCE_NODE, "backend allow") < 0)
+	if (want(c, v, YAML_SEQUENCE_NODE, what) < 0)
 		return -1;
-	if (n == 0)
+	if (v->n == 0)
 		return fail(c, v, "backend allow needs at least one prefix (leave it out to use "
 			    "recursion.allow)");
-	b->allow = arena_alloc(&c->cfg->arena, n * sizeof(*b->allow));
-	for (struct ynode **i = v->items; i < v->items + v->n; i++) {
-		struct ynode *e = *i;
+	b->allow = arena_alloc(&c->cfg->arena, v->n * sizeof(*b->allow));
+	return parse_acl_list(c, v, what, b->allow, &b->nallow, v->n);
+}
 
-		if (want(c, e, YAML_SCALAR_NODE, "an address") < 0 ||
-		    parse_acl(c, e, &b->allow[b->nallow]) < 0)
-			return -1;
-		b->nallow++;
-	}
+static int check_backend_name(struct cfg_ctx *c, const struct ynode *v, const char *what)
+{
+	const char *s = scalar(v);
+
+	(void)what;
+	if (!*s || strlen(s) > 63 ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+		    strlen(s))
+		return fail(c, v, "backend name '%s' must be 1-63 letters, digits, '-', '_' or '.'",
+			    s);
 	return 0;
 }
+
+enum {
+	BACKEND_NAME, BACKEND_DOMAINS, BACKEND_POLICY, BACKEND_SERVERS, BACKEND_CHECK,
+	BACKEND_CACHE, BACKEND_TIMEOUT, BACKEND_ALLOW
+};
+static const struct key_row backend_rows[] = {
+	[BACKEND_NAME] = {.name = "name", .type = K_TEXT, FIELD(struct backend, name),
+			  .check = check_backend_name},
+	[BACKEND_DOMAINS] = {.name = "domains", .type = K_NODE},
+	[BACKEND_POLICY] = {.name = "policy", .type = K_CHOICE, FIELD(struct backend, policy),
+			    CHOICES(backend_policy_names), .def = "round-robin"},
+	[BACKEND_SERVERS] = {.name = "servers", .type = K_NODE},
+	[BACKEND_CHECK] = {.name = "check", .type = K_CUSTOM, .parse = parse_backend_check},
+	[BACKEND_CACHE] = {.name = "cache", .type = K_CUSTOM, .parse = parse_backend_cache},
+	[BACKEND_TIMEOUT] = {.name = "timeout", .type = K_DURATION, FIELD(struct backend, timeout_ms),
+			     .min = 10, .max = 30000, .def = "1s"},
+	[BACKEND_ALLOW] = {.name = "allow", .type = K_CUSTOM, .parse = parse_backend_allow},
+};
+SECTION(backend_section, "a backend", "backend ", backend_rows);
 
 static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
 {
@@ -1828,8 +1837,6 @@ static int backend_domains(struct cfg_ctx *c, struct backend_item *bi)
 
 static int parse_backends(struct cfg_ctx *c, struct ynode *seq)
 {
-	static const char *const keys[] = {"name",  "domains", "policy",  "servers",
-					   "check", "cache",   "timeout", "allow", NULL};
 	struct config *cfg = c->cfg;
 
 	if (want(c, seq, YAML_SEQUENCE_NODE, "backends") < 0)
@@ -1840,21 +1847,19 @@ static int parse_backends(struct cfg_ctx *c, struct ynode *seq)
 	for (struct ynode **i = seq->items; i < seq->items + seq->n; i++) {
 		struct ynode *e = *i;
 		struct backend *b = &cfg->backends[cfg->nbackends];
-		struct backend_item bi = {.b = b};
+		struct ynode *given[MAX_ROWS];
 
 		memset(b, 0, sizeof(*b));
 		b->line = (int)e->line;
-		b->policy = BP_ROUND_ROBIN;
-		b->timeout_ms = 1000;
-		b->check_type = TYPE_SOA;
-		b->check_interval_ms = 1000;
-		b->check_timeout_ms = 500;
-		b->rise = 2;
-		b->fall = 3;
-		b->cache_size = 16ULL << 20;
-		b->cache_max_ttl = 86400;
-		if (walk_map(c, e, "a backend", keys, backend_key, &bi) < 0)
+		apply_defaults(c, &backend_section, b);
+		apply_defaults(c, &backend_check_section, b);
+		apply_defaults(c, &backend_cache_section, b);
+		c->check_named = false;
+		if (walk_section(c, e, &backend_section, b, given) < 0)
 			return -1;
+		struct backend_item bi = {b, given[BACKEND_NAME], given[BACKEND_DOMAINS],
+					  given[BACKEND_SERVERS]};
+
 		if (!bi.name)
 			return fail(c, e, "a backend needs a name");
 		for (unsigned k = 0; k < cfg->nbackends; k++)
@@ -1866,7 +1871,7 @@ static int parse_backends(struct cfg_ctx *c, struct ynode *seq)
 			return fail(c, e, "backend %s needs servers", b->name);
 		if (backend_domains(c, &bi) < 0 || backend_servers(c, b, bi.servers) < 0)
 			return -1;
-		if (!bi.check_name) /* the check asks for the first domain's SOA by default */
+		if (!c->check_named) /* the check asks for the first domain's SOA by default */
 			memcpy(b->check_name, b->domains[0], dname_len(b->domains[0]));
 		cfg->nbackends++;
 	}
@@ -1895,46 +1900,93 @@ const struct backend *config_find_backend(const struct config *cfg, const uint8_
 	return best;
 }
 
-static int top_key(struct cfg_ctx *c, const char *key, struct ynode *v)
+/* The top-level sections, each read by its parser (field: unused). */
+static int top_server(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
 {
-	static const char *const server_keys[] = {"listen",	    "workers",
-						  "control-socket", "tcp-idle-timeout",
-						  "tcp-max-clients", "tcp-max-per-client", NULL};
+	(void)field, (void)what;
+	return walk_section(c, v, &server_section, c->cfg, NULL);
+}
 
-	if (strcmp(key, "server") == 0)
-		return walk_map(c, v, "server", server_keys, server_key, NULL);
-	if (strcmp(key, "zones") == 0)
-		return parse_zones(c, v);
-	if (strcmp(key, "pools") == 0)
-		return parse_pools(c, v);
-	if (strcmp(key, "dataplane") == 0)
-		return parse_dataplane(c, v);
-	if (strcmp(key, "recursion") == 0)
-		return parse_recursion(c, v);
-	if (strcmp(key, "backends") == 0)
-		return parse_backends(c, v);
-	if (strcmp(key, "cookies") == 0) {
-		static const char *const ckeys[] = {"enable", "secret", "previous-secret", NULL};
+static int top_zones(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_zones(c, v);
+}
 
-		c->cfg->cookies.enable = true;
-		return walk_map(c, v, "cookies", ckeys, cookie_key, NULL);
-	}
-	if (strcmp(key, "rrl") == 0) {
-		static const char *const rkeys[] = {"enable",	   "rate-limit",  "slip",
-						    "ipv4-prefix", "ipv6-prefix", "table-size",
-						    NULL};
+static int top_pools(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_pools(c, v);
+}
 
-		c->cfg->rrl.enable = true; /* a section turns it on unless it says enable: false */
-		return walk_map(c, v, "rrl", rkeys, rrl_key, NULL);
-	}
-	if (strcmp(key, "http") == 0 || strcmp(key, "metrics") == 0)
-		return parse_http(c, key, v);
-	if (strcmp(key, "dnstap") == 0)
-		return parse_dnstap(c, v);
+static int top_dataplane(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_dataplane(c, v);
+}
+
+static int top_recursion(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_recursion(c, v);
+}
+
+static int top_rrl(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	c->cfg->rrl.enable = true; /* a section turns it on unless it says enable: false */
+	return walk_section(c, v, &rrl_section, &c->cfg->rrl, NULL);
+}
+
+static int top_cookies(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	c->cfg->cookies.enable = true;
+	return walk_section(c, v, &cookie_section, &c->cfg->cookies, NULL);
+}
+
+static int top_http(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field;
+	return parse_http(c, what, v);
+}
+
+static int top_backends(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_backends(c, v);
+}
+
+static int top_dnstap(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
+	(void)field, (void)what;
+	return parse_dnstap(c, v);
+}
+
+static int top_fleet(struct cfg_ctx *c, struct ynode *v, void *field, const char *what)
+{
 	struct fleet_ctx fc = {c->cfg, c->path, c->dir, c->err, c->err_len};
 
-	return strcmp(key, "keys") == 0 ? fleet_parse_keys(&fc, v) : fleet_parse_anycast(&fc, v);
+	(void)field;
+	return strcmp(what, "keys") == 0 ? fleet_parse_keys(&fc, v) : fleet_parse_anycast(&fc, v);
 }
+
+static const struct key_row top_rows[] = {
+	{.name = "server", .type = K_CUSTOM, .parse = top_server},
+	{.name = "zones", .type = K_CUSTOM, .parse = top_zones},
+	{.name = "pools", .type = K_CUSTOM, .parse = top_pools},
+	{.name = "dataplane", .type = K_CUSTOM, .parse = top_dataplane},
+	{.name = "recursion", .type = K_CUSTOM, .parse = top_recursion},
+	{.name = "rrl", .type = K_CUSTOM, .parse = top_rrl},
+	{.name = "cookies", .type = K_CUSTOM, .parse = top_cookies},
+	{.name = "metrics", .type = K_CUSTOM, .parse = top_http},
+	{.name = "backends", .type = K_CUSTOM, .parse = top_backends},
+	{.name = "http", .type = K_CUSTOM, .parse = top_http},
+	{.name = "dnstap", .type = K_CUSTOM, .parse = top_dnstap},
+	{.name = "keys", .type = K_CUSTOM, .parse = top_fleet},
+	{.name = "anycast", .type = K_CUSTOM, .parse = top_fleet},
+};
+SECTION(top_section, "the config", "", top_rows);
 
 /* `pools:` an item at a time, each dropped once read: what makes a
  * million names fit. Pools need their zones, so this is only done when
@@ -1962,28 +2014,22 @@ static int stream_pools(struct cfg_ctx *c, struct ytree *t)
  * unless they could be read as they came (stream_pools). */
 static int load_top(struct cfg_ctx *c, struct ytree *t)
 {
-	static const char *const keys[] = {"server", "zones",	"pools",   "dataplane",
-					   "recursion", "rrl", "cookies", "metrics", "backends",
-					   "http", "dnstap", "keys", "anycast", NULL};
-	const char *seen[sizeof(keys) / sizeof(keys[0])];
-	unsigned nseen = 0;
+	bool seen[sizeof(top_rows) / sizeof(top_rows[0])] = {0}, zones = false;
 	struct ynode *k, *pools = NULL;
-	bool zones = false;
 	int rc;
 
 	while ((rc = ytree_next_key(t, &k)) > 0) {
-		const char *key = NULL;
+		const struct key_row *r = NULL;
 
-		for (unsigned i = 0; i < nseen; i++)
-			if (strcmp(seen[i], scalar(k)) == 0)
-				return fail(c, k, "duplicate key '%s' in the config", scalar(k));
-		for (const char *const *a = keys; *a; a++)
-			if (strcmp(*a, scalar(k)) == 0)
-				key = *a;
-		if (!key)
+		for (const struct key_row *q = top_rows; q < top_rows + top_section.nrows; q++)
+			if (strcmp(q->name, scalar(k)) == 0)
+				r = q;
+		if (r && seen[r - top_rows])
+			return fail(c, k, "duplicate key '%s' in the config", scalar(k));
+		if (!r)
 			return fail(c, k, "unknown key '%s' in the config", scalar(k));
-		seen[nseen++] = key;
-		if (strcmp(key, "pools") == 0 && zones) {
+		seen[r - top_rows] = true;
+		if (r->parse == top_pools && zones) {
 			if (stream_pools(c, t) < 0)
 				return -1;
 			continue;
@@ -1992,12 +2038,12 @@ static int load_top(struct cfg_ctx *c, struct ytree *t)
 
 		if (!v)
 			return -1;
-		if (strcmp(key, "pools") == 0) {
+		if (r->parse == top_pools) {
 			pools = v;
 			continue;
 		}
-		zones |= strcmp(key, "zones") == 0;
-		if (top_key(c, key, v) < 0)
+		zones |= r->parse == top_zones;
+		if (r->parse(c, v, NULL, r->name) < 0)
 			return -1;
 	}
 	if (rc < 0)
@@ -2019,19 +2065,10 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 	err[0] = '\0';
 	arena_init(&cfg->arena);
 	cfg->path = arena_strdup(&cfg->arena, path);
-	cfg->workers = 1;
-	cfg->tcp_idle_timeout = 10;
-	cfg->tcp_max_clients = 1024;
-	cfg->tcp_max_per_client = 32;
-	cfg->control_socket = "/run/carousel/ctl.sock";
 	cfg->generation = ++generation;
-	cfg->rrl = (struct rrl_config){.rate = 50, .slip = 1, .v4_prefix = 24, .v6_prefix = 56,
-				       .table_size = 65536}; /* Knot's mod-rrl defaults */
-	cfg->rec.root_hints = "/usr/share/dns/root.hints";
-	cfg->rec.cache_size = 64ULL << 20;
-	cfg->rec.prefetch = true;
-	cfg->rec.max_ttl = 86400;
-	cfg->rec.promote_qps = 100;
+	apply_defaults(&c, &server_section, cfg);
+	apply_defaults(&c, &rrl_section, &cfg->rrl);
+	apply_defaults(&c, &recursion_section, &cfg->rec);
 	cfg->rec.nallow = 2; /* loopback only: never an open resolver */
 	cfg->rec.allow[0] = (struct acl_entry){.family = AF_INET, .addr = {127}, .prefix = 8};
 	cfg->rec.allow[1] = (struct acl_entry){.family = AF_INET6, .addr = {[15] = 1}, .prefix = 128};

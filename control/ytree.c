@@ -160,8 +160,10 @@ static struct ynode *read_container(struct ytree *t, yaml_event_t *ev, unsigned 
 	size_t base = t->nkids;
 
 	if (depth > YTREE_MAX_DEPTH) {
+		yaml_mark_t m = ev->start_mark; /* yaml_event_delete clears it */
+
 		yaml_event_delete(ev);
-		tfail(t, &ev->start_mark, "nested more than %d levels deep", YTREE_MAX_DEPTH);
+		tfail(t, &m, "nested more than %d levels deep", YTREE_MAX_DEPTH);
 		return NULL;
 	}
 	add_anchor(t, map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor, n);

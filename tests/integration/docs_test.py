@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""docs_test.py -- the config keys the loader accepts (control/config.c),
-the ones docs/configuration.md documents and the ones carousel.yaml(5)
-lists are the same set; the man pages render without groff warnings."""
+"""docs_test.py -- the config keys the loader accepts (the schema rows of
+control/config.c, and config_fleet.c's key lists), the ones
+docs/configuration.md documents and the ones carousel.yaml(5) lists are
+the same set; every default a row declares is the one the docs give; the
+man pages render without groff warnings."""
 import os
 import re
 import shutil
@@ -10,33 +12,43 @@ import subprocess
 from harness import SRC, Checks
 
 
-def code_keys():
-    """Every string of a `...keys[] = {...}` table in config.c (and
-    config_fleet.c, which config.c calls for keys:, anycast: and the
-    secondary zones' keys)."""
-    text = ""
-    for name in ("config.c", "config_fleet.c"):
-        with open(os.path.join(SRC, "control", name)) as f:
-            text += f.read()
-    keys = set()
+def code_rows():
+    """{key: set of defaults} from the schema: every `{.name = "key", ...
+    .def = "default"}` row of config.c, and the strings of config_fleet.c's
+    `...keys[] = {...}` lists (keys:, anycast: and the secondary zones'
+    keys, read as nodes; no defaults there)."""
+    rows = {}
+    with open(os.path.join(SRC, "control", "config.c")) as f:
+        text = f.read()
+    for name, rest in re.findall(r'\.name = "([a-z0-9-]+)"([^{}]*)\}', text):
+        d = re.search(r'\.def = "([^"]*)"', rest)
+        rows.setdefault(name, set()).update([d.group(1)] if d else [])
+    with open(os.path.join(SRC, "control", "config_fleet.c")) as f:
+        text = f.read()
     for m in re.finditer(r"keys\[\]\s*=\s*\{(.*?)\};", text, re.S):
-        keys.update(re.findall(r'"([a-z0-9-]+)"', m.group(1)))
-    return keys
+        for name in re.findall(r'"([a-z0-9-]+)"', m.group(1)):
+            rows.setdefault(name, set())
+    return rows
 
 
 def doc_keys():
-    """First-column `keys` of every `| key | ...` table."""
-    keys, in_table = set(), False
+    """First-column `keys` of every `| key | ...` table, with the default
+    column's cells where the table has one ({key: [cells]})."""
+    keys, header = {}, None
     with open(os.path.join(SRC, "docs", "configuration.md")) as f:
         for line in f:
+            cells = [c.strip() for c in line.split("|")]
             if line.startswith("| key |"):
-                in_table = True
+                header = cells
                 continue
             if not line.startswith("|"):
-                in_table = False
+                header = None
                 continue
-            if in_table and not line.startswith("|---"):
-                keys.update(re.findall(r"`([a-z0-9-]+)`", line.split("|")[1]))
+            if header and not line.startswith("|---"):
+                default = cells[header.index("default")] if "default" in header else ""
+                # `check.interval` documents the key interval of check:
+                for key in re.findall(r"`([a-z0-9.-]+)`", cells[1]):
+                    keys.setdefault(key.split(".")[-1], []).append(default)
     return keys
 
 
@@ -50,12 +62,16 @@ def man_keys():
 
 def main():
     t = Checks("docs")
-    code, docs, man = code_keys(), doc_keys(), man_keys()
-    t.check(len(code) > 60, f"config.c key tables found ({len(code)} keys)")
+    rows, doc_rows, man = code_rows(), doc_keys(), man_keys()
+    code, docs = set(rows), set(doc_rows)
+    t.check(len(code) > 60, f"config.c schema rows found ({len(code)} keys)")
     t.eq(sorted(code - docs), [], "every key config.c accepts is in docs/configuration.md")
     t.eq(sorted(docs - code), [], "every key docs/configuration.md names is accepted")
     t.eq(sorted(code - man), [], "every key config.c accepts is in carousel.yaml(5)")
     t.eq(sorted(man - code), [], "every key carousel.yaml(5) names is accepted")
+    undocumented = sorted(f"{k}: {d}" for k, defs in rows.items() for d in defs
+                          if not any(f"`{d}`" in cell for cell in doc_rows.get(k, [])))
+    t.eq(undocumented, [], "every default in the schema is the one configuration.md gives")
     if shutil.which("groff"):
         for page in ("carousel.yaml.5", "carouseld.8", "carouselctl.8"):
             r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z",

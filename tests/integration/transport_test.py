@@ -103,11 +103,20 @@ with Dual(workers=2) as d:
         perf = subprocess.Popen(["dnsperf", "-s", d.addr, "-p", str(d.port), "-d", qfile,
                                  "-l", "4", "-Q", "2000", "-t", "2"], stdout=subprocess.PIPE,
                                 text=True)
+    def reloads():
+        st = d.ctl_cmd("status").stdout
+        return sum(int(m) for m in re.findall(r"reloads-(?:ok|failed) (\d+)", st))
+
     for i in range(100):
         with open(d.config, "w") as f:
             f.write(bad if i % 2 else good)
         if i % 4 < 2:
+            # a signal is taken later: the file must not change before
+            # it is read (a loaded machine took longer than the 20 ms)
             os.kill(d.proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while reloads() < i + 1 and time.monotonic() < deadline:
+                time.sleep(0.005)
         else:
             d.ctl_cmd("reload")
         time.sleep(0.02)

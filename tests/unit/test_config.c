@@ -108,6 +108,108 @@ static void test_valid(void **state)
 	config_free(cfg);
 }
 
+/* Defaults come from the schema rows, for sections that are there and for
+ * those that are not. */
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(HEAD "pools:\n"
+					   "  - name: web.example.test.\n"
+					   "    monitor: {type: http}\n"
+					   "    members: [{address: 192.0.2.10}]\n"
+					   "dataplane: {port: net_ring0, address: 192.0.2.1}\n");
+	const struct pool *p = cfg->pools[0];
+
+	assert_int_equal(cfg->tcp_idle_timeout, 10);
+	assert_int_equal(cfg->tcp_max_clients, 1024);
+	assert_string_equal(cfg->control_socket, "/run/carousel/ctl.sock");
+	assert_int_equal(cfg->rrl.rate, 50);
+	assert_int_equal(cfg->rrl.table_size, 65536);
+	assert_false(cfg->rrl.enable);
+	assert_int_equal(cfg->rec.cache_size, 64ULL << 20);
+	assert_int_equal(cfg->rec.max_ttl, 86400);
+	assert_true(cfg->rec.prefetch);
+	assert_int_equal(cfg->rec.nallow, 2); /* loopback only */
+	assert_int_equal(p->method, ROT_ROUND_ROBIN);
+	assert_int_equal(p->min_up, 1);
+	assert_int_equal(p->degraded_ttl, 5); /* min(ttl, 5) */
+	assert_int_equal(p->members[0].weight, 1);
+	assert_int_equal(p->monitor->interval_ms, 5000);
+	assert_int_equal(p->monitor->timeout_ms, 2000);
+	assert_int_equal(p->monitor->rise, 2);
+	assert_int_equal(p->monitor->fall, 3);
+	assert_true(p->monitor->initial_up);
+	assert_string_equal(p->monitor->path, "/");
+	assert_int_equal(p->monitor->expect, 200);
+	assert_int_equal(p->monitor->qtype, TYPE_SOA);
+	assert_int_equal(cfg->dp.burst, 32);
+	assert_int_equal(cfg->dp.idle_sleep_us, 1000);
+	assert_int_equal(cfg->dp.dns_port, 53);
+	assert_string_equal(cfg->dp.exception, "net_tap0,iface=cartap0");
+	config_free(cfg);
+}
+
+/* Pools are read an item at a time after zones, and whole before them; an
+ * anchor in one pool may be used by a later one either way. */
+static void test_pools_order(void **state)
+{
+	(void)state;
+	static const char pools[] = "pools:\n"
+				    "  - name: a.example.test.\n"
+				    "    monitor: &m {type: tcp, port: 80, interval: 3s}\n"
+				    "    members: [{address: 192.0.2.10}]\n"
+				    "  - name: b.example.test.\n"
+				    "    aliases: [c.example.test.]\n"
+				    "    on-all-down: {pool: a.example.test.}\n"
+				    "    monitor: *m\n"
+				    "    members: [{address: 192.0.2.11}]\n";
+	char text[1024];
+
+	for (int before = 0; before < 2; before++) {
+		if (before)
+			snprintf(text, sizeof(text), "server:\n  listen: [127.0.0.1@5353]\n%s"
+				 "zones:\n  - {name: example.test., file: z.zone}\n", pools);
+		else
+			snprintf(text, sizeof(text), "%s%s", HEAD, pools);
+		struct config *cfg = load_ok(text);
+
+		assert_int_equal(cfg->npools, 2);
+		assert_int_equal(cfg->pools[1]->monitor->interval_ms, 3000);
+		assert_ptr_equal(cfg->pools[1]->fallback, cfg->pools[0]);
+		assert_int_equal(cfg->pools[1]->naliases, 1);
+		assert_int_equal(cfg->pools[1]->index, 1);
+		config_free(cfg);
+	}
+	/* the fallback's position survives its item being dropped */
+	expect_error(HEAD "pools:\n"
+			  "  - {name: a.example.test., members: [{address: 192.0.2.1}]}\n"
+			  "  - name: b.example.test.\n"
+			  "    on-all-down: {pool: nope.example.test.}\n"
+			  "    members: [{address: 192.0.2.2}]\n",
+		     "8:25", "no pool named nope.example.test.");
+	expect_error(HEAD "pools:\n  - *undefined\n", "6:5", "undefined alias");
+}
+
+static void test_yaml_shape(void **state)
+{
+	char deep[600];
+
+	(void)state;
+	expect_error("", "1:1", "the file is empty");
+	expect_error("- a\n- b\n", "1:1", "the config must be a mapping");
+	expect_error("[a]: 1\n", "1:1", "keys in the config must be plain words");
+	expect_error("server:\n  listen: [127.0.0.1@5353]\nserver: {}\n", "3:1",
+		     "duplicate key 'server' in the config");
+	size_t k = (size_t)snprintf(deep, sizeof(deep), "server: ");
+
+	for (int i = 0; i < 200; i++)
+		deep[k++] = '[';
+	for (int i = 0; i < 200; i++)
+		deep[k++] = ']';
+	deep[k] = '\0';
+	expect_error(deep, "1:73", "nested more than 64 levels deep");
+}
+
 static void test_yaml_syntax(void **state)
 {
 	(void)state;
@@ -613,6 +715,9 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_yaml_syntax),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_pools_order),
+		cmocka_unit_test(test_yaml_shape),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_bad_address),
