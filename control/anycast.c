@@ -2,7 +2,7 @@
  * its life is the file descriptor's, so a crash or `kill -9` of carouseld
  * removes the device and every address on it at once; bird2 learns of it
  * from the netlink event, not its periodic interface scan, and withdraws
- * at once (0.01-0.08 s from the kill to the router in the tests,
+ * at once (under 0.2 s from the kill to the router in the tests,
  * docs/anycast.md). A clean stop closes it first. The addresses also make
  * the kernel deliver the anycast traffic locally, to the listeners on the
  * wildcard address. Addresses go through rtnetlink. */
