@@ -1,9 +1,11 @@
 /* anycast.c -- the anycast device and its addresses. Why a TUN device:
  * its life is the file descriptor's, so a crash or `kill -9` of carouseld
- * removes the device and every address on it at once, and bird2 withdraws
- * the routes within its interface scan; a clean stop closes it first. The
- * addresses also make the kernel deliver the anycast traffic locally, to
- * the listeners on the wildcard address. Addresses go through rtnetlink. */
+ * removes the device and every address on it at once; bird2 learns of it
+ * from the netlink event, not its periodic interface scan, and withdraws
+ * at once (under 0.2 s from the kill to the router in the tests,
+ * docs/anycast.md). A clean stop closes it first. The addresses also make
+ * the kernel deliver the anycast traffic locally, to the listeners on the
+ * wildcard address. Addresses go through rtnetlink. */
 #include "anycast.h"
 
 #include <arpa/inet.h>
