@@ -105,6 +105,7 @@ def run_one(name, out, quick, img):
     title, cmd, env_full, env_quick, timeout = BENCHES[name]
     env = dict(os.environ, CAROUSEL_SOURCE=SRC, CAROUSELD=f"{BUILD}/carouseld",
                CAROUSELCTL=f"{BUILD}/carouselctl", CAROUSEL_BUILD=BUILD,
+               UDP_REFLECT=f"{BUILD}/tests/udp_reflect",
                BENCH_PLOT=os.path.join(img, "report-e2e.png"))
     env.update(env_full)
     if quick:
@@ -207,6 +208,11 @@ def figures(out):
     rows = read_csv(out, "socket")
     add("socket", "carouseld qps", "Knot DNS qps", pair_ratio(rows, "server", "qps", "carouseld",
                                                               "knotd"))
+    ceil = "dnsperf ceiling (udp_reflect)"
+    r = pair_ratio(rows, "server", "qps", "carouseld", ceil)
+    add("socket", "carouseld qps", "dnsperf → udp_reflect ceiling", r,
+        "ceiling " + _range(rows, "server", ceil, "qps", "q/s") +
+        (" — dnsperf-bound" if r and statistics.median(r) >= 0.9 else ""))
     rows = read_csv(out, "recursor")
     add("recursor", "carouseld warm-cache qps", "Unbound",
         pair_ratio(rows, "resolver", "warm-cache qps", "carouseld", "unbound"))
@@ -442,6 +448,8 @@ def main():
                     p = os.path.join(a.out, f"{r['benchmark']}.txt")
                     results[r["benchmark"]] = (r["status"], r["reason"], float(r["seconds"]),
                                                open(p).read() if os.path.exists(p) else "")
+        if "socket" in a.only.split(","):  # a helper built only for benchmarks
+            subprocess.run(["ninja", "-C", BUILD, "tests/udp_reflect"], capture_output=True)
         for n in a.only.split(","):
             results[n] = run_one(n, a.out, a.quick, img)
         with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
