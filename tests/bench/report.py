@@ -56,6 +56,8 @@ BENCHES = {
     "dpdk": ("DPDK in-process (net_ring)", [f"{BUILD}/tests/dp_bench", "3"],
              {}, {"_ARGV": "1"}, 600),
     "scale": ("Lookup throughput vs table size", None, {}, {}, 1800),
+    "rss": ("Lcores and RSS queues, in simulation (an estimate)", [PY, f"{HERE}/rss_sim.py"],
+            {}, {}, 600),
     "memif": ("DPDK over memif (dpdk-testpmd)", [PY, f"{HERE}/memif.py"],
               {}, {"BENCH_SECONDS": "1"}, 600),
     "xdp": ("XDP in the kernel's test runner", [f"{BUILD}/tests/xdp_bench", BUILD], {}, {}, 600),
@@ -106,6 +108,7 @@ def run_one(name, out, quick, img):
     env = dict(os.environ, CAROUSEL_SOURCE=SRC, CAROUSELD=f"{BUILD}/carouseld",
                CAROUSELCTL=f"{BUILD}/carouselctl", CAROUSEL_BUILD=BUILD,
                UDP_REFLECT=f"{BUILD}/tests/udp_reflect",
+               BENCH_DPDK_CSV=os.path.join(out, "dpdk.csv"),  # rss: the per-lcore rate
                BENCH_PLOT=os.path.join(img, "report-e2e.png"))
     env.update(env_full)
     if quick:
