@@ -451,8 +451,6 @@ def main():
                     p = os.path.join(a.out, f"{r['benchmark']}.txt")
                     results[r["benchmark"]] = (r["status"], r["reason"], float(r["seconds"]),
                                                open(p).read() if os.path.exists(p) else "")
-        if "socket" in a.only.split(","):  # a helper built only for benchmarks
-            subprocess.run(["ninja", "-C", BUILD, "tests/udp_reflect"], capture_output=True)
         for n in a.only.split(","):
             results[n] = run_one(n, a.out, a.quick, img)
         with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
