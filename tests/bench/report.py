@@ -2,7 +2,7 @@
 """report.py -- run every benchmark this machine can run, keep what each
 printed as CSV, and regenerate the report in docs/benchmarks.md (issue 18).
 
-    report.py [--quick] [--only a,b] [--out DIR] [--no-run] [--note TEXT]
+    report.py [--quick] [--only a,b] [--out DIR] [--no-docs] [--no-run]
 
 For each benchmark: its output in OUT/NAME.txt, every markdown table it
 printed as OUT/NAME.csv (further tables NAME.2.csv, …), its key=value
@@ -10,10 +10,13 @@ last lines in OUT/summary.csv; the machine (lscpu, kernel, load, package
 versions) in OUT/machine.txt. Then the figures: each a ratio against a
 baseline measured in the same run, per round, min / median / max over the
 three rounds, written between the `<!-- report:… -->` markers of
-docs/benchmarks.md (hand-written prose outside them stays), and the plots
-(gnuplot) into docs/img/report-*.png. --no-run regenerates the docs from
-the CSVs already in OUT. --quick: short runs (about 1 s a trial), for
-checking the kit in minutes; its figures are marked as such.
+docs/benchmarks.md and README.md (hand-written prose outside them stays),
+and the plots (gnuplot) into docs/img/report-*.png. --no-docs leaves the
+source tree alone: the same blocks go to OUT/report.md and the plots to
+OUT/img/ (what the meson benchmark `report` does, into the build
+directory). --no-run regenerates the docs from the CSVs already in OUT.
+--quick: short runs (about 1 s a trial), for checking the kit in minutes;
+its figures are marked as such.
 
 A benchmark that cannot run here (exit 77: not root, a tool missing) is
 listed as skipped with its reason."""
@@ -53,6 +56,8 @@ BENCHES = {
     "dpdk": ("DPDK in-process (net_ring)", [f"{BUILD}/tests/dp_bench", "3"],
              {}, {"_ARGV": "1"}, 600),
     "scale": ("Lookup throughput vs table size", None, {}, {}, 1800),
+    "rss": ("Lcores and RSS queues, in simulation (an estimate)", [PY, f"{HERE}/rss_sim.py"],
+            {}, {}, 600),
     "memif": ("DPDK over memif (dpdk-testpmd)", [PY, f"{HERE}/memif.py"],
               {}, {"BENCH_SECONDS": "1"}, 600),
     "xdp": ("XDP in the kernel's test runner", [f"{BUILD}/tests/xdp_bench", BUILD], {}, {}, 600),
@@ -82,7 +87,6 @@ def machine(out, quick):
             f"## packages\n{pk}\n")
     with open(os.path.join(out, "machine.txt"), "w") as f:
         f.write(text)
-    return load
 
 
 def tables(text):
@@ -99,11 +103,13 @@ def tables(text):
     return found
 
 
-def run_one(name, out, quick):
+def run_one(name, out, quick, img):
     title, cmd, env_full, env_quick, timeout = BENCHES[name]
     env = dict(os.environ, CAROUSEL_SOURCE=SRC, CAROUSELD=f"{BUILD}/carouseld",
                CAROUSELCTL=f"{BUILD}/carouselctl", CAROUSEL_BUILD=BUILD,
-               BENCH_PLOT=os.path.join(SRC, "docs", "img", "report-e2e.png"))
+               UDP_REFLECT=f"{BUILD}/tests/udp_reflect",
+               BENCH_DPDK_CSV=os.path.join(out, "dpdk.csv"),  # rss: the per-lcore rate
+               BENCH_PLOT=os.path.join(img, "report-e2e.png"))
     env.update(env_full)
     if quick:
         env.update(env_quick)
@@ -205,6 +211,11 @@ def figures(out):
     rows = read_csv(out, "socket")
     add("socket", "carouseld qps", "Knot DNS qps", pair_ratio(rows, "server", "qps", "carouseld",
                                                               "knotd"))
+    ceil = "dnsperf ceiling (udp_reflect)"
+    r = pair_ratio(rows, "server", "qps", "carouseld", ceil)
+    add("socket", "carouseld qps", "dnsperf → udp_reflect ceiling", r,
+        "ceiling " + _range(rows, "server", ceil, "qps", "q/s") +
+        (" — dnsperf-bound" if r and statistics.median(r) >= 0.9 else ""))
     rows = read_csv(out, "recursor")
     add("recursor", "carouseld warm-cache qps", "Unbound",
         pair_ratio(rows, "resolver", "warm-cache qps", "carouseld", "unbound"))
@@ -296,10 +307,9 @@ def replace_block(text, tag, body):
     return text.rstrip() + "\n\n" + block + "\n"
 
 
-def plots(out, figs):
-    """docs/img/report-summary.png: median and spread of every ratio;
-    docs/img/report-scale.png: Mqps per lcore vs names."""
-    img = os.path.join(SRC, "docs", "img")
+def plots(out, figs, img):
+    """IMG/report-summary.png: median and spread of every ratio;
+    IMG/report-scale.png: Mqps per lcore vs names."""
     dat = os.path.join(out, "summary.dat")
     with open(dat, "w") as f:
         for i, (b, fig, base, s, _) in enumerate(x for x in figs if x[3]):
@@ -338,7 +348,9 @@ def plots(out, figs):
                         os.path.join(HERE, "plot_scale.gp")], capture_output=True)
 
 
-def write_docs(out, results, quick, load):
+def write_docs(out, results, img, docs):
+    """The report blocks into docs/benchmarks.md and README.md (docs), or
+    into OUT/report.md; the plots into img."""
     figs = [f for f in figures(out) if f[3] or f[0] in results]
     with open(os.path.join(out, "figures.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -378,20 +390,23 @@ def write_docs(out, results, quick, load):
             with open(path, newline="") as f:
                 t = list(csv.reader(f))
             if t:
-                detail.append(f"**{BENCHES[n][0]}** (`{os.path.relpath(path, SRC)}`)\n\n" +
+                where = os.path.relpath(path, SRC if docs else out)
+                detail.append(f"**{BENCHES[n][0]}** (`{where}`)\n\n" +
                               md_table(t[1:], t[0]))
-    if "e2e" in results and os.path.exists(os.path.join(SRC, "docs", "img", "report-e2e.png")):
+    if "e2e" in results and os.path.exists(os.path.join(img, "report-e2e.png")):
         detail.append("![replies/s against offered load, end to end](img/report-e2e.png)")
-    if "scale" in results and os.path.exists(os.path.join(SRC, "docs", "img",
-                                                          "report-scale.png")):
+    if "scale" in results and os.path.exists(os.path.join(img, "report-scale.png")):
         detail.append("![worker capacity per lcore vs names in the table]"
                       "(img/report-scale.png)")
-    bm = os.path.join(SRC, "docs", "benchmarks.md")
-    text = open(bm).read()
+    bm = os.path.join(SRC, "docs", "benchmarks.md") if docs else os.path.join(out, "report.md")
+    text = open(bm).read() if os.path.exists(bm) else "# Benchmark report\n"
     text = replace_block(text, "summary", summary)
     text = replace_block(text, "runs", status + "\n\n" + "\n\n".join(detail))
     with open(bm, "w") as f:
         f.write(text)
+    plots(out, figs, img)
+    if not docs:
+        return
     readme = os.path.join(SRC, "README.md")
     rt = open(readme).read()
     def pick(bench, want=""):
@@ -407,7 +422,6 @@ def write_docs(out, results, quick, load):
         "![every ratio: median and min–max of three rounds](docs/img/report-summary.png)")
     with open(readme, "w") as f:
         f.write(rt)
-    plots(out, figs)
 
 
 def main():
@@ -415,9 +429,12 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default=",".join(BENCHES))
     ap.add_argument("--out", default=os.path.join(SRC, "docs", "report"))
+    ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--no-run", action="store_true")
     a = ap.parse_args()
+    img = os.path.join(a.out, "img") if a.no_docs else os.path.join(SRC, "docs", "img")
     os.makedirs(a.out, exist_ok=True)
+    os.makedirs(img, exist_ok=True)
     results = {}
     if a.no_run:
         for n in BENCHES:
@@ -425,19 +442,17 @@ def main():
             if os.path.exists(p):
                 results[n] = ("ok" if glob.glob(os.path.join(a.out, f"{n}*.csv")) else "skipped",
                               "", 0, open(p).read())
-        load = None
     else:
         if a.only == ",".join(BENCHES) or not os.path.exists(os.path.join(a.out, "machine.txt")):
-            load = machine(a.out, a.quick)
+            machine(a.out, a.quick)
         else:  # some again: the others' results stay, and the machine they ran on
-            load = None
             with open(os.path.join(a.out, "status.csv"), newline="") as f:
                 for r in csv.DictReader(f):
                     p = os.path.join(a.out, f"{r['benchmark']}.txt")
                     results[r["benchmark"]] = (r["status"], r["reason"], float(r["seconds"]),
                                                open(p).read() if os.path.exists(p) else "")
         for n in a.only.split(","):
-            results[n] = run_one(n, a.out, a.quick)
+            results[n] = run_one(n, a.out, a.quick, img)
         with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["benchmark", "line", "key", "value"])
@@ -458,8 +473,9 @@ def main():
                 if r["benchmark"] in results:
                     results[r["benchmark"]] = (r["status"], r["reason"], float(r["seconds"]),
                                                results[r["benchmark"]][3])
-    write_docs(a.out, results, a.quick, load)
-    print(f"report: {a.out}, docs/benchmarks.md, README.md")
+    write_docs(a.out, results, img, not a.no_docs)
+    print(f"report: {a.out}, " + ("docs/benchmarks.md, README.md" if not a.no_docs
+                                  else os.path.join(a.out, "report.md")))
 
 
 if __name__ == "__main__":
