@@ -10,7 +10,10 @@ what clients see while a large config is reloaded.
 For each size: `carouseld --check` wall time and peak RSS (/usr/bin/time
 -v), `carouselctl reload` time on an idle daemon, the config's memory
 (`carouselctl status` config-memory), the daemon's RSS after the reloads
-and its peak (VmHWM: old and new config are both held during a reload).
+and its peak (VmHWM: old and new config are both held during a reload),
+and where a reload's time goes (the daemon's reload log line: config_load,
+health and backend adoption, swap with the grace period and the old
+config's free).
 Times are the median of the rounds with min–max; the linearity figure is
 the time per name at each size as a ratio to the smallest size's (1.0 =
 linear).
@@ -245,8 +248,8 @@ def reload_under_load(srv, pools, reloads, qps, rt, steady_s=5.0):
     # where the longest pause fell: which reload, how far into it
     at = during["wait_at"]
     k = max([i for i in range(len(done)) if done[i][0] <= at] or [0])
-    during["wait_where"] = (f"+{(at - done[k][0]) / 1e9:.2f} s into reload {k + 1} "
-                            f"({(done[k][1] - done[k][0]) / 1e9:.2f} s)")
+    during["wait_where"] = (f"+{(at - done[k][0]) / 1e9:.2f} s from the start of reload "
+                            f"{k + 1} (which took {(done[k][1] - done[k][0]) / 1e9:.2f} s)")
     steady["wait_where"] = ""
     return steady, during
 
@@ -300,6 +303,10 @@ def measure(names, rounds, load, reloads, qps, rt):
                                  text=True, timeout=300)
             r["reload_s"].append(time.monotonic() - t0)
             assert res.returncode == 0, res.stdout + res.stderr
+        phases = [tuple(int(x) for x in m) for m in re.findall(
+            r"event=reload result=ok .*load_ms=(\d+) adopt_ms=(\d+) swap_ms=(\d+)",
+            srv.logtext())]
+        r["phases"] = [statistics.median(x) for x in zip(*phases)] if phases else None
         st = srv.ctl_cmd("status").stdout
         r["config_b"] = int(re.search(r"config-memory (\d+)", st).group(1))
         r["daemon_kb"] = rss_kb(srv.proc.pid, "VmRSS")
@@ -340,8 +347,9 @@ def main():
     per_reload = statistics.median(base["reload_s"]) / base["names"]
     ref = f"{base['names'] // 1000} k" if base["names"] >= 1000 else str(base["names"])
     print("\n| names | pools | --check | --check max RSS | reload | config memory | daemon RSS "
-          f"| daemon peak RSS | --check per name vs {ref} | reload per name vs {ref} |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"| daemon peak RSS | --check per name vs {ref} | reload per name vs {ref} "
+          "| reload: load / adopt / swap |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res:
         r["check_x"] = statistics.median(r["check_s"]) / r["names"] / per_check
         r["reload_x"] = statistics.median(r["reload_s"]) / r["names"] / per_reload
@@ -349,19 +357,20 @@ def main():
               f"{statistics.median(r['rss_kb']) / 1024:.0f} MiB | {secs(r['reload_s'])} | "
               f"{r['config_b'] / 2**20:.0f} MiB | {r['daemon_kb'] / 1024:.0f} MiB | "
               f"{r['daemon_hwm_kb'] / 1024:.0f} MiB | {r['check_x']:.2f} | "
-              f"{r['reload_x']:.2f} |")
+              f"{r['reload_x']:.2f} | " +
+              (" / ".join(f"{x:.0f}" for x in r["phases"]) + " ms |" if r["phases"] else "— |"))
     loaded = [r for r in res if "load" in r]
     if loaded:
         how = (", client and worker threads SCHED_FIFO" if a.rt else "")
         print(f"\nReload under load: {a.qps} q/s of A queries for pool and alias names, "
-              f"one worker{how}; {a.reloads} reloads back to back; answers stamped on receipt "
+              f"one worker{how}; {a.reloads} reload(s) back to back; answers stamped on receipt "
               "by the kernel.\n")
         print("| names | window | reload | queries | lost | longest pause, a query waiting "
               "| longest latency | longest gap between answers | longest gap between sends "
               "(client) | longest pause at |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in loaded:
-            for w, x in zip(("steady (no reload)", f"{a.reloads} reloads"), r["load"]):
+            for w, x in zip(("steady (no reload)", f"{a.reloads} reload{'s' if a.reloads > 1 else ''}"), r["load"]):
                 print(f"| {r['names']} | {w} | {secs(x['reload_s']) if 'reload_s' in x else '—'} "
                       f"| {x['queries']} | {x['lost']} | {x['max_wait_ms']:.1f} ms | "
                       f"{x['max_latency_ms']:.1f} ms | {x['max_gap_ms']:.1f} ms | "

@@ -59,7 +59,10 @@ BENCHES = {
     "e2e": ("End to end over veth: sweeps and maxima", [PY, f"{HERE}/e2e.py"],
             {"XDP_PASS_OBJ": f"{BUILD}/xdp_pass.bpf.o"},
             {"BENCH_SECONDS": "1", "BENCH_SEARCH_STEPS": "3"}, 1800),
-    "bigconfig": ("A large config", [PY, f"{HERE}/bigconfig.py"], {}, {}, 900),
+    "bigconfig": ("A large config: 10 k, 100 k, 1 M names; reload under load",
+                  [PY, f"{HERE}/bigconfig.py"], {},
+                  {"BENCH_ROUNDS": "1", "BENCH_NAMES": "10000,100000",
+                   "BENCH_LOAD_NAMES": "100000", "BENCH_RELOADS": "1"}, 900),
     "profiles": ("Traffic profiles answer as expected", [PY, f"{HERE}/profiles/check_profiles.py"],
                  {}, {"BENCH_SAMPLE": "200"}, 600),
 }
