@@ -375,7 +375,9 @@ def write_docs(out, results, quick, load):
                       ["benchmark", "what", "status", "took"])
     detail = []
     for n in results:
-        for i, path in enumerate(sorted(glob.glob(os.path.join(out, f"{n}*.csv")))):
+        # NAME.csv first, then NAME.2.csv, NAME.3.csv, …
+        for i, path in enumerate(sorted(glob.glob(os.path.join(out, f"{n}*.csv")),
+                                        key=lambda p: (p.count("."), p))):
             if not re.fullmatch(rf"{n}(\.\d+)?\.csv", os.path.basename(path)):
                 continue
             with open(path, newline="") as f:
