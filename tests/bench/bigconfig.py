@@ -321,16 +321,12 @@ def measure(names, rounds, load, reloads, qps, rt):
     return r
 
 
-def env_list(key, default):
-    return os.environ.get(key, default)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--names", default=env_list("BENCH_NAMES", "10000,100000,1000000"),
+    ap.add_argument("--names", default=os.environ.get("BENCH_NAMES", "10000,100000,1000000"),
                     help="sizes in names, comma-separated (10 names a pool)")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
-    ap.add_argument("--load-names", default=env_list("BENCH_LOAD_NAMES", "100000,1000000"),
+    ap.add_argument("--load-names", default=os.environ.get("BENCH_LOAD_NAMES", "100000,1000000"),
                     help="sizes reloaded under load (empty: none)")
     ap.add_argument("--reloads", type=int, default=int(os.environ.get("BENCH_RELOADS", "3")))
     ap.add_argument("--qps", type=int, default=int(os.environ.get("BENCH_QPS", "3000")))
