@@ -230,7 +230,9 @@ static int do_reload(struct server *srv, char *err, size_t err_len)
 static int reload_config(struct server *srv, char *err, size_t err_len)
 {
 	const struct config *cur = atomic_load(&srv->cfg);
+	uint64_t t_start = monotonic_usec();
 	struct config *cfg = config_load(cur->path, err, err_len);
+	uint64_t t_loaded = monotonic_usec();
 
 	if (!cfg) {
 		srv->reloads_failed++;
@@ -292,7 +294,9 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 	xfr_adopt(srv->xfr, cfg); /* secondary zones keep their transfer state */
 	health_adopt(the_health, cfg); /* members keep their state */
 	backend_adopt(srv->backends, cfg); /* so do backend servers, and caches */
+	uint64_t t_adopted = monotonic_usec();
 	server_swap(srv, cfg);
+	uint64_t t_swapped = monotonic_usec();
 	if (the_publisher)
 		publish_config(the_publisher, atomic_load(&srv->cfg));
 	if (!the_anycast && cfg->fleet.nanycast)
@@ -300,8 +304,15 @@ static int reload_config(struct server *srv, char *err, size_t err_len)
 	anycast_update(the_anycast, atomic_load(&srv->cfg));
 	srv->reloads_ok++;
 	srv->last_error[0] = '\0';
-	log_info("event=reload result=ok zones=%u pools=%u backends=%u", cfg->nzones, cfg->npools,
-		 cfg->nbackends);
+	/* where a long reload spends its time: load, adopt (health, backends),
+	 * swap (grace period and freeing the old config), publish */
+	log_info("event=reload result=ok zones=%u pools=%u backends=%u load_ms=%llu adopt_ms=%llu "
+		 "swap_ms=%llu publish_ms=%llu",
+		 cfg->nzones, cfg->npools, cfg->nbackends,
+		 (unsigned long long)(t_loaded - t_start) / 1000,
+		 (unsigned long long)(t_adopted - t_loaded) / 1000,
+		 (unsigned long long)(t_swapped - t_adopted) / 1000,
+		 (unsigned long long)(monotonic_usec() - t_swapped) / 1000);
 	return 0;
 }
 

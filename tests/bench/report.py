@@ -64,7 +64,10 @@ BENCHES = {
     "e2e": ("End to end over veth: sweeps and maxima", [PY, f"{HERE}/e2e.py"],
             {"XDP_PASS_OBJ": f"{BUILD}/xdp_pass.bpf.o"},
             {"BENCH_SECONDS": "1", "BENCH_SEARCH_STEPS": "3"}, 1800),
-    "bigconfig": ("A large config", [PY, f"{HERE}/bigconfig.py"], {}, {}, 900),
+    "bigconfig": ("A large config: 10 k, 100 k, 1 M names; reload under load",
+                  [PY, f"{HERE}/bigconfig.py"], {},
+                  {"BENCH_ROUNDS": "1", "BENCH_NAMES": "10000,100000",
+                   "BENCH_LOAD_NAMES": "100000", "BENCH_RELOADS": "1"}, 900),
     "profiles": ("Traffic profiles answer as expected", [PY, f"{HERE}/profiles/check_profiles.py"],
                  {}, {"BENCH_SAMPLE": "200"}, 600),
 }
@@ -384,7 +387,9 @@ def write_docs(out, results, img, docs):
                       ["benchmark", "what", "status", "took"])
     detail = []
     for n in results:
-        for i, path in enumerate(sorted(glob.glob(os.path.join(out, f"{n}*.csv")))):
+        # NAME.csv first, then NAME.2.csv, NAME.3.csv, …
+        for i, path in enumerate(sorted(glob.glob(os.path.join(out, f"{n}*.csv")),
+                                        key=lambda p: (p.count("."), p))):
             if not re.fullmatch(rf"{n}(\.\d+)?\.csv", os.path.basename(path)):
                 continue
             with open(path, newline="") as f:

@@ -97,6 +97,8 @@ class Carouseld:
     """carouseld on a fresh copy of a config; the copy's zone paths and
     listen/control settings are rewritten for this run."""
 
+    start_timeout = 10  # seconds to the first answer; a large config takes longer
+
     def __init__(self, yaml_text=None, workers=1, zones_from=None):
         self.dir = tempfile.mkdtemp(prefix="carousel-it-")
         self.addr, self.port = free_addr()
@@ -130,7 +132,7 @@ class Carouseld:
     def start(self):
         self.proc = subprocess.Popen([CAROUSELD, "-c", self.config],
                                      stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("carouseld exited: " + self.logtext())
