@@ -46,6 +46,7 @@ struct mstate {
 	uint64_t probe_ms, probe_us, deadline_ms; /* when it started, when it fails */
 	uint64_t due_ms;      /* heap key: the probe's deadline, or next_ms */
 	unsigned heap_pos;
+	uint64_t key;         /* member_key(), for the next reload's index */
 };
 
 struct health {
@@ -386,7 +387,7 @@ static void old_index_build(struct old_index *ix, struct mstate *old, unsigned n
 	if (!ix->slot)
 		abort();
 	for (unsigned i = 0; i < nold; i++) {
-		size_t k = member_key(old[i].p, old[i].m) & ix->mask;
+		size_t k = old[i].key & ix->mask;
 
 		while (ix->slot[k])
 			k = (k + 1) & ix->mask;
@@ -395,12 +396,12 @@ static void old_index_build(struct old_index *ix, struct mstate *old, unsigned n
 }
 
 static struct mstate *find_old(const struct old_index *ix, const struct pool *p,
-			       const struct member *m)
+			       const struct member *m, uint64_t key)
 {
-	for (size_t k = member_key(p, m) & ix->mask; ix->slot[k]; k = (k + 1) & ix->mask) {
+	for (size_t k = key & ix->mask; ix->slot[k]; k = (k + 1) & ix->mask) {
 		const struct mstate *o = ix->slot[k];
 
-		if (o->m->family == m->family && memcmp(o->m->addr, m->addr, 16) == 0 &&
+		if (o->key == key && o->m->family == m->family && memcmp(o->m->addr, m->addr, 16) == 0 &&
 		    dname_equal(o->p->name, p->name))
 			return ix->slot[k];
 	}
@@ -447,13 +448,15 @@ void health_adopt(struct health *h, struct config *cfg)
 	h->nst = 0;
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		struct pool *p = cfg->pools[i];
-		bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS];
+		bool up[ROT_MAX_MEMBERS], drained[ROT_MAX_MEMBERS], as_loaded = true;
 
 		h->first[i] = h->nst;
 		for (unsigned j = 0; j < p->nmembers; j++) {
 			struct mstate *ms = &h->st[h->nst++];
-			const struct mstate *o = find_old(&ix, p, &p->members[j]);
+			uint64_t key = member_key(p, &p->members[j]);
+			const struct mstate *o = find_old(&ix, p, &p->members[j], key);
 
+			ms->key = key;
 			ms->h = h;
 			ms->pool = i;
 			ms->p = p;
@@ -479,9 +482,13 @@ void health_adopt(struct health *h, struct config *cfg)
 							: (uint32_t)spread_ms);
 			up[j] = ms->up;
 			drained[j] = ms->drained;
+			/* pool_views_init built the view from the initial states */
+			as_loaded &= !ms->drained && ms->up == (!ms->mon || ms->mon->initial_up);
 		}
-		/* cfg is not serving yet: its views change without a grace period */
-		pool_view_free(atomic_exchange(&p->view, pool_view_build(p, up, drained)));
+		/* cfg is not serving yet: its views change without a grace
+		 * period; most pools of a big config are as they were loaded */
+		if (!as_loaded)
+			pool_view_free(atomic_exchange(&p->view, pool_view_build(p, up, drained)));
 	}
 	for (unsigned i = 0; i < nold; i++)
 		if (old[i].probe)
