@@ -1997,8 +1997,8 @@ static int stream_pools(struct cfg_ctx *c, struct ytree *t)
 	struct ynode *seq, *item;
 	int rc;
 
-	if (ytree_begin_items(t, &seq) < 0)
-		return seq ? want(c, seq, YAML_SEQUENCE_NODE, "pools") : -1;
+	if (ytree_begin_items(t, &seq) < 0) /* not a list as it is read (or *alias) */
+		return seq ? parse_pools(c, seq) : -1;
 	struct ytree_mark m = ytree_mark(t);
 
 	while ((rc = ytree_next_item(t, &item)) > 0) {

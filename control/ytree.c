@@ -358,14 +358,15 @@ int ytree_begin_items(struct ytree *t, struct ynode **node)
 {
 	yaml_event_t e;
 
+	*node = NULL;
 	if (next_event(t, &e) < 0)
 		return -1;
-	if (e.type != YAML_SEQUENCE_START_EVENT) {
-		*node = read_node(t, &e, 1); /* read whole, for the message */
+	/* read whole: not a list, or one a later *alias may name */
+	if (e.type != YAML_SEQUENCE_START_EVENT || e.data.sequence_start.anchor) {
+		*node = read_node(t, &e, 1);
 		return -1;
 	}
 	*node = new_node(t, YAML_SEQUENCE_NODE, &e.start_mark);
-	add_anchor(t, e.data.sequence_start.anchor, *node);
 	yaml_event_delete(&e);
 	t->in_items = true;
 	return 0;

@@ -40,9 +40,10 @@ int ytree_next_key(struct ytree *t, struct ynode **key);
 /* The value of the key just read, whole. NULL on error (err is set). */
 struct ynode *ytree_value(struct ytree *t);
 /* Or the value a sequence item at a time: ytree_begin_items starts it
- * (0; -1 if the value is not a sequence, with *node set to it for a
- * message), ytree_next_item gives each item (1), then 0 at the end, -1
- * on error. */
+ * (0), ytree_next_item gives each item (1), then 0 at the end, -1 on
+ * error. -1 from ytree_begin_items with *node set: the value was not the
+ * start of a sequence and has been read whole into *node (a scalar, a
+ * mapping, or an *alias, which may well be a sequence); NULL: an error. */
 int ytree_begin_items(struct ytree *t, struct ynode **node);
 int ytree_next_item(struct ytree *t, struct ynode **item);
 
