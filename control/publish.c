@@ -16,9 +16,17 @@ struct loser {
 	uint16_t qtype;
 };
 
+/* An entry rendered and waiting for the rest of its batch. */
+struct pending {
+	uint64_t key, fingerprint;
+	uint64_t *held;
+};
+
 struct publisher {
 	const struct fp_ops *fp;
-	struct entry *scratch; /* one rendering at a time (main thread only) */
+	struct entry *scratch; /* [FP_BATCH_MAX] renderings (main thread only) */
+	struct pending pending[FP_BATCH_MAX];
+	unsigned npending;
 	/* this generation's configured keys, sorted: what the next full
 	 * publish compares against, and what hot entries may not take; for
 	 * each, what the fast path holds under it (held[]) */
@@ -30,8 +38,12 @@ struct publisher {
 	struct loser *losers;
 	size_t nlosers;
 	uint32_t generation;
-	uint64_t published, unchanged, skipped, collisions, removed, hot;
-	uint64_t no_room; /* names the fast path could not hold */
+	/* of the last full publish */
+	struct publish_counts {
+		uint64_t published, unchanged, skipped;
+		uint64_t no_room; /* names the fast path could not hold */
+	} n;
+	uint64_t collisions, removed, hot;
 	double last_ms; /* the last full publish took */
 };
 
@@ -47,7 +59,7 @@ struct publisher *publish_create(const struct fp_ops *fp)
 	if (!p)
 		return NULL;
 	p->fp = fp;
-	p->scratch = aligned_alloc(64, sizeof(*p->scratch));
+	p->scratch = aligned_alloc(64, FP_BATCH_MAX * sizeof(*p->scratch));
 	if (!p->scratch) {
 		free(p);
 		return NULL;
@@ -94,37 +106,67 @@ static bool has_key(const uint64_t *keys, size_t n, uint64_t key)
 	return key_index(keys, n, key) >= 0;
 }
 
-enum pub_result { PUB_OK, PUB_UNCHANGED, PUB_NOT_HERE, PUB_NO_ROOM };
-
-/* Render and hand over one name unless the fast path holds that very
- * entry already (*held, updated), or withdraw it where it cannot be
- * served on the fast path now, or where the fast path has no room for it
- * (the query then reaches carouseld). */
-static enum pub_result publish_name(struct publisher *p, const struct config *cfg,
-				    const uint8_t *name, uint16_t qtype, uint64_t key,
-				    uint64_t *held)
+/* Hand the pending entries over, in one batch where the fast path takes
+ * one; what it cannot hold is withdrawn (the query then reaches
+ * carouseld). */
+static void flush(struct publisher *p)
 {
-	struct entry *e = p->scratch;
-	enum pub_result r = PUB_NOT_HERE;
+	const struct entry *e[FP_BATCH_MAX];
+	int ok[FP_BATCH_MAX];
+	unsigned n = p->npending;
+
+	if (!n)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		e[i] = &p->scratch[i];
+	if (p->fp->publish_batch)
+		p->fp->publish_batch(e, n, ok);
+	else
+		for (unsigned i = 0; i < n; i++)
+			ok[i] = p->fp->publish(e[i]);
+	for (unsigned i = 0; i < n; i++) {
+		struct pending *w = &p->pending[i];
+
+		if (ok[i] == 0) {
+			*w->held = w->fingerprint;
+			p->n.published++;
+			continue;
+		}
+		p->fp->withdraw(w->key);
+		*w->held = HELD_WITHDRAWN;
+		p->n.no_room++;
+	}
+	p->npending = 0;
+}
+
+/* Render one name into the batch unless the fast path holds that very
+ * entry already (*held, updated when the batch is handed over), or
+ * withdraw it where it cannot be served on the fast path now. */
+static void publish_name(struct publisher *p, const struct config *cfg, const uint8_t *name,
+			 uint16_t qtype, uint64_t key, uint64_t *held)
+{
+	struct entry *e = &p->scratch[p->npending];
 
 	if (engine_build_entry(cfg, name, qtype, e) == 0) {
 		uint64_t fp = entry_fingerprint(e);
 
-		if (fp == *held)
-			return PUB_UNCHANGED;
-		e->version = cfg->generation;
-		if (p->fp->publish(e) == 0) {
-			*held = fp;
-			return PUB_OK;
+		if (fp == *held) {
+			p->n.published++;
+			p->n.unchanged++;
+			return;
 		}
-		r = PUB_NO_ROOM;
+		e->version = cfg->generation;
+		p->pending[p->npending++] = (struct pending){key, fp, held};
+		if (p->npending == FP_BATCH_MAX)
+			flush(p);
+		return;
 	}
 	/* the fast path may hold something under the key (an earlier
 	 * rendering, a hot entry from before the name was configured) */
 	if (*held != HELD_WITHDRAWN)
 		p->fp->withdraw(key);
 	*held = HELD_WITHDRAWN;
-	return r;
+	p->n.skipped++;
 }
 
 /* Visit every name of pool i: fn(name, qtype). */
@@ -198,7 +240,8 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 0; i < cfg->npools; i++)
 		n += 2 * (1 + (size_t)cfg->pools[i].naliases);
-	p->published = p->unchanged = p->skipped = p->collisions = p->no_room = 0;
+	p->n = (struct publish_counts){0};
+	p->collisions = 0;
 	struct fp_cookies k = {.enable = cfg->cookies.enable,
 			       .has_previous = cfg->cookies.has_previous};
 
@@ -277,24 +320,11 @@ void publish_config(struct publisher *p, const struct config *cfg)
 				p->collisions++;
 				continue;
 			}
-			switch (publish_name(p, cfg, name, qtype,
-					     entry_digest(name, len, qtype, CLASS_IN),
-					     &held_by_rank[r])) {
-			case PUB_UNCHANGED:
-				p->unchanged++;
-				/* fall through */
-			case PUB_OK:
-				p->published++;
-				break;
-			case PUB_NOT_HERE:
-				p->skipped++;
-				break;
-			case PUB_NO_ROOM:
-				p->no_room++;
-				break;
-			}
+			publish_name(p, cfg, name, qtype, entry_digest(name, len, qtype, CLASS_IN),
+				     &held_by_rank[r]);
 		}
 	}
+	flush(p);
 	free(lost);
 
 	/* 4 */
@@ -327,13 +357,13 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	p->last_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	log_info("event=publish path=%s generation=%u entries=%llu unchanged=%llu skipped=%llu "
 		 "removed=%zu collisions=%llu not-held=%llu ms=%.1f",
-		 p->fp->name, cfg->generation, (unsigned long long)p->published,
-		 (unsigned long long)p->unchanged, (unsigned long long)p->skipped, removed,
-		 (unsigned long long)p->collisions, (unsigned long long)p->no_room, p->last_ms);
-	if (p->no_room)
+		 p->fp->name, cfg->generation, (unsigned long long)p->n.published,
+		 (unsigned long long)p->n.unchanged, (unsigned long long)p->n.skipped, removed,
+		 (unsigned long long)p->collisions, (unsigned long long)p->n.no_room, p->last_ms);
+	if (p->n.no_room)
 		log_warn("event=publish path=%s not-held=%llu note=\"the fast path is full: these "
 			 "names are answered by carouseld; raise dataplane.max-entries (now %u)\"",
-			 p->fp->name, (unsigned long long)p->no_room, cfg->dp.max_entries);
+			 p->fp->name, (unsigned long long)p->n.no_room, cfg->dp.max_entries);
 }
 
 static bool lost_key(const struct publisher *p, const uint8_t *name, uint16_t qtype)
@@ -346,6 +376,8 @@ static bool lost_key(const struct publisher *p, const uint8_t *name, uint16_t qt
 
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 {
+	struct publish_counts full = p->n; /* what status reports */
+
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = &cfg->pools[i];
 
@@ -360,6 +392,8 @@ void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 				publish_name(p, cfg, name, qtype, key, &p->held[at]);
 		}
 	}
+	flush(p);
+	p->n = full;
 }
 
 void publish_hot(struct publisher *p, const struct entry *e)
@@ -381,9 +415,9 @@ size_t publish_status(const struct publisher *p, char *buf, size_t len)
 	int n = snprintf(buf, len,
 			 "entries-published %llu generation %u unchanged %llu skipped %llu "
 			 "collisions %llu not-held %llu removed %llu hot %llu publish-ms %.1f\n",
-			 (unsigned long long)p->published, p->generation,
-			 (unsigned long long)p->unchanged, (unsigned long long)p->skipped,
-			 (unsigned long long)p->collisions, (unsigned long long)p->no_room,
+			 (unsigned long long)p->n.published, p->generation,
+			 (unsigned long long)p->n.unchanged, (unsigned long long)p->n.skipped,
+			 (unsigned long long)p->collisions, (unsigned long long)p->n.no_room,
 			 (unsigned long long)p->removed, (unsigned long long)p->hot, p->last_ms);
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
