@@ -397,6 +397,39 @@ static int xdp_publish(const struct entry *e)
 	return rc == 0 ? 0 : -1;
 }
 
+/* A batch in one system call (the kernel updates element by element, as
+ * xdp_publish does); where it stops short, the rest one by one, so each
+ * entry gets its own answer. */
+static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
+{
+	static struct xdp_entry v[FP_BATCH_MAX]; /* the main thread only */
+	uint64_t keys[FP_BATCH_MAX];
+	unsigned at[FP_BATCH_MAX], m = 0;
+	__u32 count;
+
+	if (!x.skel || n > FP_BATCH_MAX) {
+		for (unsigned i = 0; i < n; i++)
+			ok[i] = xdp_publish(e[i]);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		ok[i] = -1;
+		convert(e[i], &v[m]);
+		if (e[i]->ngroups && !v[m].ngroups)
+			continue; /* a topology pool too large to prebuild: carouseld's */
+		keys[m] = e[i]->digest;
+		at[m++] = i;
+	}
+	count = m;
+	int fd = bpf_map__fd(x.skel->maps.entries);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+
+	if (m && bpf_map_update_batch(fd, keys, v, &count, &opts) != 0 && count > m)
+		count = 0;
+	for (unsigned k = 0; k < m; k++)
+		ok[at[k]] = k < count || bpf_map_update_elem(fd, &keys[k], &v[k], BPF_ANY) == 0 ? 0 : -1;
+}
+
 /* The policy map's value, rewritten whole on every change. */
 static void policy_write(void)
 {
@@ -562,6 +595,7 @@ static size_t xdp_status_text(char *buf, size_t len)
 const struct fp_ops xdp_ops = {
 	.name = "xdp",
 	.publish = xdp_publish,
+	.publish_batch = xdp_publish_batch,
 	.withdraw = xdp_withdraw,
 	.cookies = xdp_cookies,
 	.rrl = xdp_rrl,

@@ -241,20 +241,29 @@ static void put_soa(struct answer *A, const struct zone *z)
 		A->tc = true;
 }
 
-/* The highest zone cut strictly below the apex on the way to name. */
+/* The highest zone cut strictly below the apex on the way to name. When
+ * the walk got to name itself (or to an ancestor that does not exist),
+ * *self is name's node (or NULL) and *seen true: the caller need not look
+ * it up again. */
 static const struct node *find_cut(const struct answer *A, const struct zone *z,
-				   const uint8_t *name)
+				   const uint8_t *name, const struct node **self, bool *seen)
 {
 	const uint8_t *anc[DNAME_MAXLEN / 2 + 1];
+	size_t len[DNAME_MAXLEN / 2 + 1];
 	int k = 0;
 
-	for (const uint8_t *p = name; dname_len(p) > z->apex_len; p = dname_parent(p))
+	*seen = false;
+	for (const uint8_t *p = name; (len[k] = dname_len(p)) > z->apex_len; p = dname_parent(p))
 		anc[k++] = p;
 	while (k-- > 0) {
-		const struct node *n = zone_find(z, anc[k], dname_len(anc[k]));
+		const struct node *n = zone_find(z, anc[k], len[k]);
 
+		if (!n || k == 0) {
+			*self = n; /* nothing below exists either */
+			*seen = true;
+		}
 		if (!n)
-			return NULL; /* nothing below exists either */
+			return NULL;
 		if (node_rrset(n, TYPE_NS)) {
 			/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1) */
 			if (k == 0 && A->qtype == TYPE_DS)
@@ -345,13 +354,16 @@ static void answer_zone(struct answer *A, const struct zone *z, const uint8_t *q
 	const uint8_t *name = qname;
 
 	for (int hop = 0; hop < ENGINE_CHAIN_MAX && !A->tc; hop++) {
-		const struct node *cut = find_cut(A, z, name);
+		const struct node *n = NULL;
+		bool seen;
+		const struct node *cut = find_cut(A, z, name, &n, &seen);
 
 		if (cut) {
 			referral(A, cut);
 			return;
 		}
-		const struct node *n = zone_find(z, name, dname_len(name));
+		if (!seen)
+			n = zone_find(z, name, dname_len(name));
 
 		if (!n)
 			n = find_wildcard(z, name);

@@ -11,18 +11,46 @@
 #include "log.h"
 #include "wire.h"
 
+struct loser {
+	uint8_t name[DNAME_MAXLEN];
+	uint16_t qtype;
+};
+
+/* An entry rendered and waiting for the rest of its batch. */
+struct pending {
+	uint64_t key, fingerprint;
+	uint64_t *held;
+};
+
 struct publisher {
 	const struct fp_ops *fp;
-	struct entry *scratch; /* one rendering at a time (main thread only) */
+	struct entry *scratch; /* [FP_BATCH_MAX] renderings (main thread only) */
+	struct pending pending[FP_BATCH_MAX];
+	unsigned npending;
 	/* this generation's configured keys, sorted: what the next full
-	 * publish compares against, and what hot entries may not take */
+	 * publish compares against, and what hot entries may not take; for
+	 * each, what the fast path holds under it (held[]) */
 	uint64_t *keys;
-	size_t nkeys, cap;
+	uint64_t *held;
+	size_t nkeys;
+	/* names that lost their key to an earlier one (rare): publish_pool
+	 * must not hand them over either */
+	struct loser *losers;
+	size_t nlosers;
 	uint32_t generation;
-	uint64_t published, skipped, collisions, removed, hot;
-	uint64_t no_room; /* names the fast path could not hold */
+	/* of the last full publish */
+	struct publish_counts {
+		uint64_t published, unchanged, skipped;
+		uint64_t no_room; /* names the fast path could not hold */
+	} n;
+	uint64_t collisions, removed, hot;
 	double last_ms; /* the last full publish took */
 };
+
+/* held[]: the fingerprint (entry_fingerprint, never 0 or 1) of the entry
+ * last handed over under the key, or one of these */
+#define HELD_UNKNOWN 0	 /* not published by this publisher yet */
+#define HELD_WITHDRAWN 1 /* withdrawn by it: the fast path has nothing */
 
 struct publisher *publish_create(const struct fp_ops *fp)
 {
@@ -31,7 +59,7 @@ struct publisher *publish_create(const struct fp_ops *fp)
 	if (!p)
 		return NULL;
 	p->fp = fp;
-	p->scratch = aligned_alloc(64, sizeof(*p->scratch));
+	p->scratch = aligned_alloc(64, FP_BATCH_MAX * sizeof(*p->scratch));
 	if (!p->scratch) {
 		free(p);
 		return NULL;
@@ -45,7 +73,25 @@ void publish_destroy(struct publisher *p)
 		return;
 	free(p->scratch);
 	free(p->keys);
+	free(p->held);
+	free(p->losers);
 	free(p);
+}
+
+/* The index of key in the sorted keys, or -1. */
+static ptrdiff_t key_index(const uint64_t *keys, size_t n, uint64_t key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (keys[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && keys[lo] == key ? (ptrdiff_t)lo : -1;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -57,28 +103,70 @@ static int cmp_u64(const void *a, const void *b)
 
 static bool has_key(const uint64_t *keys, size_t n, uint64_t key)
 {
-	return n && bsearch(&key, keys, n, sizeof(*keys), cmp_u64) != NULL;
+	return key_index(keys, n, key) >= 0;
 }
 
-enum pub_result { PUB_OK, PUB_NOT_HERE, PUB_NO_ROOM };
-
-/* Render and hand over one name, or withdraw it where it cannot be served
- * on the fast path now, or where the fast path has no room for it (the
- * query then reaches carouseld). */
-static enum pub_result publish_name(struct publisher *p, const struct config *cfg,
-				    const uint8_t *name, uint16_t qtype)
+/* Hand the pending entries over, in one batch where the fast path takes
+ * one; what it cannot hold is withdrawn (the query then reaches
+ * carouseld). */
+static void flush(struct publisher *p)
 {
-	struct entry *e = p->scratch;
-	enum pub_result r = PUB_NOT_HERE;
+	const struct entry *e[FP_BATCH_MAX];
+	int ok[FP_BATCH_MAX];
+	unsigned n = p->npending;
+
+	if (!n)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		e[i] = &p->scratch[i];
+	if (p->fp->publish_batch)
+		p->fp->publish_batch(e, n, ok);
+	else
+		for (unsigned i = 0; i < n; i++)
+			ok[i] = p->fp->publish(e[i]);
+	for (unsigned i = 0; i < n; i++) {
+		struct pending *w = &p->pending[i];
+
+		if (ok[i] == 0) {
+			*w->held = w->fingerprint;
+			p->n.published++;
+			continue;
+		}
+		p->fp->withdraw(w->key);
+		*w->held = HELD_WITHDRAWN;
+		p->n.no_room++;
+	}
+	p->npending = 0;
+}
+
+/* Render one name into the batch unless the fast path holds that very
+ * entry already (*held, updated when the batch is handed over), or
+ * withdraw it where it cannot be served on the fast path now. */
+static void publish_name(struct publisher *p, const struct config *cfg, const uint8_t *name,
+			 uint16_t qtype, uint64_t key, uint64_t *held)
+{
+	struct entry *e = &p->scratch[p->npending];
 
 	if (engine_build_entry(cfg, name, qtype, e) == 0) {
+		uint64_t fp = entry_fingerprint(e);
+
+		if (fp == *held) {
+			p->n.published++;
+			p->n.unchanged++;
+			return;
+		}
 		e->version = cfg->generation;
-		if (p->fp->publish(e) == 0)
-			return PUB_OK;
-		r = PUB_NO_ROOM;
+		p->pending[p->npending++] = (struct pending){key, fp, held};
+		if (p->npending == FP_BATCH_MAX)
+			flush(p);
+		return;
 	}
-	p->fp->withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
-	return r;
+	/* the fast path may hold something under the key (an earlier
+	 * rendering, a hot entry from before the name was configured) */
+	if (*held != HELD_WITHDRAWN)
+		p->fp->withdraw(key);
+	*held = HELD_WITHDRAWN;
+	p->n.skipped++;
 }
 
 /* Visit every name of pool i: fn(name, qtype). */
@@ -88,43 +176,72 @@ static enum pub_result publish_name(struct publisher *p, const struct config *cf
 			for (const uint8_t *name = j_ ? (pool)->aliases[j_ - 1] : (pool)->name; \
 			     name; name = NULL)
 
-/* Open addressing over keys, 0 marking a free slot (and *zero the key 0
- * itself): true when key was there already. */
-static bool seen(uint64_t *set, size_t mask, bool *zero, uint64_t key)
-{
-	if (key == 0) {
-		bool was = *zero;
+/* A name's key and its place in the config's order of names. */
+struct ranked_key {
+	uint64_t key;
+	uint64_t rank;
+};
 
-		*zero = true;
-		return was;
-	}
-	for (size_t i = (size_t)(key ^ key >> 32) & mask;; i = (i + 1) & mask) {
-		if (set[i] == key)
-			return true;
-		if (set[i] == 0) {
-			set[i] = key;
-			return false;
+/* Sort by key, stable (LSD radix, 11 bits a pass): of names sharing a
+ * key, the first in config order comes first. tmp holds n as well. */
+static struct ranked_key *sort_keys(struct ranked_key *a, struct ranked_key *tmp, size_t n)
+{
+	enum { BITS = 11, BUCKETS = 1 << BITS };
+	size_t count[BUCKETS];
+
+	for (unsigned shift = 0; shift < 64; shift += BITS) {
+		size_t sum = 0;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(a[i].key >> shift) & (BUCKETS - 1)]++;
+		if (n && count[(a[0].key >> shift) & (BUCKETS - 1)] == n)
+			continue; /* one digit for all: the order stays */
+		for (size_t b = 0; b < BUCKETS; b++) {
+			size_t c = count[b];
+
+			count[b] = sum;
+			sum += c;
 		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(a[i].key >> shift) & (BUCKETS - 1)]++] = a[i];
+		struct ranked_key *t = a;
+
+		a = tmp;
+		tmp = t;
 	}
+	return a;
 }
 
+static void *alloc_or_die(size_t n, size_t size)
+{
+	void *v = malloc((n ? n : 1) * size);
+
+	if (!v)
+		abort();
+	return v;
+}
+
+/*
+ * A full publish in four passes, none of which probes a table per name
+ * (with a million names each probe is a cache miss in the rendering loop):
+ *   1. every name's key, in config order;
+ *   2. a radix sort by key; the first name of a key keeps it, and a merge
+ *      with the last generation's sorted keys tells each name what the
+ *      fast path holds under its key;
+ *   3. in config order: render, and hand over what changed;
+ *   4. a merge again: withdraw what only the last generation had.
+ */
 void publish_config(struct publisher *p, const struct config *cfg)
 {
-	size_t n = 0, cap = 0, removed = 0, names = 0, slots = 64;
-	uint64_t *keys = NULL, *set;
-	bool zero = false;
+	size_t n = 0, nkeys = 0, nlosers = 0, removed = 0;
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-
 	for (unsigned i = 0; i < cfg->npools; i++)
-		names += 2 * (1 + (size_t)cfg->pools[i]->naliases);
-	while (slots < 2 * names)
-		slots *= 2;
-	set = calloc(slots, sizeof(*set));
-	if (!set)
-		abort();
-	p->published = p->skipped = p->collisions = p->no_room = 0;
+		n += 2 * (1 + (size_t)cfg->pools[i]->naliases);
+	p->n = (struct publish_counts){0};
+	p->collisions = 0;
 	struct fp_cookies k = {.enable = cfg->cookies.enable,
 			       .has_previous = cfg->cookies.has_previous};
 
@@ -137,67 +254,130 @@ void publish_config(struct publisher *p, const struct config *cfg)
 				    .slip = cfg->rrl.slip,
 				    .v4_prefix = cfg->rrl.v4_prefix,
 				    .v6_prefix = cfg->rrl.v6_prefix});
+
+	/* 1 */
+	struct ranked_key *rk = alloc_or_die(n, sizeof(*rk)), *tmp = alloc_or_die(n, sizeof(*tmp));
+	size_t rank = 0;
+
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
 		POOL_NAMES(pool, name, qtype)
 		{
-			uint64_t key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
+			rk[rank].key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
+			rk[rank].rank = rank;
+			rank++;
+		}
+	}
 
+	/* 2 */
+	struct ranked_key *sorted = sort_keys(rk, tmp, n);
+	uint64_t *keys = alloc_or_die(n, sizeof(*keys));
+	uint64_t *held_by_rank = alloc_or_die(n, sizeof(*held_by_rank));
+	uint64_t *lost = NULL; /* ranks of the names that lost their key */
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t key = sorted[i].key;
+
+		if (nkeys && keys[nkeys - 1] == key) {
 			/* two names, one key: the first keeps it */
-			if (seen(set, slots - 1, &zero, key)) {
+			if ((nlosers & (nlosers - 1)) == 0 &&
+			    !(lost = realloc(lost, (nlosers ? 2 * nlosers : 1) * sizeof(*lost))))
+				abort();
+			lost[nlosers++] = sorted[i].rank;
+			continue;
+		}
+		while (o < p->nkeys && p->keys[o] < key)
+			o++;
+		held_by_rank[sorted[i].rank] =
+		    o < p->nkeys && p->keys[o] == key ? p->held[o] : HELD_UNKNOWN;
+		sorted[nkeys] = sorted[i]; /* the keepers, in key order */
+		keys[nkeys++] = key;
+	}
+	if (nlosers)
+		qsort(lost, nlosers, sizeof(*lost), cmp_u64);
+	free(p->losers);
+	p->losers = nlosers ? alloc_or_die(nlosers, sizeof(*p->losers)) : NULL;
+	p->nlosers = nlosers;
+
+	/* 3 */
+	size_t next_lost = 0;
+
+	rank = 0;
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		const struct pool *pool = cfg->pools[i];
+
+		POOL_NAMES(pool, name, qtype)
+		{
+			size_t r = rank++, len = dname_len(name);
+
+			if (next_lost < nlosers && lost[next_lost] == r) {
+				struct loser *l = &p->losers[next_lost++];
+
+				memcpy(l->name, name, len);
+				l->qtype = qtype;
 				p->collisions++;
 				continue;
 			}
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				keys = realloc(keys, cap * sizeof(*keys));
-				if (!keys)
-					abort();
-			}
-			keys[n++] = key;
-			switch (publish_name(p, cfg, name, qtype)) {
-			case PUB_OK:
-				p->published++;
-				break;
-			case PUB_NOT_HERE:
-				p->skipped++;
-				break;
-			case PUB_NO_ROOM:
-				p->no_room++;
-				break;
-			}
+			publish_name(p, cfg, name, qtype, entry_digest(name, len, qtype, CLASS_IN),
+				     &held_by_rank[r]);
 		}
 	}
-	free(set);
-	if (n)
-		qsort(keys, n, sizeof(*keys), cmp_u64);
-	/* what the previous generation had and this one does not */
-	for (size_t k = 0; k < p->nkeys; k++)
-		if (!has_key(keys, n, p->keys[k])) {
-			p->fp->withdraw(p->keys[k]);
-			removed++;
-		}
+	flush(p);
+	free(lost);
+
+	/* 4 */
+	o = 0;
+	for (size_t i = 0; i < p->nkeys; i++) {
+		while (o < nkeys && keys[o] < p->keys[i])
+			o++;
+		if (o < nkeys && keys[o] == p->keys[i])
+			continue;
+		if (p->held[i] != HELD_WITHDRAWN)
+			p->fp->withdraw(p->keys[i]);
+		removed++;
+	}
+	/* what each key holds now, in key order: one gather whose misses
+	 * overlap, rather than one in every turn of the rendering loop */
+	uint64_t *held = alloc_or_die(nkeys, sizeof(*held));
+
+	for (size_t i = 0; i < nkeys; i++)
+		held[i] = held_by_rank[sorted[i].rank];
+	free(held_by_rank);
+	free(rk);
+	free(tmp);
 	free(p->keys);
+	free(p->held);
 	p->keys = keys;
-	p->nkeys = n;
-	p->cap = cap;
+	p->held = held;
+	p->nkeys = nkeys;
 	p->removed = removed;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	p->last_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	log_info("event=publish path=%s generation=%u entries=%llu skipped=%llu removed=%zu "
-		 "collisions=%llu not-held=%llu ms=%.1f",
-		 p->fp->name, cfg->generation, (unsigned long long)p->published,
-		 (unsigned long long)p->skipped, removed, (unsigned long long)p->collisions,
-		 (unsigned long long)p->no_room, p->last_ms);
-	if (p->no_room)
+	log_info("event=publish path=%s generation=%u entries=%llu unchanged=%llu skipped=%llu "
+		 "removed=%zu collisions=%llu not-held=%llu ms=%.1f",
+		 p->fp->name, cfg->generation, (unsigned long long)p->n.published,
+		 (unsigned long long)p->n.unchanged, (unsigned long long)p->n.skipped, removed,
+		 (unsigned long long)p->collisions, (unsigned long long)p->n.no_room, p->last_ms);
+	if (p->n.no_room)
 		log_warn("event=publish path=%s not-held=%llu note=\"the fast path is full: these "
 			 "names are answered by carouseld; raise dataplane.max-entries (now %u)\"",
-			 p->fp->name, (unsigned long long)p->no_room, cfg->dp.max_entries);
+			 p->fp->name, (unsigned long long)p->n.no_room, cfg->dp.max_entries);
+}
+
+static bool lost_key(const struct publisher *p, const uint8_t *name, uint16_t qtype)
+{
+	for (size_t i = 0; i < p->nlosers; i++)
+		if (p->losers[i].qtype == qtype && dname_equal(p->losers[i].name, name))
+			return true;
+	return false;
 }
 
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 {
+	struct publish_counts full = p->n; /* what status reports */
+
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
@@ -205,11 +385,15 @@ void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 			continue;
 		POOL_NAMES(pool, name, qtype)
 		{
-			if (has_key(p->keys, p->nkeys,
-				    entry_digest(name, dname_len(name), qtype, CLASS_IN)))
-				publish_name(p, cfg, name, qtype);
+			uint64_t key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
+			ptrdiff_t at = key_index(p->keys, p->nkeys, key);
+
+			if (at >= 0 && !lost_key(p, name, qtype))
+				publish_name(p, cfg, name, qtype, key, &p->held[at]);
 		}
 	}
+	flush(p);
+	p->n = full;
 }
 
 void publish_hot(struct publisher *p, const struct entry *e)
@@ -229,12 +413,12 @@ void publish_withdraw(struct publisher *p, uint64_t digest)
 size_t publish_status(const struct publisher *p, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
-			 "entries-published %llu generation %u skipped %llu collisions %llu "
-			 "not-held %llu removed %llu hot %llu publish-ms %.1f\n",
-			 (unsigned long long)p->published, p->generation,
-			 (unsigned long long)p->skipped, (unsigned long long)p->collisions,
-			 (unsigned long long)p->no_room, (unsigned long long)p->removed,
-			 (unsigned long long)p->hot, p->last_ms);
+			 "entries-published %llu generation %u unchanged %llu skipped %llu "
+			 "collisions %llu not-held %llu removed %llu hot %llu publish-ms %.1f\n",
+			 (unsigned long long)p->n.published, p->generation,
+			 (unsigned long long)p->n.unchanged, (unsigned long long)p->n.skipped,
+			 (unsigned long long)p->collisions, (unsigned long long)p->n.no_room,
+			 (unsigned long long)p->removed, (unsigned long long)p->hot, p->last_ms);
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
 }

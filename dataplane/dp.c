@@ -1053,6 +1053,41 @@ static int dp_publish(const struct entry *e)
 	return 0;
 }
 
+/* The same for a batch: one bulk lookup finds the entries replaced, its
+ * bucket prefetches overlapping the misses that one lookup per entry
+ * would take in turn, and the adds then find their buckets cached. */
+static void dp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
+{
+	const void *keys[FP_BATCH_MAX];
+	void *old[FP_BATCH_MAX];
+	uint64_t hits = 0;
+
+	if (n > FP_BATCH_MAX) {
+		for (unsigned i = 0; i < n; i++)
+			ok[i] = dp_publish(e[i]);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		keys[i] = &e[i]->digest;
+	rte_hash_lookup_bulk_data(dp.table, keys, n, &hits, old);
+	for (unsigned i = 0; i < n; i++) {
+		struct frame_entry *f = frame_entry_build(e[i]);
+
+		ok[i] = -1;
+		if (!f)
+			continue;
+		if (rte_hash_add_key_data(dp.table, keys[i], f) < 0) {
+			free(f);
+			continue;
+		}
+		ok[i] = 0;
+		dp.entry_bytes += f->size;
+		dp.variant_bytes += f->variant_bytes;
+		if (hits >> i & 1)
+			retire(old[i], -1);
+	}
+}
+
 /* The next policy: a copy of the current one, changed by `change`. */
 static void policy_update(void (*change)(struct dp_policy *p, const void *arg), const void *arg)
 {
@@ -1269,6 +1304,7 @@ static size_t dp_status_text(char *buf, size_t len)
 const struct fp_ops dp_ops = {
 	.name = "dpdk",
 	.publish = dp_publish,
+	.publish_batch = dp_publish_batch,
 	.withdraw = dp_withdraw,
 	.cookies = dp_cookies,
 	.rrl = dp_rrl,

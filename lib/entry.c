@@ -95,6 +95,52 @@ int entry_write_group(const struct entry *e, unsigned group, uint64_t step, uint
 	return (int)len;
 }
 
+static uint64_t mix_bytes(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+
+	for (; len >= 8; b += 8, len -= 8) {
+		memcpy(&w, b, 8);
+		h = entry_hash_word(h, w);
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, b, len);
+		h = entry_hash_word(h, w ^ (uint64_t)len << 56);
+	}
+	return h;
+}
+
+uint64_t entry_fingerprint(const struct entry *e)
+{
+	/* the fields before bytes[] were zeroed whole (entry_clear), padding
+	 * too; the name and the arrays count only up to their lengths */
+	uint64_t h = ENTRY_HASH_SEED;
+	size_t n = (size_t)e->head_len + (size_t)e->rr_count * e->rr_len + e->tail_len;
+
+	h = mix_bytes(h, e, offsetof(struct entry, version));
+	h = mix_bytes(h, &e->rot_id, offsetof(struct entry, name) - offsetof(struct entry, rot_id));
+	h = mix_bytes(h, e->name, e->name_len);
+	h = mix_bytes(h, &e->hdr_flags,
+		      offsetof(struct entry, bytes) - offsetof(struct entry, hdr_flags));
+	h = mix_bytes(h, e->bytes, n < sizeof(e->bytes) ? n : sizeof(e->bytes));
+	h = mix_bytes(h, e->live, e->rr_count < ENTRY_MAX_RR ? e->rr_count : ENTRY_MAX_RR);
+	h = mix_bytes(h, e->sched,
+		      (e->sched_len < ENTRY_MAX_SCHED ? e->sched_len : ENTRY_MAX_SCHED) *
+			  sizeof(e->sched[0]));
+	n = e->nttl < ENTRY_MAX_TTL ? e->nttl : ENTRY_MAX_TTL;
+	h = mix_bytes(h, e->ttl_off, n * sizeof(e->ttl_off[0]));
+	h = mix_bytes(h, e->ttl, n * sizeof(e->ttl[0]));
+	h = entry_hash_word(h, (uint64_t)e->ntopo << 8 | e->ngroups);
+	h = mix_bytes(h, e->topo,
+		      (e->ntopo < ENTRY_TOPO_MAX ? e->ntopo : ENTRY_TOPO_MAX) * sizeof(e->topo[0]));
+	for (unsigned g = 0; g < e->ngroups && g < ENTRY_TOPO_GROUPS; g++)
+		h = mix_bytes(h, &e->group[g], 1 + (size_t)e->group[g].n);
+	h ^= h >> 29;
+	return h > 1 ? h : h + 2;
+}
+
 uint16_t entry_sum(const uint8_t *p, size_t len)
 {
 	uint32_t sum = 0;

@@ -173,6 +173,11 @@ static inline void entry_clear(struct entry *e)
 bool entry_matches(const struct entry *e, const uint8_t *name, size_t len, uint16_t qtype,
 		   uint16_t qclass);
 
+/* A 64-bit summary of everything a fast path is handed from e (not its
+ * version): the publisher compares it with the last one it published
+ * under the key and skips an entry that did not change. Never 0 or 1. */
+uint64_t entry_fingerprint(const struct entry *e);
+
 /* Size of the answer part for a step (before writing it). */
 size_t entry_answer_len(const struct entry *e);
 

@@ -67,6 +67,8 @@ struct fp_tap {
 
 typedef void fp_tap_fn(const struct fp_tap *t, void *arg);
 
+#define FP_BATCH_MAX 32 /* entries in one fp_ops.publish_batch */
+
 /* A fast path as the publisher sees it. Entries are copied in: the
  * caller keeps e. Every call comes from carouseld's main thread. */
 struct fp_ops {
@@ -74,6 +76,11 @@ struct fp_ops {
 	/* Add or replace the entry with e's key. 0, or -1 when it cannot be
 	 * held (no memory, table full, too large for this path). */
 	int (*publish)(const struct entry *e);
+	/* The same for n entries (n <= FP_BATCH_MAX, distinct keys), ok[i]
+	 * as publish would return it; NULL where a path gains nothing from
+	 * a batch. A batch overlaps the table's cache misses (DPDK) or makes
+	 * one system call (XDP). */
+	void (*publish_batch)(const struct entry *const *e, unsigned n, int *ok);
 	/* Remove the entry with this key, if any. */
 	void (*withdraw)(uint64_t digest);
 	/* The cookie secrets in force (at start and on every reload). */
