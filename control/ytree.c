@@ -186,7 +186,8 @@ static struct ynode *read_container(struct ytree *t, yaml_event_t *ev, unsigned 
 	size_t nk = t->nkids - base;
 	void *arr = tree_alloc(t, (nk ? nk : 1) * sizeof(struct ynode *));
 
-	memcpy(arr, t->kids + base, nk * sizeof(struct ynode *));
+	if (nk) /* an empty one may come before any kid: kids is NULL */
+		memcpy(arr, t->kids + base, nk * sizeof(struct ynode *));
 	t->nkids = base;
 	if (map) {
 		n->pairs = arr;
