@@ -26,7 +26,7 @@
 #define UDP_RCVBUF (4 << 20)
 #define TCP_OUT_HIGH (4 * (WIRE_TCP_MAX + 2)) /* stop reading past this backlog */
 
-enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN, P_DONE };
+enum pollable_kind { P_UDP, P_TCP_LISTEN, P_TCP_CONN, P_DONE, P_CLOSED };
 
 struct pollable {
 	enum pollable_kind kind;
@@ -183,9 +183,15 @@ int server_open(struct server *srv, struct config *cfg)
 
 /* ---- TCP connections ---- */
 
+/* A closed connection is freed after the epoll batch it was closed in: a
+ * later event of the same batch may name it (a completion closing it
+ * before its own event comes up). Taken out of epoll explicitly: close()
+ * does not when another process (a spawned monitor, between its fork and
+ * exec) holds the socket too, and its events would outlive it. */
 static void conn_close(struct worker *w, struct conn *c)
 {
-	close(c->p.fd); /* also removes it from epoll */
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->p.fd, NULL);
+	close(c->p.fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -194,7 +200,20 @@ static void conn_close(struct worker *w, struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	free(c->out);
-	free(c);
+	c->out = NULL;
+	c->p.kind = P_CLOSED;
+	c->next = w->closed;
+	w->closed = c;
+}
+
+static void conns_free_closed(struct worker *w)
+{
+	while (w->closed) {
+		struct conn *c = w->closed;
+
+		w->closed = c->next;
+		free(c);
+	}
 }
 
 static void conn_events(struct worker *w, struct conn *c)
@@ -898,8 +917,11 @@ static void *worker_main(void *arg)
 			case P_DONE:
 				handle_done(w, cfg, s);
 				break;
+			case P_CLOSED:
+				break;
 			}
 		}
+		conns_free_closed(w);
 		if (now_sec() != last_sweep) {
 			last_sweep = now_sec();
 			sweep_idle(w, cfg);
@@ -908,6 +930,7 @@ static void *worker_main(void *arg)
 	}
 	while (w->conns)
 		conn_close(w, w->conns);
+	conns_free_closed(w);
 	free(s);
 	return NULL;
 }

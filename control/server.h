@@ -33,6 +33,7 @@ struct worker {
 	struct stats stats;
 	struct conn *conns; /* open TCP connections, for the idle sweep */
 	unsigned nconns;
+	struct conn *closed; /* closed in this epoll batch, freed after it */
 	uint64_t next_conn_id;
 	/* queries back from the resolver, answered by this worker */
 	pthread_mutex_t done_lock;
