@@ -178,7 +178,15 @@ def num(cell):
     return float(m.group(0)) if m else None
 
 
-def read_csv(out, name, idx=1):
+def read_csv(out, name, idx=1, column=None):
+    """Rows of NAME.csv (NAME.IDX.csv); with column, of the first of NAME's
+    tables that has that column, wherever the benchmark printed it."""
+    if column is not None:
+        for i in range(1, 10):
+            rows = read_csv(out, name, i)
+            if rows and column in rows[0]:
+                return rows
+        return []
     path = os.path.join(out, f"{name}.csv" if idx == 1 else f"{name}.{idx}.csv")
     if not os.path.exists(path):
         return []
@@ -243,12 +251,12 @@ def figures(out):
             add("health_scale", f"main-thread CPU per check, {n} monitors",
                 f"{sizes[0]} monitors", [p / base for p in per if base],
                 f"main thread {min(cpu):.0f}–{max(cpu):.0f} % of a core")
-    rows = read_csv(out, "dpdk")
+    rows = read_csv(out, "dpdk", column="mode")
     add("dpdk", "carousel worker capacity", "minimal responder",
         pair_ratio(rows, "mode", "worker capacity Mqps", "carousel", "minimal responder"),
         _range(rows, "mode", "carousel", "worker capacity Mqps", "Mqps per lcore"))
-    rows = read_csv(out, "dpdk", 2)
-    if rows and "queries" in rows[0]:
+    rows = read_csv(out, "dpdk", column="queries")
+    if rows:
         share = re.search(r"mix_fastpath=(\S+)", open(os.path.join(out, "dpdk.txt")).read())
         add("dpdk", "resolver-like mix (cookies, ECS, DO)", "plain queries",
             pair_ratio(rows, "queries", "worker capacity Mqps", "resolver mix", "plain"),
@@ -267,13 +275,13 @@ def figures(out):
         pair_ratio(rows, "run", "answered Mpps", "carouseld, hot names",
                    "generator ceiling (testpmd macswap)"),
         _range(rows, "run", "carouseld, hot names", "answered Mpps", "Mpps"))
-    rows = read_csv(out, "xdp")
+    rows = read_csv(out, "xdp", column="carousel ns")
     if rows:
         r = [(num(x["minimal responder ns"]) - num(x["pass (floor) ns"])) /
              (num(x["carousel ns"]) - num(x["pass (floor) ns"])) for x in rows
              if num(x["carousel ns"]) > num(x["pass (floor) ns"])]
         add("xdp", "carousel speed (1/ns above the floor)", "minimal responder", r)
-    rows = read_csv(out, "e2e", 2)
+    rows = read_csv(out, "e2e", column="highest rate with <= 0.1 % loss (q/s)")
     if rows:
         for path in dict.fromkeys(x["path"] for x in rows):
             if path.startswith("reflector"):
@@ -322,8 +330,8 @@ def plots(out, figs, img):
     gp = os.path.join(HERE, "plot_report.gp")
     subprocess.run(["gnuplot", "-e", f"infile='{dat}'; outfile='{img}/report-summary.png'",
                     gp], capture_output=True)
-    rows = read_csv(out, "e2e")  # the sweep: replies/s against offered, per path
-    if rows and "replies/s" in rows[0]:
+    rows = read_csv(out, "e2e", column="replies/s")  # the sweep, per path
+    if rows:
         paths = list(dict.fromkeys(r["path"] for r in rows))
         rates = sorted({int(r["offered q/s"]) for r in rows})
         edat = os.path.join(out, "e2e.dat")
