@@ -747,7 +747,7 @@ static void monitor_defaults(struct cfg_ctx *c, struct monitor *m)
 
 struct pool_item {
 	struct pool *pool;
-	struct ynode *name, *members, *aliases, *node, *monitor, *fallback;
+	struct ynode *name, *members, *aliases, *monitor, *fallback;
 };
 
 struct member_item {
@@ -1012,7 +1012,7 @@ static int parse_pool(struct cfg_ctx *c, struct ynode *e)
 {
 	struct config *cfg = c->cfg;
 	struct pool *p = arena_alloc(&cfg->arena, sizeof(*p));
-	struct pool_item pi = {.pool = p, .node = e};
+	struct pool_item pi = {.pool = p};
 
 	if (cfg->npools == c->pools_cap) {
 		c->pools_cap = c->pools_cap ? c->pools_cap * 2 : 64;
