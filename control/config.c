@@ -967,6 +967,7 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 
 	p->aliases = arena_alloc(&cfg->arena, (na ? na : 1) * sizeof(*p->aliases));
 	struct rrset *cname = NULL;
+	bool plain = true;
 
 	for (struct ynode **i = pi->aliases->items; i < pi->aliases->items + pi->aliases->n; i++) {
 		struct ynode *e = *i;
@@ -1001,7 +1002,10 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 				    (uint16_t)dname_len(p->name));
 		cname = an->rrsets;
 		p->aliases[p->naliases++] = an->name; /* the node keeps the name */
+		plain = plain && !az->secondary && !zone_below_cut(az, an->name);
 	}
+	p->alias_cname = cname;
+	p->plain_aliases = plain;
 	return 0;
 }
 

@@ -95,7 +95,12 @@ struct pool {
 	struct rot_state *state; /* [state_workers] */
 	unsigned state_workers;
 	unsigned naliases;
-	const uint8_t **aliases;
+	const uint8_t **aliases; /* the names of their zone nodes */
+	const struct rrset *alias_cname; /* the one CNAME they all have */
+	/* every alias lives in a primary zone, above any delegation in it:
+	 * its answer is its CNAME and then its pool name's answer, whatever
+	 * the zone holds (engine_build_alias_entry) */
+	bool plain_aliases;
 	int line; /* where it was configured, for later messages */
 	unsigned index; /* in cfg->pools */
 	/* health policy */

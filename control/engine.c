@@ -778,13 +778,33 @@ done:
 /* --- fast-path entries --- */
 
 /* Offsets of the TTL field of each RR in msg[from, to). */
+/* Step over a name of our own answer: labels, then a zero or a pointer. */
+static int skip_name(const uint8_t *msg, size_t len, size_t *pos)
+{
+	size_t p = *pos;
+
+	while (p < len) {
+		uint8_t c = msg[p];
+
+		if (c == 0 || (c & 0xc0) == 0xc0) {
+			p += c ? 2 : 1;
+			if (p > len)
+				return -1;
+			*pos = p;
+			return 0;
+		}
+		if (c & 0xc0)
+			return -1;
+		p += 1 + (size_t)c;
+	}
+	return -1;
+}
+
 static int collect_ttls(const uint8_t *msg, size_t len, size_t from, size_t to, size_t base,
 			struct entry *e)
 {
-	uint8_t name[DNAME_MAXLEN];
-
 	for (size_t pos = from; pos < to;) {
-		if (wire_name_read(msg, len, &pos, name) < 0 || pos + 10 > to)
+		if (skip_name(msg, len, &pos) < 0 || pos + 10 > to)
 			return -1;
 		if (e->nttl == ENTRY_MAX_TTL)
 			return -1;
@@ -854,67 +874,68 @@ static int entry_topology(struct entry *e, const struct pool *p, int fam,
 	return all->n ? 0 : -1;
 }
 
-int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
-		       struct entry *e)
+/* The query an entry answers: name, qtype, class IN, no EDNS. */
+static int entry_query(const uint8_t *name, uint16_t qtype, uint8_t *query, struct wire_query *q)
 {
-	uint8_t query[DNAME_MAXLEN + 16], out[WIRE_HDR_LEN + DNAME_MAXLEN + 4 + ENTRY_MAX_BYTES];
 	size_t nlen = dname_len(name), qlen = WIRE_HDR_LEN + nlen + 4;
-	struct wire_query q;
-	struct answer A;
 
 	memset(query, 0, WIRE_HDR_LEN);
 	query[5] = 1;
 	memcpy(query + WIRE_HDR_LEN, name, nlen);
 	wire_write16(query + WIRE_HDR_LEN + nlen, qtype);
 	wire_write16(query + WIRE_HDR_LEN + nlen + 2, CLASS_IN);
-	if (wire_query_parse(query, qlen, &q) != WIRE_ANSWER)
-		return -1;
-	const struct zone *z = config_find_zone(cfg, q.qname);
+	return wire_query_parse(query, qlen, q) == WIRE_ANSWER ? 0 : -1;
+}
 
-	if (!z || !xfr_zone_serving(z))
-		return -1; /* a secondary without data (or expired): SERVFAIL, socket path */
-	memset(&A, 0, sizeof(A));
-	A.cfg = cfg;
-	A.qtype = qtype;
-	A.entry_mode = true;
-	A.aa = true;
-	A.ede = 0xffff;
-	wire_buf_init(&A.b, out, sizeof(out));
-	wire_reply_begin(&A.b, query, &q);
-	answer_zone(&A, z, q.qname);
-	if (!A.tc)
-		put_extra(&A);
+static void entry_answer_begin(struct answer *A, const struct config *cfg, uint16_t qtype,
+			       uint8_t *out, size_t out_max, const uint8_t *query,
+			       const struct wire_query *q)
+{
+	memset(A, 0, sizeof(*A));
+	A->cfg = cfg;
+	A->qtype = qtype;
+	A->entry_mode = true;
+	A->aa = true;
+	A->ede = 0xffff;
+	wire_buf_init(&A->b, out, out_max);
+	wire_reply_begin(&A->b, query, q);
+}
+
+/* The entry from an answer rendered in entry mode (out, A->b.len bytes). */
+static int entry_fill(const struct answer *A, const struct wire_query *q, const uint8_t *out,
+		      uint16_t qtype, struct entry *e)
+{
 	/* a SERVFAIL is the socket path's to send, with its EDE */
-	if (A.tc || A.entry_bad || A.b.err || A.servfail_pool)
+	if (A->tc || A->entry_bad || A->b.err || A->servfail_pool)
 		return -1;
 
-	size_t start = q.question_end, end = A.b.len;
-	const struct pool *p = A.rot_pool;
+	size_t nlen = dname_len(q->qname), start = q->question_end, end = A->b.len;
+	const struct pool *p = A->rot_pool;
 
 	entry_clear(e);
 	e->qtype = qtype;
 	e->qclass = CLASS_IN;
 	e->name_len = (uint8_t)nlen;
-	memcpy(e->name, q.qname, nlen);
+	memcpy(e->name, q->qname, nlen);
 	e->digest = entry_digest(e->name, nlen, qtype, CLASS_IN);
-	e->hdr_flags = A.aa ? WIRE_AA : 0;
-	e->rcode = (uint8_t)A.rcode;
+	e->hdr_flags = A->aa ? WIRE_AA : 0;
+	e->rcode = (uint8_t)A->rcode;
 	if (end - start > ENTRY_MAX_BYTES)
 		return -1;
 	memcpy(e->bytes, out + start, end - start);
 	size_t rot_end = start, rot_start = start;
 
 	if (p) {
-		const struct rot_sched *s = A.rot_sched;
+		const struct rot_sched *s = A->rot_sched;
 
-		if (A.rot_count == 0 || A.rot_count > ENTRY_MAX_RR || s->len > ENTRY_MAX_SCHED)
+		if (A->rot_count == 0 || A->rot_count > ENTRY_MAX_RR || s->len > ENTRY_MAX_SCHED)
 			return -1;
-		rot_start = A.rot_off;
-		e->rr_count = (uint16_t)A.rot_count;
+		rot_start = A->rot_off;
+		e->rr_count = (uint16_t)A->rot_count;
 		/* a rotated record: owner pointer, type, class, TTL, rdlength, address */
-		e->rr_len = (uint16_t)(12 + (A.rot_fam ? 16 : 4));
+		e->rr_len = (uint16_t)(12 + (A->rot_fam ? 16 : 4));
 		e->rr_ttl_off = 6;
-		e->rr_ttl = A.rot_ttl;
+		e->rr_ttl = A->rot_ttl;
 		rot_end = rot_start + (size_t)e->rr_count * e->rr_len;
 		if (rot_end > end || (out[rot_start] & 0xc0) != 0xc0)
 			return -1;
@@ -925,30 +946,179 @@ int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t q
 		e->sched_len = (uint16_t)s->len;
 		memcpy(e->sched, s->seq, s->len * sizeof(*s->seq));
 		memcpy(e->live, s->live, e->rr_count);
-		e->rot_id = (uint32_t)(p->index * 2 + A.rot_fam) % ENTRY_ROT_SLOTS;
-		if (A.rot_topology && entry_topology(e, p, A.rot_fam, s) < 0)
+		e->rot_id = (uint32_t)(p->index * 2 + A->rot_fam) % ENTRY_ROT_SLOTS;
+		if (A->rot_topology && entry_topology(e, p, A->rot_fam, A->rot_sched) < 0)
 			return -1;
 	}
 	e->head_len = (uint16_t)(rot_start - start);
 	e->tail_len = (uint16_t)(end - rot_end);
 	e->head_an = 0;
 	/* count what head and tail hold, section by section */
-	unsigned an = A.count[SEC_AN] - e->rr_count, nrr = 0;
-	uint8_t tmp[DNAME_MAXLEN];
+	unsigned an = A->count[SEC_AN] - e->rr_count, nrr = 0;
 
 	for (size_t pos = start; pos < rot_start; nrr++) {
-		if (wire_name_read(out, end, &pos, tmp) < 0)
+		if (skip_name(out, end, &pos) < 0 || pos + 10 > end)
 			return -1;
 		pos += 10 + wire_read16(out + pos + 8);
 	}
 	e->head_an = (uint16_t)nrr;
 	e->tail_an = (uint16_t)(an - nrr);
-	e->tail_ns = A.count[SEC_NS];
-	e->tail_ar = A.count[SEC_AR];
+	e->tail_ns = A->count[SEC_NS];
+	e->tail_ar = A->count[SEC_AR];
 	if (collect_ttls(out, end, start, rot_start, start, e) < 0 ||
 	    collect_ttls(out, end, rot_end, end, start, e) < 0)
 		return -1;
 	return 0;
+}
+
+int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
+		       struct entry *e)
+{
+	return engine_build_pool_entry(cfg, NULL, name, qtype, e, NULL);
+}
+
+/* The records of the pool name's answer, read back with their names
+ * whole, for its aliases' answers (engine_build_alias_entry). Only an
+ * answer the alias's would repeat unchanged after its CNAME: no
+ * referral (it clears AA only when nothing came before it), no CNAME
+ * (a longer chain counts hops from the alias), no records whose names
+ * ask for additional data (MX, SRV, NS), nothing truncated. */
+static void alias_base_read(struct engine_alias_base *b, const struct answer *A,
+			    const struct wire_query *q, const uint8_t *out)
+{
+	size_t pos = q->question_end, used = 0;
+
+	if (!A->aa || A->tc || A->rcode != RCODE_NOERROR || A->nextra || A->b.err)
+		return;
+	b->rot_rr = -1;
+	for (b->nrr = 0; pos < A->b.len; b->nrr++) {
+		struct wire_rr *rr = &b->scratch;
+		struct engine_base_rr *r = &b->rr[b->nrr];
+		size_t olen;
+
+		if (b->nrr == ENGINE_BASE_RR_MAX)
+			return;
+		if (A->rot_pool && pos == A->rot_off)
+			b->rot_rr = (int)b->nrr;
+		if (wire_rr_read(out, A->b.len, &pos, rr) < 0)
+			return;
+		switch (rr->type) {
+		case TYPE_CNAME:
+		case TYPE_DNAME:
+		case TYPE_NS:
+		case TYPE_MX:
+		case TYPE_SRV:
+			return;
+		default:
+			break;
+		}
+		olen = dname_len(rr->owner);
+		if (used + olen + rr->rdlen > sizeof(b->names))
+			return;
+		r->type = rr->type;
+		r->rclass = rr->rclass;
+		r->ttl = rr->ttl;
+		r->rdlen = rr->rdlen;
+		r->owner = (uint16_t)used;
+		memcpy(b->names + used, rr->owner, olen);
+		used += olen;
+		r->rdata = (uint16_t)used;
+		memcpy(b->names + used, rr->rdata, rr->rdlen);
+		used += rr->rdlen;
+	}
+	if (A->rot_pool && b->rot_rr < 0)
+		return;
+	b->aa = A->aa;
+	memcpy(b->count, A->count, sizeof(b->count));
+	b->rot_pool = A->rot_pool;
+	b->rot_sched = A->rot_sched;
+	b->rot_topology = A->rot_topology;
+	b->rot_ttl = A->rot_ttl;
+	b->rot_fam = A->rot_fam;
+	b->rot_count = A->rot_count;
+	b->ok = true;
+}
+
+int engine_build_pool_entry(const struct config *cfg, const struct pool *p, const uint8_t *name,
+			    uint16_t qtype, struct entry *e, struct engine_alias_base *base)
+{
+	uint8_t query[DNAME_MAXLEN + 16], out[WIRE_HDR_LEN + DNAME_MAXLEN + 4 + ENTRY_MAX_BYTES];
+	struct wire_query q;
+	struct answer A;
+
+	if (base) {
+		base->ok = false;
+		base->pool = p;
+		base->qtype = qtype;
+	}
+	if (entry_query(name, qtype, query, &q) < 0)
+		return -1;
+	const struct zone *z = config_find_zone(cfg, q.qname);
+
+	if (!z || !xfr_zone_serving(z))
+		return -1; /* a secondary without data (or expired): SERVFAIL, socket path */
+	entry_answer_begin(&A, cfg, qtype, out, sizeof(out), query, &q);
+	answer_zone(&A, z, q.qname);
+	if (!A.tc)
+		put_extra(&A);
+	if (entry_fill(&A, &q, out, qtype, e) < 0)
+		return -1;
+	if (base && p && p->plain_aliases && p->alias_cname)
+		alias_base_read(base, &A, &q, out);
+	return 0;
+}
+
+/*
+ * An alias of a pool whose aliases are plain (config.h: in primary zones
+ * without delegations, so nothing can change between the alias and its
+ * pool name) is answered, in answer_zone, with its CNAME and then exactly
+ * what the pool name's own query gets: the same lookups, the same
+ * records. So its entry is that answer written again behind the alias's
+ * question and CNAME, without looking anything up; only the name
+ * compression differs, and wire_put_rr redoes it as put_rrset and
+ * put_pool did. tests/unit/test_publish.c compares the two for every
+ * alias of a set of configs.
+ */
+int engine_build_alias_entry(const struct engine_alias_base *b, const uint8_t *alias,
+			     struct entry *e)
+{
+	uint8_t query[DNAME_MAXLEN + 16], out[WIRE_HDR_LEN + DNAME_MAXLEN + 4 + ENTRY_MAX_BYTES];
+	struct wire_query q;
+	struct answer A;
+
+	if (!b->ok)
+		return -1;
+	/* the pool's alias list points at its zone nodes' names */
+	const struct node *n =
+	    (const struct node *)(const void *)(alias - offsetof(struct node, name));
+
+	if (n->alias_of != b->pool || n->rrsets != b->pool->alias_cname ||
+	    entry_query(alias, b->qtype, query, &q) < 0)
+		return -1;
+	entry_answer_begin(&A, NULL, b->qtype, out, sizeof(out), query, &q);
+	if (!put_rrset(&A, SEC_AN, q.qname, n->rrsets, n->rrsets->ttl))
+		return -1;
+	for (unsigned i = 0; i < b->nrr; i++) {
+		const struct engine_base_rr *r = &b->rr[i];
+
+		if ((int)i == b->rot_rr)
+			A.rot_off = A.b.len;
+		wire_put_rr(&A.b, b->names + r->owner, r->type, r->rclass, r->ttl,
+			    b->names + r->rdata, r->rdlen);
+	}
+	/* more than the buffer (the engine: TC) is more than an entry holds */
+	if (A.b.err)
+		return -1;
+	A.aa = b->aa;
+	for (int s = 0; s < 3; s++)
+		A.count[s] = (uint16_t)(A.count[s] + b->count[s]);
+	A.rot_pool = b->rot_pool;
+	A.rot_sched = b->rot_sched;
+	A.rot_topology = b->rot_topology;
+	A.rot_ttl = b->rot_ttl;
+	A.rot_fam = b->rot_fam;
+	A.rot_count = b->rot_count;
+	return entry_fill(&A, &q, out, b->qtype, e);
 }
 
 int engine_build_cached_entry(const struct centry *ce, uint64_t mono_now, uint64_t unix_now,

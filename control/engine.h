@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "entry.h"
+#include "wire.h"
 
 #define ENGINE_CHAIN_MAX 16 /* CNAMEs followed inside our data */
 
@@ -52,6 +53,47 @@ size_t engine_answer(const struct config *cfg, const struct engine_ctx *ctx, con
  * entry (too big, rotated records not uniform, more than ENTRY_MAX_RR). */
 int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
 		       struct entry *e);
+
+/* What the aliases of a pool repeat of its name's answer (filled by
+ * engine_build_pool_entry, read by engine_build_alias_entry; the fields
+ * are theirs). */
+#define ENGINE_BASE_RR_MAX 128
+struct engine_base_rr {
+	uint16_t owner, rdata; /* offsets in names[]: whole names, RDATA decompressed */
+	uint16_t type, rclass, rdlen;
+	uint32_t ttl;
+};
+
+struct engine_alias_base {
+	bool ok;
+	const struct pool *pool;
+	uint16_t qtype;
+	bool aa, rot_topology;
+	uint16_t count[3];
+	const struct pool *rot_pool;
+	const struct rot_sched *rot_sched;
+	uint32_t rot_ttl;
+	int rot_fam;
+	unsigned rot_count;
+	int rot_rr; /* the first rotated record's index, -1 none */
+	unsigned nrr;
+	struct engine_base_rr rr[ENGINE_BASE_RR_MAX];
+	uint8_t names[8192];
+	struct wire_rr scratch;
+};
+
+/* engine_build_entry for pool p's own name; when base is given, also
+ * what p's aliases need to be built from it (base->ok tells whether they
+ * can be). */
+int engine_build_pool_entry(const struct config *cfg, const struct pool *p, const uint8_t *name,
+			    uint16_t qtype, struct entry *e, struct engine_alias_base *base);
+
+/* The entry of alias (one of base->pool's aliases, as the pool lists it)
+ * for base->qtype, built from its pool name's answer without a lookup:
+ * the same entry engine_build_entry makes. Returns -1 when it cannot be
+ * (then engine_build_entry decides). */
+int engine_build_alias_entry(const struct engine_alias_base *base, const uint8_t *alias,
+			     struct entry *e);
 
 /* The fast-path entry for a cached (recursed) answer: no rotation, TTLs
  * counted down to its expiry (unix seconds derived from the monotonic

@@ -25,6 +25,8 @@ struct pending {
 struct publisher {
 	const struct fp_ops *fp;
 	struct entry *scratch; /* [FP_BATCH_MAX] renderings (main thread only) */
+	/* the pool name's A and AAAA answers, for its aliases' */
+	struct engine_alias_base *base[2];
 	struct pending pending[FP_BATCH_MAX];
 	unsigned npending;
 	/* this generation's configured keys, sorted: what the next full
@@ -44,6 +46,7 @@ struct publisher {
 		uint64_t no_room; /* names the fast path could not hold */
 	} n;
 	uint64_t collisions, removed, hot;
+	uint64_t derived; /* of the last full publish: aliases built from their pool's answer */
 	double last_ms; /* the last full publish took */
 };
 
@@ -60,8 +63,10 @@ struct publisher *publish_create(const struct fp_ops *fp)
 		return NULL;
 	p->fp = fp;
 	p->scratch = aligned_alloc(64, FP_BATCH_MAX * sizeof(*p->scratch));
-	if (!p->scratch) {
-		free(p);
+	p->base[0] = malloc(sizeof(*p->base[0]));
+	p->base[1] = malloc(sizeof(*p->base[1]));
+	if (!p->scratch || !p->base[0] || !p->base[1]) {
+		publish_destroy(p);
 		return NULL;
 	}
 	return p;
@@ -72,6 +77,8 @@ void publish_destroy(struct publisher *p)
 	if (!p)
 		return;
 	free(p->scratch);
+	free(p->base[0]);
+	free(p->base[1]);
 	free(p->keys);
 	free(p->held);
 	free(p->losers);
@@ -139,15 +146,43 @@ static void flush(struct publisher *p)
 	p->npending = 0;
 }
 
+/* Forget the pool names' answers: the next pool's aliases start afresh
+ * (a base must never outlive the config it was read from). */
+static void forget_bases(struct publisher *p)
+{
+	for (int t = 0; t < 2; t++) {
+		p->base[t]->ok = false;
+		p->base[t]->pool = NULL;
+	}
+}
+
+/* Render name j of pool (0 its own, then its aliases) into e: a pool's
+ * name first, keeping what its aliases repeat, and an alias from that
+ * where the engine allows it. */
+static int render(struct publisher *p, const struct config *cfg, const struct pool *pool,
+		  unsigned j, const uint8_t *name, uint16_t qtype, struct entry *e)
+{
+	struct engine_alias_base *b = p->base[qtype == TYPE_AAAA];
+
+	if (j == 0)
+		return engine_build_pool_entry(cfg, pool, name, qtype, e, b);
+	if (b->pool == pool && engine_build_alias_entry(b, name, e) == 0) {
+		p->derived++;
+		return 0;
+	}
+	return engine_build_entry(cfg, name, qtype, e);
+}
+
 /* Render one name into the batch unless the fast path holds that very
  * entry already (*held, updated when the batch is handed over), or
  * withdraw it where it cannot be served on the fast path now. */
-static void publish_name(struct publisher *p, const struct config *cfg, const uint8_t *name,
-			 uint16_t qtype, uint64_t key, uint64_t *held)
+static void publish_name(struct publisher *p, const struct config *cfg, const struct pool *pool,
+			 unsigned j, const uint8_t *name, uint16_t qtype, uint64_t key,
+			 uint64_t *held)
 {
 	struct entry *e = &p->scratch[p->npending];
 
-	if (engine_build_entry(cfg, name, qtype, e) == 0) {
+	if (render(p, cfg, pool, j, name, qtype, e) == 0) {
 		uint64_t fp = entry_fingerprint(e);
 
 		if (fp == *held) {
@@ -169,11 +204,12 @@ static void publish_name(struct publisher *p, const struct config *cfg, const ui
 	p->n.skipped++;
 }
 
-/* Visit every name of pool i: fn(name, qtype). */
-#define POOL_NAMES(pool, name, qtype)                                                      \
-	for (unsigned j_ = 0; j_ <= (pool)->naliases; j_++)                                 \
+/* Visit every name of a pool, its own first (j = 0), then its aliases;
+ * A, then AAAA. */
+#define POOL_NAMES(pool, j, name, qtype)                                                   \
+	for (unsigned j = 0; j <= (pool)->naliases; j++)                                    \
 		for (uint16_t t_ = 0, qtype = TYPE_A; t_ < 2; t_++, qtype = TYPE_AAAA)       \
-			for (const uint8_t *name = j_ ? (pool)->aliases[j_ - 1] : (pool)->name; \
+			for (const uint8_t *name = j ? (pool)->aliases[j - 1] : (pool)->name;   \
 			     name; name = NULL)
 
 /* A name's key and its place in the config's order of names. */
@@ -262,7 +298,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
-		POOL_NAMES(pool, name, qtype)
+		POOL_NAMES(pool, j, name, qtype)
 		{
 			rk[rank].key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
 			rk[rank].rank = rank;
@@ -305,10 +341,12 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	size_t next_lost = 0;
 
 	rank = 0;
+	p->derived = 0;
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
-		POOL_NAMES(pool, name, qtype)
+		forget_bases(p);
+		POOL_NAMES(pool, j, name, qtype)
 		{
 			size_t r = rank++, len = dname_len(name);
 
@@ -320,10 +358,11 @@ void publish_config(struct publisher *p, const struct config *cfg)
 				p->collisions++;
 				continue;
 			}
-			publish_name(p, cfg, name, qtype, entry_digest(name, len, qtype, CLASS_IN),
-				     &held_by_rank[r]);
+			publish_name(p, cfg, pool, j, name, qtype,
+				     entry_digest(name, len, qtype, CLASS_IN), &held_by_rank[r]);
 		}
 	}
+	forget_bases(p);
 	flush(p);
 	free(lost);
 
@@ -377,23 +416,27 @@ static bool lost_key(const struct publisher *p, const uint8_t *name, uint16_t qt
 void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 {
 	struct publish_counts full = p->n; /* what status reports */
+	uint64_t derived = p->derived;
 
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
 		if (i != index && !pool->fallback)
 			continue;
-		POOL_NAMES(pool, name, qtype)
+		forget_bases(p);
+		POOL_NAMES(pool, j, name, qtype)
 		{
 			uint64_t key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
 			ptrdiff_t at = key_index(p->keys, p->nkeys, key);
 
 			if (at >= 0 && !lost_key(p, name, qtype))
-				publish_name(p, cfg, name, qtype, key, &p->held[at]);
+				publish_name(p, cfg, pool, j, name, qtype, key, &p->held[at]);
 		}
 	}
+	forget_bases(p);
 	flush(p);
 	p->n = full;
+	p->derived = derived;
 }
 
 void publish_hot(struct publisher *p, const struct entry *e)
@@ -414,11 +457,13 @@ size_t publish_status(const struct publisher *p, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "entries-published %llu generation %u unchanged %llu skipped %llu "
-			 "collisions %llu not-held %llu removed %llu hot %llu publish-ms %.1f\n",
+			 "collisions %llu not-held %llu removed %llu hot %llu derived %llu "
+			 "publish-ms %.1f\n",
 			 (unsigned long long)p->n.published, p->generation,
 			 (unsigned long long)p->n.unchanged, (unsigned long long)p->n.skipped,
 			 (unsigned long long)p->collisions, (unsigned long long)p->n.no_room,
-			 (unsigned long long)p->removed, (unsigned long long)p->hot, p->last_ms);
+			 (unsigned long long)p->removed, (unsigned long long)p->hot,
+			 (unsigned long long)p->derived, p->last_ms);
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
 }

@@ -107,6 +107,19 @@ void node_add_rr(struct arena *a, struct node *n, uint16_t type, uint32_t ttl,
 		s->ttl = ttl;
 }
 
+bool zone_below_cut(const struct zone *z, const uint8_t *name)
+{
+	if (z->cuts == 0)
+		return false;
+	for (const uint8_t *p = name; dname_len(p) > z->apex_len; p = dname_parent(p)) {
+		const struct node *n = zone_find(z, p, dname_len(p));
+
+		if (n && node_rrset(n, TYPE_NS))
+			return true;
+	}
+	return false;
+}
+
 uint32_t zone_negative_ttl(const struct zone *z)
 {
 	const struct rr *soa = z->soa->head;
@@ -200,6 +213,8 @@ static void load_record(zs_scanner_t *s)
 		goto stop;
 	}
 	z->records++;
+	if (s->r_type == TYPE_NS && !dname_equal(owner, z->apex))
+		z->cuts++;
 	return;
 bad:
 	snprintf(c->err, c->err_len, "%s:%llu: bad owner name", c->file,

@@ -48,6 +48,7 @@ struct zone {
 	uint32_t mask;
 	uint32_t nodes;
 	uint32_t records;
+	uint32_t cuts; /* NS RRs below the apex (delegations), from the zone file */
 	/* A secondary zone (control/xfr.h): its config, and its transfer
 	 * state, which outlives config generations (NULL when only checked). */
 	const struct secondary *secondary;
@@ -64,6 +65,8 @@ struct zone *zone_load(struct arena *a, const uint8_t *apex, const char *file, c
 struct zone *zone_empty(struct arena *a, const uint8_t *apex, const char *file);
 
 struct node *zone_find(const struct zone *z, const uint8_t *name, size_t len);
+/* Is name at or below a delegation of z (an NS RRset below the apex)? */
+bool zone_below_cut(const struct zone *z, const uint8_t *name);
 /* Find or create the node, creating empty non-terminals up to the apex. */
 struct node *zone_add_node(struct arena *a, struct zone *z, const uint8_t *name);
 struct rrset *node_rrset(const struct node *n, uint16_t type);

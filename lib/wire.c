@@ -202,48 +202,6 @@ enum wire_verdict wire_query_parse(const uint8_t *pkt, size_t len, struct wire_q
 
 /* --- builder --- */
 
-void wire_buf_init(struct wire_buf *b, uint8_t *wire, size_t max)
-{
-	b->wire = wire;
-	b->len = 0;
-	b->max = max;
-	b->err = CAR_EOK;
-	b->ncomp = 0;
-}
-
-void wire_put_bytes(struct wire_buf *b, const void *src, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->max - b->len < n) {
-		b->err = CAR_ESPACE;
-		return;
-	}
-	memcpy(b->wire + b->len, src, n);
-	b->len += n;
-}
-
-void wire_put_u8(struct wire_buf *b, uint8_t v)
-{
-	wire_put_bytes(b, &v, 1);
-}
-
-void wire_put_u16(struct wire_buf *b, uint16_t v)
-{
-	uint8_t x[2];
-
-	wire_write16(x, v);
-	wire_put_bytes(b, x, 2);
-}
-
-void wire_put_u32(struct wire_buf *b, uint32_t v)
-{
-	uint8_t x[4];
-
-	wire_write32(x, v);
-	wire_put_bytes(b, x, 4);
-}
-
 /* Does the (possibly compressed) name at off in our own output equal name?
  * Case-insensitive. Bounded like the parser, though we wrote these bytes. */
 static bool name_at_equals(const uint8_t *wire, size_t len, size_t off, const uint8_t *name)
@@ -292,6 +250,18 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 
 	if (b->err)
 		return;
+	size_t len = compress ? dname_len(name) : 0;
+
+	if (compress && len == b->last_len && memcmp(name, b->last, len) == 0) {
+		/* what the search found last time: names are only added after */
+		if (b->max - b->len < 2) {
+			b->err = CAR_ESPACE;
+			return;
+		}
+		wire_write16(b->wire + b->len, (uint16_t)(0xc000 | b->last_ptr));
+		b->len += 2;
+		return;
+	}
 	if (compress) {
 		for (; *s && !found; s += *s + 1) {
 			for (unsigned i = 0; i < b->ncomp; i++) {
@@ -314,6 +284,7 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 		return;
 	}
 	size_t start = b->len;
+	bool whole = false; /* the name is remembered at start */
 
 	memcpy(b->wire + b->len, name, prefix);
 	b->len += prefix;
@@ -324,8 +295,23 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 		b->wire[b->len++] = 0;
 	}
 	for (size_t off = start; off < start + prefix; off += 1 + (size_t)b->wire[off])
-		if (off <= 0x3fff && b->ncomp < WIRE_COMP_MAX)
+		if (off <= 0x3fff && b->ncomp < WIRE_COMP_MAX) {
 			b->comp[b->ncomp++] = (uint16_t)off;
+			whole = whole || off == start;
+		}
+	/* the same name next time: the pointer found, or the name just
+	 * written (no earlier name matched it whole) when it was remembered */
+	b->last_len = 0;
+	if (!compress || len > DNAME_MAXLEN)
+		return;
+	if (found && prefix == 0)
+		b->last_ptr = (uint16_t)ptr;
+	else if (whole)
+		b->last_ptr = (uint16_t)start;
+	else
+		return;
+	memcpy(b->last, name, len);
+	b->last_len = (uint8_t)len;
 }
 
 void wire_reply_begin(struct wire_buf *b, const uint8_t *query, const struct wire_query *q)
@@ -335,6 +321,7 @@ void wire_reply_begin(struct wire_buf *b, const uint8_t *query, const struct wir
 	b->len = 0;
 	b->err = CAR_EOK;
 	b->ncomp = 0;
+	b->last_len = 0;
 	wire_put_u16(b, q->id);
 	wire_put_u16(b, flags);
 	wire_put_u16(b, q->question_ok ? 1 : 0);
@@ -367,7 +354,6 @@ void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok)
 
 /* --- resource records of whole messages --- */
 
-#define TYPE_DNAME 39
 
 /* RDATA layouts with names: NS/CNAME/PTR/DNAME one name; MX 2 bytes + name;
  * SRV 6 bytes + name; SOA two names + 20 bytes. Others are copied. */

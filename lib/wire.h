@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dname.h"
 
@@ -59,6 +60,7 @@ enum wire_type {
 	TYPE_TXT = 16,
 	TYPE_AAAA = 28,
 	TYPE_SRV = 33,
+	TYPE_DNAME = 39,
 	TYPE_OPT = 41,
 	TYPE_RRSIG = 46,
 	TYPE_IXFR = 251,
@@ -146,6 +148,11 @@ struct wire_buf {
 	int err;
 	unsigned ncomp;
 	uint16_t comp[WIRE_COMP_MAX]; /* offsets of names written, for compression */
+	/* the last name compressed and where its pointer went: the same
+	 * name again (a pool's records) points there without a search */
+	uint8_t last_len; /* 0: none */
+	uint16_t last_ptr;
+	uint8_t last[DNAME_MAXLEN];
 };
 
 /* A point to roll back to when an RRset does not fit. */
@@ -154,11 +161,49 @@ struct wire_mark {
 	unsigned ncomp;
 };
 
-void wire_buf_init(struct wire_buf *b, uint8_t *wire, size_t max);
-void wire_put_u8(struct wire_buf *b, uint8_t v);
-void wire_put_u16(struct wire_buf *b, uint16_t v);
-void wire_put_u32(struct wire_buf *b, uint32_t v);
-void wire_put_bytes(struct wire_buf *b, const void *src, size_t n);
+/* The writers: inline, as every record takes several of them. */
+static inline void wire_buf_init(struct wire_buf *b, uint8_t *wire, size_t max)
+{
+	b->wire = wire;
+	b->len = 0;
+	b->max = max;
+	b->err = CAR_EOK;
+	b->ncomp = 0;
+	b->last_len = 0;
+}
+
+static inline void wire_put_bytes(struct wire_buf *b, const void *src, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->max - b->len < n) {
+		b->err = CAR_ESPACE;
+		return;
+	}
+	memcpy(b->wire + b->len, src, n);
+	b->len += n;
+}
+
+static inline void wire_put_u8(struct wire_buf *b, uint8_t v)
+{
+	wire_put_bytes(b, &v, 1);
+}
+
+static inline void wire_put_u16(struct wire_buf *b, uint16_t v)
+{
+	uint8_t x[2];
+
+	wire_write16(x, v);
+	wire_put_bytes(b, x, 2);
+}
+
+static inline void wire_put_u32(struct wire_buf *b, uint32_t v)
+{
+	uint8_t x[4];
+
+	wire_write32(x, v);
+	wire_put_bytes(b, x, 4);
+}
 /* Write name (uncompressed wire form); compress against names written
  * before when compress is set; remember its labels for later names. */
 void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress);
@@ -175,6 +220,7 @@ static inline void wire_buf_rollback(struct wire_buf *b, struct wire_mark m)
 	b->len = m.len;
 	b->ncomp = m.ncomp;
 	b->err = CAR_EOK;
+	b->last_len = 0; /* its pointer may point past the end now */
 }
 
 /* Start a reply: header with the query's ID, opcode, RD and CD, and the

@@ -13,10 +13,14 @@
  * reflector's).
  *
  *   dp_bench [SECONDS [NAMES [scale]]]
+ *   dp_bench 0 0 publish CONFIG
  *
  * NAMES (default 10 000) sets the table's size; `scale` runs only the
  * lookup-vs-size comparison (scale_run) and prints
- * `dpdk-scale names=N … prefetch_gain=G … rss_mib=R` last. */
+ * `dpdk-scale names=N … prefetch_gain=G … rss_mib=R` last. `publish`
+ * loads CONFIG (e.g. tests/bench/bigconfig.py's), times its publish to the
+ * table (first, unchanged, every entry replaced) and prints
+ * `dpdk-publish names=N entries=E first_ms=… unchanged_ms=… replaced_ms=…`. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -360,11 +364,12 @@ int main(int argc, char **argv)
 		       "--no-shconf", "--log-level=*:error", NULL};
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
 	bool scale = argc > 3 && strcmp(argv[3], "scale") == 0;
+	const char *config_path = argc > 4 && strcmp(argv[3], "publish") == 0 ? argv[4] : NULL;
 
 	if (argc > 2)
 		NAMES = atoi(argv[2]) < 2 ? 2 : atoi(argv[2]);
 	/* the table (rte_hash: keys, buckets) lives in DPDK's heap */
-	snprintf(mem, sizeof(mem), "%d", 512 + NAMES / 1000);
+	snprintf(mem, sizeof(mem), "%d", config_path ? 1024 : 512 + NAMES / 1000);
 	/* a frame per name at least, so a large table is walked, not a
 	 * 64 k sample of it that would fit the caches */
 	while (FRAMES < (unsigned)NAMES && FRAMES < FRAMES_MAX)
@@ -385,10 +390,15 @@ int main(int argc, char **argv)
 	}
 	if (!mkdtemp(dir))
 		return 1;
-	struct config *cfg = make_config(dir);
+	char err[CFG_ERR_LEN];
+	struct config *cfg = config_path ? config_load(config_path, err, sizeof(err))
+					 : make_config(dir);
 
-	if (!cfg)
+	if (!cfg) {
+		if (config_path)
+			fprintf(stderr, "%s\n", err);
 		return 1;
+	}
 	static struct ring_ports rp;
 
 	if (ring_ports_create(&rp, 4096) < 0)
@@ -432,17 +442,34 @@ int main(int argc, char **argv)
 	publish_config(pub, cfg);
 	cpu_ms = thread_cpu_ms() - cpu0;
 	publish_status(pub, st, sizeof(st));
-	printf("republished unchanged in %.0f ms (%.0f ms CPU)",
-	       atof(strstr(st, "publish-ms ") + 11), cpu_ms);
+	double unchanged_ms = atof(strstr(st, "publish-ms ") + 11);
+
+	printf("republished unchanged in %.0f ms (%.0f ms CPU)", unchanged_ms, cpu_ms);
 	struct publisher *fresh = publish_create(&dp_ops);
 
 	cpu0 = thread_cpu_ms();
 	publish_config(fresh, cfg);
 	cpu_ms = thread_cpu_ms() - cpu0;
 	publish_status(fresh, st, sizeof(st));
-	printf("; every entry replaced in %.0f ms (%.0f ms CPU)\n\n",
-	       atof(strstr(st, "publish-ms ") + 11), cpu_ms);
+	double replaced_ms = atof(strstr(st, "publish-ms ") + 11);
+
+	printf("; every entry replaced in %.0f ms (%.0f ms CPU)\n\n", replaced_ms, cpu_ms);
 	publish_destroy(fresh);
+	if (config_path) {
+		size_t names = 0;
+
+		for (unsigned i = 0; i < cfg->npools; i++)
+			names += 1 + (size_t)cfg->pools[i]->naliases;
+		printf("dpdk-publish names=%zu entries=%llu first_ms=%.0f unchanged_ms=%.0f "
+		       "replaced_ms=%.0f bytes_per_entry=%.0f\n",
+		       names, entries, ms, unchanged_ms, replaced_ms,
+		       entries ? (double)bytes / entries : 0);
+		dp_ops.stop();
+		publish_destroy(pub);
+		config_free(cfg);
+		rmdir(dir);
+		return 0;
+	}
 	make_frames();
 	if (dp_launch() < 0)
 		return 1;

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "engine.h"
 #include "frame_util.h"
 #include "publish.h"
 
@@ -200,6 +201,132 @@ static void test_pool(void **state)
 	config_free(a);
 }
 
+/* The entries of one pool's aliases built from its name's answer
+ * (engine_build_alias_entry) against engine_build_entry's, byte for
+ * byte; returns how many were built that way. */
+static unsigned compare_aliases(const struct config *cfg, const struct pool *p)
+{
+	static struct engine_alias_base base;
+	struct entry *ref = aligned_alloc(64, sizeof(*ref)), *got = aligned_alloc(64, sizeof(*got));
+	unsigned derived = 0;
+
+	assert_non_null(ref);
+	assert_non_null(got);
+	for (uint16_t qtype = TYPE_A;; qtype = TYPE_AAAA) {
+		int rc = engine_build_pool_entry(cfg, p, p->name, qtype, got, &base);
+
+		assert_int_equal(rc, engine_build_entry(cfg, p->name, qtype, ref));
+		if (rc == 0)
+			assert_int_equal(entry_fingerprint(got), entry_fingerprint(ref));
+		for (unsigned j = 0; j < p->naliases; j++) {
+			const uint8_t *alias = p->aliases[j];
+			int want = engine_build_entry(cfg, alias, qtype, ref);
+
+			int rc_alias = engine_build_alias_entry(&base, alias, got);
+
+			/* from a usable base only an answer too big fails, as it
+			 * does for engine_build_entry */
+			if (base.ok)
+				assert_int_equal(rc_alias, want);
+			if (rc_alias < 0)
+				continue; /* the publisher asks engine_build_entry */
+			derived++;
+			assert_int_equal(want, 0);
+			assert_int_equal(got->digest, ref->digest);
+			assert_int_equal(got->name_len, ref->name_len);
+			assert_memory_equal(got->name, ref->name, ref->name_len);
+			assert_int_equal(got->head_len, ref->head_len);
+			assert_int_equal(got->tail_len, ref->tail_len);
+			assert_int_equal(got->rr_count, ref->rr_count);
+			assert_memory_equal(got->bytes, ref->bytes,
+					    ref->head_len + ref->rr_count * ref->rr_len + ref->tail_len);
+			assert_int_equal(got->nttl, ref->nttl);
+			assert_memory_equal(got->ttl_off, ref->ttl_off, ref->nttl * sizeof(ref->ttl_off[0]));
+			assert_int_equal(entry_fingerprint(got), entry_fingerprint(ref));
+		}
+		if (qtype == TYPE_AAAA)
+			break;
+	}
+	free(ref);
+	free(got);
+	return derived;
+}
+
+static struct pool *pool_named(const struct config *cfg, const char *name)
+{
+	uint8_t wire[DNAME_MAXLEN];
+
+	dname_from_str(name, wire, sizeof(wire));
+	for (unsigned i = 0; i < cfg->npools; i++)
+		if (dname_equal(cfg->pools[i]->name, wire))
+			return cfg->pools[i];
+	fail_msg("no pool %s", name);
+	return NULL;
+}
+
+/* Shapes of answers and of names: both families, NODATA (SOA in
+ * authority), weights and answer-count, aliases below their own pool
+ * name (the CNAME target then compresses into the question), deep aliases
+ * with empty non-terminals, upper case in the config, an answer near an
+ * entry's limit and one over it, and aliases below a delegation (never
+ * built from the pool's answer). */
+static void test_alias_entries(void **state)
+{
+#define BIG "big-0123456789abcdef0123456789abcdef0123456789abc"
+	char text[8192];
+	int n = snprintf(text, sizeof(text),
+		"pools:\n"
+		"  - {name: www.example.test., aliases: [w.example.test., x.www.example.test.,\n"
+		"     a.b.c.deep.example.test., W2.Example.TEST., long-alias-name-%s.example.test.],\n"
+		"     members: [{address: 192.0.2.1}, {address: 192.0.2.2}, {address: \"2001:db8::1\"}]}\n"
+		"  - {name: v4.example.test., aliases: [v4a.example.test., y.v4.example.test.],\n"
+		"     members: [{address: 192.0.2.3}]}\n"
+		"  - {name: wrr.example.test., aliases: [wrr-a.example.test., wrr-b.example.test.],\n"
+		"     method: weighted, answer-count: 1, ttl: 7,\n"
+		"     members: [{address: 192.0.2.4, weight: 3}, {address: 192.0.2.5, weight: 1},\n"
+		"               {address: 192.0.2.6, weight: 0}]}\n"
+		"  - {name: deleg.example.test., aliases: [x.sub.example.test., deleg-b.example.test.],\n"
+		"     members: [{address: 192.0.2.7}]}\n"
+		"  - name: %s.example.test.\n"
+		"    aliases: [big-a.example.test., x.%s.example.test.]\n"
+		"    members:\n",
+		"0123456789abcdef0123456789abcdef", BIG, BIG);
+
+	(void)state;
+	/* 41 AAAA: 1148 bytes, fits an entry (1200); behind a CNAME whose
+	 * target takes 53 bytes it does not, behind one that points into
+	 * the question it does */
+	for (int i = 1; i <= 41; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "      - {address: \"2001:db8::%x\"}\n", i);
+	n += snprintf(text + n, sizeof(text) - (size_t)n,
+		      "  - name: huge.example.test.\n    aliases: [huge-a.example.test.]\n"
+		      "    members:\n");
+	for (int i = 1; i <= 60; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "      - {address: \"2001:db8::1:%x\"}\n", i);
+	struct config *cfg = fu_load_pools(text);
+
+	assert_non_null(cfg);
+	/* A and AAAA of 5 aliases; of 2 (AAAA: NODATA); of 2 (weighted) */
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "www.example.test")), 10);
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "v4.example.test")), 4);
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "wrr.example.test")), 4);
+	/* one alias below `sub` (a delegation): none of the pool's */
+	assert_false(pool_named(cfg, "deleg.example.test")->plain_aliases);
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "deleg.example.test")), 0);
+	/* near the limit: A (NODATA) for both, AAAA only behind the short CNAME */
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, BIG ".example.test")), 3);
+	/* too big for the pool name itself: A (NODATA) only */
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "huge.example.test")), 1);
+	config_free(cfg);
+	/* topology: a prefix table per entry */
+	cfg = fu_load_pools(fu_topology_pools);
+	assert_non_null(cfg);
+	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "geo.example.test")), 2);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +334,7 @@ int main(void)
 	    cmocka_unit_test(test_reload_changed),
 	    cmocka_unit_test(test_full_fast_path),
 	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_alias_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
