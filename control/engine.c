@@ -874,17 +874,32 @@ static int entry_topology(struct entry *e, const struct pool *p, int fam,
 	return all->n ? 0 : -1;
 }
 
-/* The query an entry answers: name, qtype, class IN, no EDNS. */
+/* The query an entry answers: name, qtype, class IN, no EDNS; and what
+ * wire_query_parse would read from it (the name is one of ours, in wire
+ * form already: a million of them are not parsed again). */
 static int entry_query(const uint8_t *name, uint16_t qtype, uint8_t *query, struct wire_query *q)
 {
-	size_t nlen = dname_len(name), qlen = WIRE_HDR_LEN + nlen + 4;
+	size_t nlen = dname_len(name);
 
+	if (nlen > DNAME_MAXLEN)
+		return -1;
 	memset(query, 0, WIRE_HDR_LEN);
 	query[5] = 1;
 	memcpy(query + WIRE_HDR_LEN, name, nlen);
 	wire_write16(query + WIRE_HDR_LEN + nlen, qtype);
 	wire_write16(query + WIRE_HDR_LEN + nlen + 2, CLASS_IN);
-	return wire_query_parse(query, qlen, q) == WIRE_ANSWER ? 0 : -1;
+	memset(q, 0, offsetof(struct wire_query, qname));
+	q->qdcount = 1;
+	memcpy(q->qname, name, nlen);
+	dname_lower(q->qname);
+	memset((uint8_t *)q + offsetof(struct wire_query, qname_len), 0,
+	       sizeof(*q) - offsetof(struct wire_query, qname_len));
+	q->qname_len = (uint8_t)nlen;
+	q->qtype = qtype;
+	q->qclass = CLASS_IN;
+	q->question_end = (uint16_t)(WIRE_HDR_LEN + nlen + 4);
+	q->question_ok = true;
+	return 0;
 }
 
 static void entry_answer_begin(struct answer *A, const struct config *cfg, uint16_t qtype,
