@@ -50,10 +50,34 @@ static struct {
 		unsigned n;
 	} tap_call;
 	uint32_t generation;
-	uint64_t published, skipped;
 } x;
 
 static uint64_t mono_ns(void);
+
+/* The map's capacity. Each element held costs sizeof(struct xdp_entry)
+ * (about 11 KiB) of kernel memory, so a capacity sized to a large config
+ * (a million names: two million entries, 22 GiB) is held to an eighth of
+ * the machine's memory unless the operator set dataplane.max-entries;
+ * the names beyond are answered by carouseld, counted as not-held. */
+static unsigned xdp_capacity(const struct fp_config *c)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t budget = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 8 : 0;
+	uint64_t fit = budget / sizeof(struct xdp_entry);
+
+	if (!c->max_entries_sized || !budget || c->max_entries <= fit)
+		return c->max_entries;
+	if (fit < 1024)
+		fit = 1024;
+	log_warn("event=xdp-capacity entries=%llu sized-to-config=%u kernel-mib-max=%.0f "
+		 "note=\"the XDP map holds %llu entries (an eighth of this machine's memory at "
+		 "%zu bytes each); the rest of the config's names are answered by carouseld; set "
+		 "dataplane.max-entries to hold more\"",
+		 (unsigned long long)fit, c->max_entries,
+		 (double)fit * sizeof(struct xdp_entry) / (1 << 20), (unsigned long long)fit,
+		 sizeof(struct xdp_entry));
+	return (unsigned)fit;
+}
 static uint64_t counter(unsigned idx);
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -172,7 +196,7 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	/* BPF_F_NO_PREALLOC: the kernel allocates an element per entry held
 	 * (sizeof(struct xdp_entry) each), not the maximum up front */
 	if (c->max_entries)
-		bpf_map__set_max_entries(x.skel->maps.entries, c->max_entries);
+		bpf_map__set_max_entries(x.skel->maps.entries, xdp_capacity(c));
 	err = carousel_bpf__load(x.skel);
 	if (err) {
 		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "
@@ -235,9 +259,11 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	if (eth_xdp_tx_errors(x.ifname, &x.err_base) < 0)
 		x.err_base = 0;
 	x.err_seen = x.err_base;
-	log_info("event=xdp-init interface=%s driver=%s mode=%s max-entries=%u xdp-mode=%s "
-		 "reason=\"%s\"",
+	log_info("event=xdp-init interface=%s driver=%s mode=%s max-entries=%u kernel-mib-max=%.0f "
+		 "xdp-mode=%s reason=\"%s\"",
 		 x.ifname, x.driver, x.mode, bpf_map__max_entries(x.skel->maps.entries),
+		 (double)bpf_map__max_entries(x.skel->maps.entries) * sizeof(struct xdp_entry) /
+		     (1 << 20),
 		 c->xdp_mode == XDP_MODE_AUTO ? "auto" : c->xdp_mode == XDP_MODE_NATIVE ? "native"
 											: "generic",
 		 x.why);
@@ -584,9 +610,10 @@ static size_t xdp_status_text(char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "dataplane xdp\ninterface %s driver %s mode %s (%s)\n"
-			 "entries-published %llu\ntx-errors %llu\n",
+			 "map-capacity %u\ntx-errors %llu\n",
 			 x.ifname, x.driver[0] ? x.driver : "none", x.mode ? x.mode : "none",
-			 x.why[0] ? x.why : "not attached", (unsigned long long)x.published,
+			 x.why[0] ? x.why : "not attached",
+			 x.skel ? bpf_map__max_entries(x.skel->maps.entries) : 0,
 			 (unsigned long long)xdp_tx_errors());
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);

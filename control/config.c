@@ -2140,6 +2140,7 @@ struct config *config_load(const char *path, char *err, size_t err_len)
 		names += names / 4;
 		cfg->dp.max_entries = names < 65536 ? 65536 : names > (1u << 26) ? 1u << 26
 										  : (unsigned)names;
+		cfg->dp.max_entries_sized = true;
 	}
 	rc = 0;
 out:

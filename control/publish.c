@@ -177,12 +177,12 @@ static int render(struct publisher *p, const struct config *cfg, const struct po
  * entry already (*held, updated when the batch is handed over), or
  * withdraw it where it cannot be served on the fast path now. */
 static void publish_name(struct publisher *p, const struct config *cfg, const struct pool *pool,
-			 unsigned j, const uint8_t *name, uint16_t qtype, uint64_t key,
-			 uint64_t *held)
+			 unsigned j, const uint8_t *name, uint16_t qtype, uint64_t *held)
 {
 	struct entry *e = &p->scratch[p->npending];
 
 	if (render(p, cfg, pool, j, name, qtype, e) == 0) {
+		uint64_t key = e->digest; /* the name's, as engine_build_entry keys it */
 		uint64_t fp = entry_fingerprint(e);
 
 		if (fp == *held) {
@@ -199,7 +199,7 @@ static void publish_name(struct publisher *p, const struct config *cfg, const st
 	/* the fast path may hold something under the key (an earlier
 	 * rendering, a hot entry from before the name was configured) */
 	if (*held != HELD_WITHDRAWN)
-		p->fp->withdraw(key);
+		p->fp->withdraw(entry_digest(name, dname_len(name), qtype, CLASS_IN));
 	*held = HELD_WITHDRAWN;
 	p->n.skipped++;
 }
@@ -411,8 +411,7 @@ void publish_config(struct publisher *p, const struct config *cfg)
 				p->collisions++;
 				continue;
 			}
-			publish_name(p, cfg, pool, j, name, qtype,
-				     entry_digest(name, len, qtype, CLASS_IN), &held_by_rank[r]);
+			publish_name(p, cfg, pool, j, name, qtype, &held_by_rank[r]);
 		}
 	}
 	forget_bases(p);
@@ -457,8 +456,11 @@ void publish_config(struct publisher *p, const struct config *cfg)
 		 pass_ms[2] - pass_ms[1], pass_ms[3] - pass_ms[2]);
 	if (p->n.no_room)
 		log_warn("event=publish path=%s not-held=%llu note=\"the fast path is full: these "
-			 "names are answered by carouseld; raise dataplane.max-entries (now %u)\"",
-			 p->fp->name, (unsigned long long)p->n.no_room, cfg->dp.max_entries);
+			 "names are answered by carouseld; raise dataplane.max-entries (%s %u; "
+			 "the fast path's start-up line says what it holds)\"",
+			 p->fp->name, (unsigned long long)p->n.no_room,
+			 cfg->dp.max_entries_sized ? "sized to the config:" : "set to",
+			 cfg->dp.max_entries);
 }
 
 static bool lost_key(const struct publisher *p, const uint8_t *name, uint16_t qtype)
@@ -486,7 +488,7 @@ void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 			ptrdiff_t at = key_index(p->keys, p->nkeys, key);
 
 			if (at >= 0 && !lost_key(p, name, qtype))
-				publish_name(p, cfg, pool, j, name, qtype, key, &p->held[at]);
+				publish_name(p, cfg, pool, j, name, qtype, &p->held[at]);
 		}
 	}
 	forget_bases(p);

@@ -31,6 +31,7 @@ struct fp_config {
 	uint8_t ip4[4], ip6[16];
 	unsigned ip4_prefix, ip6_prefix;
 	unsigned max_entries; /* dataplane.max-entries, else sized to the config */
+	bool max_entries_sized; /* ... sized to the config (not set by the operator) */
 };
 
 /* DNS Cookies as carouseld answers them (lib/cookie.h, RFC 9018): a fast

@@ -242,6 +242,21 @@ void wire_buf_remember(struct wire_buf *b, size_t off)
 	}
 }
 
+/* Byte for byte the same name, read label by label (never past either). */
+static bool same_name(const uint8_t *a, const uint8_t *b)
+{
+	for (;;) {
+		if (*a != *b)
+			return false;
+		if (*a == 0)
+			return true;
+		if (memcmp(a + 1, b + 1, *a) != 0)
+			return false;
+		a += 1 + *a;
+		b += 1 + *b;
+	}
+}
+
 void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 {
 	const uint8_t *s = name;
@@ -250,9 +265,7 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 
 	if (b->err)
 		return;
-	size_t len = compress ? dname_len(name) : 0;
-
-	if (compress && len == b->last_len && memcmp(name, b->last, len) == 0) {
+	if (compress && b->last_len && same_name(name, b->last)) {
 		/* what the search found last time: names are only added after */
 		if (b->max - b->len < 2) {
 			b->err = CAR_ESPACE;
@@ -302,7 +315,11 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 	/* the same name next time: the pointer found, or the name just
 	 * written (no earlier name matched it whole) when it was remembered */
 	b->last_len = 0;
-	if (!compress || len > DNAME_MAXLEN)
+	if (!compress)
+		return;
+	size_t len = dname_len(name);
+
+	if (len > DNAME_MAXLEN)
 		return;
 	if (found && prefix == 0)
 		b->last_ptr = (uint16_t)ptr;

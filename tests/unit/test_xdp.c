@@ -26,6 +26,7 @@
 #include "frame_util.h"
 #include "publish.h"
 #include "socket_answer.h"
+#include "carousel_xdp.h"
 #include "xdp.h"
 
 static struct config *pub;
@@ -507,6 +508,66 @@ static void test_topology(void **state)
 	}
 }
 
+/* A map smaller than the config: what does not fit is counted (not-held)
+ * and answered by carouseld (the program passes it); a capacity sized to
+ * a config too large for the machine is held to an eighth of its memory.
+ * Runs last: it loads the program again. */
+static void test_capacity(void **state)
+{
+	enum { POOLS = 700 }; /* 1400 entries (A, and AAAA's NODATA) */
+	size_t cap = 64 + POOLS * 96;
+	char *text = malloc(cap), st[512];
+	size_t n = (size_t)snprintf(text, cap, "dataplane: {interface: lo, address: 192.0.2.53, max-entries: 1024}\npools:\n");
+	struct publisher *p;
+
+	(void)state;
+	assert_non_null(text);
+	for (int i = 0; i < POOLS; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+				      "  - {name: cap%d.example.test., members: [{address: 192.0.2.%d}]}\n",
+				      i, 1 + i % 200);
+	struct config *cfg = fu_load_pools(text);
+
+	free(text);
+	assert_non_null(cfg);
+	assert_false(cfg->dp.max_entries_sized);
+	fu_dp_addresses(cfg);
+	xdp_ops.stop();
+	assert_int_equal(xdp_init(&cfg->dp, false), 0);
+	xdp_ops.status(st, sizeof(st));
+	assert_non_null(strstr(st, "map-capacity 1024\n"));
+	p = publish_create(&xdp_ops);
+	publish_config(p, cfg);
+	publish_status(p, st, sizeof(st));
+	unsigned long long held = strtoull(strstr(st, "entries-published ") + 18, NULL, 10);
+	unsigned long long not_held = strtoull(strstr(st, "not-held ") + 9, NULL, 10);
+
+	assert_true(held <= 1024 && held > 0);
+	assert_int_equal(held + not_held, 2 * POOLS);
+	/* the last pool's A did not fit: the kernel answers it */
+	uint8_t dns[512], frame[2048], out[2048];
+	size_t dl = fu_dns_query(dns, 0x77, "cap699.example.test", TYPE_A, 0, 0);
+	size_t fl = fu_frame(frame, false, dns, dl, 41000), ol;
+
+	assert_int_equal(run(frame, fl, out, &ol), XDP_PASS);
+	publish_destroy(p);
+	xdp_ops.stop();
+	/* sized to a config of 64 M entries: held to what an eighth of
+	 * memory takes */
+	cfg->dp.max_entries = 1u << 26;
+	cfg->dp.max_entries_sized = true;
+	assert_int_equal(xdp_init(&cfg->dp, false), 0);
+	xdp_ops.status(st, sizeof(st));
+	unsigned long long capacity = strtoull(strstr(st, "map-capacity ") + 13, NULL, 10);
+	unsigned long long eighth = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				    (unsigned long long)sysconf(_SC_PAGESIZE) / 8;
+
+	assert_true(capacity < (1u << 26));
+	assert_true(capacity * sizeof(struct xdp_entry) <= eighth);
+	assert_true((capacity + 1) * sizeof(struct xdp_entry) > eighth || capacity == 1024);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	cpu_set_t one;
@@ -542,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_rrl),
 		cmocka_unit_test(test_topology),
+		cmocka_unit_test(test_capacity),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
