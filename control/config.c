@@ -473,7 +473,12 @@ struct zone *config_find_zone(const struct config *cfg, const uint8_t *name)
 {
 	if (!cfg->zone_buckets)
 		return NULL; /* a config of backends or recursion alone */
+	size_t len = dname_len(name);
+
 	for (const uint8_t *n = name; n; n = dname_parent(n)) {
+		/* no apex is longer: not worth a hash */
+		if (len - (size_t)(n - name) > cfg->zone_apex_max)
+			continue;
 		struct zone *z = find_zone_exact(cfg, n);
 
 		if (z)
@@ -537,6 +542,8 @@ static int parse_zones(struct cfg_ctx *c, struct ynode *seq)
 		z->hash_next = cfg->zone_buckets[h];
 		cfg->zone_buckets[h] = z;
 		cfg->zones[cfg->nzones++] = z;
+		if (z->apex_len > cfg->zone_apex_max)
+			cfg->zone_apex_max = z->apex_len;
 	}
 	return 0;
 }

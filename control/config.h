@@ -230,6 +230,7 @@ struct config {
 	struct zone **zones;
 	struct zone **zone_buckets; /* by apex, for the deepest-match walk */
 	uint32_t zone_mask;
+	uint8_t zone_apex_max; /* the longest apex, in wire bytes */
 	unsigned npools;
 	struct pool **pools; /* each in the arena: zone nodes point at them */
 	struct fp_config dp; /* the `dataplane:` section */

@@ -32,6 +32,7 @@
 #include <rte_ring.h>
 
 #include "frame.h"
+#include "slab.h"
 #include "log.h"
 #include "rrl_bucket.h"
 #include "wire.h"
@@ -93,6 +94,7 @@ static struct {
 	} policy[2];
 	unsigned slot;
 	uint64_t entry_bytes, variant_bytes; /* held in the table (main thread) */
+	struct slab slab;                     /* ... allocated from (main thread) */
 	struct lcore_stats exc_stats; /* the exception thread's drops */
 	unsigned worker_lcore[RTE_MAX_LCORE];
 	uint16_t port, tap;
@@ -1001,6 +1003,18 @@ int dp_launch(void)
 
 static void dp_reclaim(void);
 
+static void *entry_alloc(void *arg, size_t size)
+{
+	(void)arg;
+	return slab_alloc(&dp.slab, size);
+}
+
+static void entry_free(struct frame_entry *f)
+{
+	if (f)
+		slab_free(&dp.slab, f, f->size);
+}
+
 static void retire(struct frame_entry *e, int32_t pos)
 {
 	dp.entry_bytes -= e->size;
@@ -1024,7 +1038,7 @@ static void dp_reclaim(void)
 		if (rte_rcu_qsbr_check(dp.qsv, r->token, false) == 1) {
 			if (r->pos >= 0)
 				rte_hash_free_key_with_position(dp.table, r->pos);
-			free(r->e);
+			entry_free(r->e);
 		} else {
 			dp.retired[keep++] = *r;
 		}
@@ -1037,13 +1051,13 @@ static void dp_reclaim(void)
  * old or the new); the old one is freed after the grace period. */
 static int dp_publish(const struct entry *e)
 {
-	struct frame_entry *f = frame_entry_build(e), *old = NULL;
+	struct frame_entry *f = frame_entry_build_in(e, entry_alloc, NULL), *old = NULL;
 
 	if (!f)
 		return -1;
 	rte_hash_lookup_data(dp.table, &e->digest, (void **)&old);
 	if (rte_hash_add_key_data(dp.table, &e->digest, f) < 0) {
-		free(f);
+		entry_free(f);
 		return -1;
 	}
 	dp.entry_bytes += f->size;
@@ -1071,13 +1085,13 @@ static void dp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 		keys[i] = &e[i]->digest;
 	rte_hash_lookup_bulk_data(dp.table, keys, n, &hits, old);
 	for (unsigned i = 0; i < n; i++) {
-		struct frame_entry *f = frame_entry_build(e[i]);
+		struct frame_entry *f = frame_entry_build_in(e[i], entry_alloc, NULL);
 
 		ok[i] = -1;
 		if (!f)
 			continue;
 		if (rte_hash_add_key_data(dp.table, keys[i], f) < 0) {
-			free(f);
+			entry_free(f);
 			continue;
 		}
 		ok[i] = 0;
@@ -1180,10 +1194,11 @@ static void dp_stop(void)
 		kernel_restore(dp.wire_iface);
 	dp_reclaim();
 	while (rte_hash_iterate(dp.table, &key, &data, &iter) >= 0)
-		free(data);
+		entry_free(data);
 	for (unsigned i = 0; i < dp.nretired; i++)
-		free(dp.retired[i].e);
+		entry_free(dp.retired[i].e);
 	free(dp.retired);
+	slab_destroy(&dp.slab);
 	rte_hash_free(dp.table);
 	rte_free(dp.qsv);
 	unsigned lcore;
@@ -1274,9 +1289,10 @@ static size_t dp_stats_text(char *buf, size_t len)
 	    (unsigned long long)t.to_kernel_fail, (unsigned long long)t.link_down_drop,
 	    (unsigned long long)t.from_kernel, __atomic_load_n(&dp.link_up, __ATOMIC_RELAXED),
 	    (unsigned long long)dp.link_downs);
-	SAY("dpdk.entries %d\ndpdk.entry-bytes %llu\ndpdk.variant-bytes %llu\n",
+	SAY("dpdk.entries %d\ndpdk.entry-bytes %llu\ndpdk.variant-bytes %llu\n"
+	    "dpdk.entry-memory %llu\n",
 	    rte_hash_count(dp.table), (unsigned long long)dp.entry_bytes,
-	    (unsigned long long)dp.variant_bytes);
+	    (unsigned long long)dp.variant_bytes, (unsigned long long)dp.slab.held);
 	return n < len ? n : len;
 }
 

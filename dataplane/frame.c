@@ -452,7 +452,19 @@ int frame_answer(uint8_t *pkt, size_t cap, const struct frame_query *q,
 	return (int)(q->dns_off + q->question_end + n);
 }
 
+static void *zeroed(void *arg, size_t size)
+{
+	(void)arg;
+	return calloc(1, size);
+}
+
 struct frame_entry *frame_entry_build(const struct entry *e)
+{
+	return frame_entry_build_in(e, zeroed, NULL);
+}
+
+struct frame_entry *frame_entry_build_in(const struct entry *e,
+					 void *(*alloc)(void *arg, size_t size), void *arg)
 {
 	static struct entry_prebuilt pb; /* publish time: the main thread only */
 	static uint8_t bytes[FRAME_VARIANT_BYTES_MAX];
@@ -467,7 +479,7 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 		/* expires, or too large: keep the lib entry and assemble per hit */
 		size_t size = head + topo + sizeof(struct entry) + 64;
 
-		f = calloc(1, size);
+		f = alloc(arg, size);
 		if (!f)
 			return NULL;
 		f->size = (uint32_t)size;
@@ -482,7 +494,7 @@ struct frame_entry *frame_entry_build(const struct entry *e)
 		size_t vsz = pb.nvariants * sizeof(struct entry_variant);
 		size_t size = head + topo + vsz + pb.sched_len + (size_t)used;
 
-		f = calloc(1, size);
+		f = alloc(arg, size);
 		if (!f)
 			return NULL;
 		f->size = (uint32_t)size;

@@ -127,6 +127,9 @@ struct frame_entry {
 /* Publish time (allocates): the DPDK form of e, or NULL (no memory).
  * Free with free(). */
 struct frame_entry *frame_entry_build(const struct entry *e);
+/* The same in memory from alloc (zeroed, f->size bytes). */
+struct frame_entry *frame_entry_build_in(const struct entry *e,
+					 void *(*alloc)(void *arg, size_t size), void *arg);
 
 static inline bool frame_entry_matches(const struct frame_entry *e, const struct frame_query *q)
 {
