@@ -278,6 +278,10 @@ void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress)
 	if (compress) {
 		for (; *s && !found; s += *s + 1) {
 			for (unsigned i = 0; i < b->ncomp; i++) {
+				/* a remembered offset is a label's start: most
+				 * differ in their first label's length */
+				if (b->wire[b->comp[i]] != *s)
+					continue;
 				if (name_at_equals(b->wire, b->len, b->comp[i], s)) {
 					ptr = b->comp[i];
 					found = true;
