@@ -349,10 +349,14 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
-		POOL_NAMES(pool, j, name, qtype)
-		{
-			rk[rank].key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
-			rk[rank].rank = rank;
+		/* POOL_NAMES' order: each name, A then AAAA */
+		for (unsigned j = 0; j <= pool->naliases; j++) {
+			const uint8_t *name = j ? pool->aliases[j - 1] : pool->name;
+			uint64_t h = entry_name_hash(name, dname_len(name));
+
+			rk[rank] = (struct ranked_key){entry_hash_finish(h, TYPE_A, CLASS_IN), rank};
+			rank++;
+			rk[rank] = (struct ranked_key){entry_hash_finish(h, TYPE_AAAA, CLASS_IN), rank};
 			rank++;
 		}
 	}

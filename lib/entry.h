@@ -118,8 +118,9 @@ static inline uint64_t entry_le64(const uint8_t *p)
 	return w;
 }
 
-static inline uint64_t entry_digest(const uint8_t *name, size_t len, uint16_t qtype,
-				    uint16_t qclass)
+/* The name's part of entry_digest: the same name under two types
+ * hashes once. */
+static inline uint64_t entry_name_hash(const uint8_t *name, size_t len)
 {
 	uint64_t h = ENTRY_HASH_SEED;
 	size_t i = 0;
@@ -133,7 +134,13 @@ static inline uint64_t entry_digest(const uint8_t *name, size_t len, uint16_t qt
 			tail[k] = name[i + k];
 		h = entry_hash_word(h, entry_le64(tail));
 	}
-	return entry_hash_finish(h, qtype, qclass);
+	return h;
+}
+
+static inline uint64_t entry_digest(const uint8_t *name, size_t len, uint16_t qtype,
+				    uint16_t qclass)
+{
+	return entry_hash_finish(entry_name_hash(name, len), qtype, qclass);
 }
 
 /* Rotation: the scheduled member first, then the other live members in
