@@ -95,7 +95,9 @@ static void xdp_capacity(const struct fp_config *c, unsigned *large, unsigned *s
 		return;
 	if (*small > fit_small)
 		*small = fit_small < 1024 ? 1024 : (unsigned)fit_small;
-	fit_large = (budget - (uint64_t)*small * SMALL_COST) / LARGE_COST;
+	fit_large = (uint64_t)*small * SMALL_COST < budget
+			? (budget - (uint64_t)*small * SMALL_COST) / LARGE_COST
+			: 0;
 	if (*large > fit_large)
 		*large = fit_large < 1024 ? 1024 : (unsigned)fit_large;
 	if (*large == c->max_entries && *small == c->max_entries)
