@@ -36,6 +36,16 @@ struct {
 	__type(value, struct xdp_entry);
 } entries SEC(".maps");
 
+/* the small class (carousel_xdp.h struct xdp_small): a key lives in this
+ * map or in entries, never both; the loader sets the same capacity */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDP_ENTRIES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct xdp_small);
+} entries_small SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -1066,39 +1076,21 @@ static long topo_step(__u32 index, void *arg)
 	return 1;
 }
 
-/* A hit on an entry with prebuilt variants: one store of the variant (and
- * its OPT template), the DO bit, the header, and the checksum from the
- * question's sum and the variant's precomputed one. */
-static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
-					    struct scratch *s, const struct xdp_entry *e)
+/* A prebuilt answer, variant v of an entry of either class (its bytes at
+ * vbytes + v->off, vmax the size of vbytes): one store of the variant
+ * (and its OPT template), the DO bit, the header, and the checksum from
+ * the question's sum and the variant's precomputed one; the rotation
+ * counter moves to next. */
+static __always_inline int respond_variant(struct xdp_md *ctx, struct query *q,
+					   struct scratch *s, const struct xdp_variant *v,
+					   const __u8 *vbytes, __u32 vmax, __u16 flags, __u16 an,
+					   __u16 ns, __u16 ar, __u32 *step, __u32 next)
 {
-	__u32 rot_id = e->rot_id & (XDP_ROT_SLOTS - 1);
-	__u32 *step = bpf_map_lookup_elem(&rot, &rot_id);
-	__u32 limit = UDP_MIN, st, vi, off, len, n;
+	__u32 limit = UDP_MIN, off = v->off, len = v->len, n;
 	int ret;
 
-	if (!step)
-		return pass(XC_PUNT_MISS);
-	st = *step;
-	if (st >= e->pb_sched_len)
-		st = 0; /* the schedule shrank since */
-	__u16 an = e->pb_an;
-
-	if (e->ngroups) {
-		__u32 g = q->group, gn;
-
-		if (g > XDP_TOPO_MAX)
-			g = 0;
-		gn = e->tg_n[g];
-		vi = (e->tg_base[g] + (gn ? st % gn : 0)) & (XDP_RR_MAX - 1);
-		an = e->tg_an[g];
-	} else {
-		vi = e->step_variant[st & (XDP_SCHED_MAX - 1)] & (XDP_RR_MAX - 1);
-	}
-	off = e->var[vi].off;
-	len = e->var[vi].len;
 	n = len + (q->edns ? OPT_LEN : 0);
-	if (off > XDP_VARIANT_BYTES_MAX || n > XDP_VARIANT_BYTES_MAX || n == 0)
+	if (off > vmax || n > vmax || n == 0)
 		return pass(XC_PUNT_MISS);
 	/* with options to send (COOKIE, ECS) the OPT is built apart: the
 	 * variant alone here */
@@ -1122,12 +1114,12 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 	off &= 4095;
 	fence(n);
 	n &= 4095;
-	if (off > XDP_VARIANT_BYTES_MAX || n == 0 || n > XDP_VARIANT_BYTES_MAX)
+	if (off > vmax || n == 0 || n > vmax)
 		return XDP_DROP;
-	if (bpf_xdp_store_bytes(ctx, at & 0xffff, (void *)(e->vbytes + off), n) != 0)
+	if (bpf_xdp_store_bytes(ctx, at & 0xffff, (void *)(vbytes + off), n) != 0)
 		return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 	if (extra) {
-		sum = fold32(q->qsum + e->var[vi].sum[0]);
+		sum = fold32(q->qsum + v->sum[0]);
 		ret = put_opt(ctx, q, s, at + n, &sum);
 		if (ret >= 0)
 			return ret;
@@ -1137,12 +1129,12 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 			if (bpf_xdp_store_bytes(ctx, (at + len + 7) & 0xffff, s->opt, 1) != 0)
 				return count(XC_DROP_BAD_LENGTH), XDP_DROP;
 		}
-		sum = fold32(q->qsum + e->var[vi].sum[q->edns ? 1 + q->edns_do : 0]);
+		sum = fold32(q->qsum + v->sum[q->edns ? 1 + (q->edns_do & 1) : 0]);
 	}
-	ret = put_header(ctx, q, e->pb_flags, an, e->pb_ns, e->pb_ar + q->edns, &sum);
+	ret = put_header(ctx, q, flags, an, ns, ar + q->edns, &sum);
 	if (ret >= 0)
 		return ret;
-	*step = st + 1 < e->pb_sched_len ? st + 1 : 0;
+	*step = next;
 	count(XC_TX);
 	ret = finish_headers(ctx, q, q->qend + n + opt, sum);
 	if (ret == XDP_TX && s->tap_pending) {
@@ -1151,6 +1143,61 @@ static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
 		bpf_loop(1, tap_response_step, &tc, 0);
 	}
 	return ret;
+}
+
+/* The rotation counter of slot rot_id: its step, 0 once past the end of
+ * a schedule that shrank since; NULL for none. */
+static __always_inline __u32 *rot_step(__u32 rot_id, __u32 sched_len, __u32 *st)
+{
+	__u32 slot = rot_id & (XDP_ROT_SLOTS - 1);
+	__u32 *step = bpf_map_lookup_elem(&rot, &slot);
+
+	if (step)
+		*st = *step < sched_len ? *step : 0;
+	return step;
+}
+
+/* A hit on an entry with prebuilt variants: the step's variant, or for a
+ * topology pool the client's group's. */
+static __always_inline int respond_prebuilt(struct xdp_md *ctx, struct query *q,
+					    struct scratch *s, const struct xdp_entry *e)
+{
+	__u32 st = 0, vi;
+	__u32 *step = rot_step(e->rot_id, e->pb_sched_len, &st);
+
+	if (!step)
+		return pass(XC_PUNT_MISS);
+	__u16 an = e->pb_an;
+
+	if (e->ngroups) {
+		__u32 g = q->group, gn;
+
+		if (g > XDP_TOPO_MAX)
+			g = 0;
+		gn = e->tg_n[g];
+		vi = (e->tg_base[g] + (gn ? st % gn : 0)) & (XDP_RR_MAX - 1);
+		an = e->tg_an[g];
+	} else {
+		vi = e->step_variant[st & (XDP_SCHED_MAX - 1)] & (XDP_RR_MAX - 1);
+	}
+	return respond_variant(ctx, q, s, &e->var[vi], e->vbytes, XDP_VARIANT_BYTES_MAX,
+			       e->pb_flags, an, e->pb_ns, e->pb_ar, step,
+			       st + 1 < e->pb_sched_len ? st + 1 : 0);
+}
+
+/* The same for the small class. */
+static __always_inline int respond_small(struct xdp_md *ctx, struct query *q,
+					 struct scratch *s, const struct xdp_small *e)
+{
+	__u32 st = 0, vi;
+	__u32 *step = rot_step(e->rot_id, e->pb_sched_len, &st);
+
+	if (!step)
+		return pass(XC_PUNT_MISS);
+	vi = e->step_variant[st & (XDP_SMALL_SCHED - 1)] & (XDP_SMALL_VARIANTS - 1);
+	return respond_variant(ctx, q, s, &e->var[vi], e->vbytes, XDP_SMALL_BYTES_MAX,
+			       e->pb_flags, e->pb_an, e->pb_ns, e->pb_ar, step,
+			       st + 1 < e->pb_sched_len ? st + 1 : 0);
 }
 
 /* Rewrite the frame into the answer for e: the sections after the question,
@@ -1237,6 +1284,54 @@ static __always_inline int respond(struct xdp_md *ctx, struct query *q, struct s
 	return finish_headers(ctx, q, dns_len, sum);
 }
 
+/* Whether an entry's name (zero-padded, room for max bytes) differs from
+ * the question's in its first len bytes, compared eight at a time. */
+static __always_inline int name_differs(const __u8 *name, const struct scratch *s, __u32 len,
+					__u32 max)
+{
+	for (__u32 i = 0; i < max / 8; i++) {
+		__u32 o = i * 8;
+
+		if (o >= len)
+			break;
+		__u64 a = *(const __u64 *)(name + o), b = *(const __u64 *)(s->name + o);
+		__u32 rest = len - o;
+
+		if (rest < 8) { /* little-endian: keep the low `rest` bytes */
+			__u64 mask = (1ULL << (rest * 8)) - 1;
+
+			a &= mask;
+			b &= mask;
+		}
+		if (a != b)
+			return 1;
+	}
+	return 0;
+}
+
+/* The small class's hit: never expires, always prebuilt, no topology. */
+static __always_inline int answer_small(struct xdp_md *ctx, struct query *q, struct scratch *s,
+					const struct xdp_small *e)
+{
+	int ret;
+
+	if (e->name_len != q->name_len || e->qtype != q->qtype || e->qclass != q->qclass ||
+	    name_differs(e->name, s, q->name_len, XDP_SMALL_NAME_MAX))
+		return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
+	/* as for the large class: cookies, then the rate limit, then the
+	 * dnstap sample (written out in both: with one helper for the two,
+	 * clang's stack layout keeps the verifier from pruning admit's paths,
+	 * and it walks 830 000 instructions instead of 450 000) */
+	ret = admit(ctx, q, s, e->pb_flags);
+	if (ret >= 0)
+		return ret;
+	struct tap_call tc = {.ctx = ctx, .q = q, .s = s};
+
+	s->tap_pending = 0;
+	bpf_loop(1, tap_query_step, &tc, 0);
+	return respond_small(ctx, q, s, e);
+}
+
 SEC("xdp")
 int carousel_xdp(struct xdp_md *ctx)
 {
@@ -1254,28 +1349,16 @@ int carousel_xdp(struct xdp_md *ctx)
 	ret = parse_dns(ctx, &q, s);
 	if (ret >= 0)
 		return ret;
+	/* most entries are small: that map first */
+	const struct xdp_small *small = bpf_map_lookup_elem(&entries_small, &q.digest);
+
+	if (small)
+		return answer_small(ctx, &q, s, small);
 	struct xdp_entry *e = bpf_map_lookup_elem(&entries, &q.digest);
 
-	if (!e || e->name_len != q.name_len || e->qtype != q.qtype || e->qclass != q.qclass)
-		return pass(XC_PUNT_MISS);
-	/* the whole name, eight bytes a step (the entry's is zero-padded) */
-	for (int i = 0; i < XDP_NAME_MAX / 8; i++) {
-		__u32 o = (__u32)i * 8;
-
-		if (o >= q.name_len)
-			break;
-		__u64 a = *(__u64 *)(e->name + o), b = *(__u64 *)(s->name + o);
-		__u32 rest = q.name_len - o;
-
-		if (rest < 8) { /* little-endian: keep the low `rest` bytes */
-			__u64 mask = (1ULL << (rest * 8)) - 1;
-
-			a &= mask;
-			b &= mask;
-		}
-		if (a != b)
-			return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
-	}
+	if (!e || e->name_len != q.name_len || e->qtype != q.qtype || e->qclass != q.qclass ||
+	    name_differs(e->name, s, q.name_len, XDP_NAME_MAX))
+		return pass(XC_PUNT_MISS); /* a digest collision: never a wrong answer */
 	/* entries that expire: the clock, the answer assembled, and the
 	 * cookie answer left to carouseld */
 	__u64 now = 0;

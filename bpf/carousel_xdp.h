@@ -18,11 +18,19 @@
 #define XDP_ENTRIES_MAX 65536
 #define XDP_TOPO_MAX 16 /* = ENTRY_TOPO_MAX */
 
+/* A prebuilt answer's place in an entry's variant bytes and its sums:
+ * lib/entry.h's struct entry_variant, field for field. */
+struct xdp_variant {
+	__u16 off, len, sum[3]; /* plain, EDNS DO=0, EDNS DO=1 */
+};
+
 /* A fast-path entry as the XDP program reads it: lib/entry.h's struct
- * entry, with the expiry turned into bpf_ktime_get_ns() time. The map is a
- * BPF_F_NO_PREALLOC hash: an update links a new element and frees the old
- * one after an RCU grace period, so a reader sees the old or the new value
- * whole, never a mix. */
+ * entry, with the expiry turned into bpf_ktime_get_ns() time. The large
+ * class (map entries): what the small one below cannot hold, such as
+ * answers that expire, topology pools and larger pools; each element takes
+ * 16 KiB of kernel memory. The map is a BPF_F_NO_PREALLOC hash: an update
+ * links a new element and frees the old one after an RCU grace period,
+ * so a reader sees the old or the new value whole, never a mix. */
 struct xdp_entry {
 	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 = never */
 	__u32 rot_id;
@@ -51,9 +59,7 @@ struct xdp_entry {
 	 * (entries that expire, variants over XDP_VARIANT_BYTES_MAX). */
 	__u16 nvariants, pb_sched_len;
 	__u16 pb_flags, pb_an, pb_ns, pb_ar;
-	struct {
-		__u16 off, len, sum[3]; /* = struct entry_variant */
-	} var[XDP_RR_MAX];
+	struct xdp_variant var[XDP_RR_MAX];
 	__u8 step_variant[XDP_SCHED_MAX];
 	/* Topology pools (lib/entry.h struct entry_topo): the client's group
 	 * is the first prefix that holds it (longest first), else 0; the reply
@@ -70,6 +76,37 @@ struct xdp_entry {
 	 * any offset <= the size of bytes or vbytes plus any length <= it must
 	 * stay inside the value */
 	__u8 slack[XDP_VARIANT_BYTES_MAX];
+};
+
+/* The small class: what a hit on a typical entry reads (non-expiring,
+ * prebuilt, no topology: a pool of a few members or its alias), in a map
+ * of its own (entries_small, same key) whose element the kernel allocates
+ * from kmalloc-1k instead of the 16 KiB a struct xdp_entry takes. The
+ * loader puts an entry that fits here and nowhere else; the program looks
+ * here first. The bounds below are what "fits" means. */
+#define XDP_SMALL_NAME_MAX 128  /* names compared up to name_len, as in entries */
+#define XDP_SMALL_VARIANTS 8    /* a power of two */
+#define XDP_SMALL_SCHED 64      /* a power of two */
+#define XDP_SMALL_BYTES_MAX 448 /* every variant with its OPT template */
+
+struct xdp_small {
+	__u8 vbytes[XDP_SMALL_BYTES_MAX];
+	/* the verifier bounds a variant's offset and length apart (see
+	 * xdp_entry's slack), so vbytes is followed by as many bytes again:
+	 * the fields, and padding up to that size. No store reaches them:
+	 * the loader keeps every variant inside vbytes. */
+	union {
+		struct {
+			__u32 rot_id;
+			__u16 qtype, qclass;
+			__u8 name_len, nvariants;
+			__u16 pb_sched_len, pb_flags, pb_an, pb_ns, pb_ar;
+			struct xdp_variant var[XDP_SMALL_VARIANTS];
+			__u8 step_variant[XDP_SMALL_SCHED];
+			__u8 name[XDP_SMALL_NAME_MAX];
+		};
+		__u8 slack[XDP_SMALL_BYTES_MAX];
+	};
 };
 
 /* What the loader sets for the program besides entries: DNS Cookies as

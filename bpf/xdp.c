@@ -21,6 +21,7 @@
 #include "carousel.skel.h"
 #include "carousel_xdp.h"
 #include "log.h"
+#include "wire.h"
 
 #define XDP_PUNT_NAME(id, name) "punted." name,
 #define XDP_DROP_NAME(id, name) "dropped." name,
@@ -54,30 +55,164 @@ static struct {
 
 static uint64_t mono_ns(void);
 
-/* The map's capacity. Each element held costs sizeof(struct xdp_entry)
- * (about 11 KiB) of kernel memory, so a capacity sized to a large config
- * (a million names: two million entries, 22 GiB) is held to an eighth of
- * the machine's memory unless the operator set dataplane.max-entries;
- * the names beyond are answered by carouseld, counted as not-held. */
-static unsigned xdp_capacity(const struct fp_config *c)
+/* What the kernel allocates for one element of a BPF_F_NO_PREALLOC hash
+ * map with this value size: struct htab_elem (48 bytes), the key, the
+ * value (8-aligned) and bpf_mem_alloc's list node, from the kmalloc size
+ * class above it (a power of two at these sizes; whole pages, still a
+ * power of two, beyond 8 KiB). Measured on Linux 6.18 (MemFree and Slab
+ * over 50 000 inserts): 1024 bytes for struct xdp_small, 16384 for
+ * struct xdp_entry. */
+static size_t elem_cost(size_t value)
+{
+	size_t need = 48 + sizeof(uint64_t) + ((value + 7) & ~(size_t)7) + 8, cost = 64;
+
+	while (cost < need)
+		cost <<= 1;
+	return cost;
+}
+
+#define SMALL_COST elem_cost(sizeof(struct xdp_small))
+#define LARGE_COST elem_cost(sizeof(struct xdp_entry))
+
+/* The two maps' capacities. Both get dataplane.max-entries: a key lives
+ * in one of them and an element is allocated only while held. A capacity
+ * sized to the config is held to an eighth of the machine's memory for
+ * the two together (at least 1024 entries each) unless the operator set
+ * dataplane.max-entries: the small map first, with up to seven eighths of
+ * that, since typical entries are small (a million names, two million
+ * entries, take 2 GiB there); the large map gets the rest, at least an
+ * eighth, for cached answers, topology and larger pools. With one large
+ * map alone, an eighth of 24 GiB held only 180 000 entries. The names
+ * beyond are answered by carouseld, counted as not-held. */
+static void xdp_capacity(const struct fp_config *c, unsigned *large, unsigned *small)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 	uint64_t budget = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 8 : 0;
-	uint64_t fit = budget / sizeof(struct xdp_entry);
+	uint64_t fit_small = (budget - budget / 8) / SMALL_COST, fit_large;
 
-	if (!c->max_entries_sized || !budget || c->max_entries <= fit)
-		return c->max_entries;
-	if (fit < 1024)
-		fit = 1024;
-	log_warn("event=xdp-capacity entries=%llu sized-to-config=%u kernel-mib-max=%.0f "
-		 "note=\"the XDP map holds %llu entries (an eighth of this machine's memory at "
-		 "%zu bytes each); the rest of the config's names are answered by carouseld; set "
+	*large = *small = c->max_entries;
+	if (!c->max_entries_sized || !budget)
+		return;
+	if (*small > fit_small)
+		*small = fit_small < 1024 ? 1024 : (unsigned)fit_small;
+	fit_large = (uint64_t)*small * SMALL_COST < budget
+			? (budget - (uint64_t)*small * SMALL_COST) / LARGE_COST
+			: 0;
+	if (*large > fit_large)
+		*large = fit_large < 1024 ? 1024 : (unsigned)fit_large;
+	if (*large == c->max_entries && *small == c->max_entries)
+		return;
+	log_warn("event=xdp-capacity entries=%u small-entries=%u sized-to-config=%u "
+		 "kernel-mib-max=%.0f note=\"the XDP maps hold %u entries in the large class "
+		 "(%zu bytes each) and %u in the small one (%zu bytes each), an eighth of this "
+		 "machine's memory; the rest of the config's names are answered by carouseld; set "
 		 "dataplane.max-entries to hold more\"",
-		 (unsigned long long)fit, c->max_entries,
-		 (double)fit * sizeof(struct xdp_entry) / (1 << 20), (unsigned long long)fit,
-		 sizeof(struct xdp_entry));
-	return (unsigned)fit;
+		 *large, *small, c->max_entries,
+		 ((double)*large * LARGE_COST + (double)*small * SMALL_COST) / (1 << 20), *large,
+		 LARGE_COST, *small, SMALL_COST);
 }
+
+/* The kernel memory the two maps take when full. */
+static double kernel_mib_max(void)
+{
+	return ((double)bpf_map__max_entries(x.skel->maps.entries) * LARGE_COST +
+		(double)bpf_map__max_entries(x.skel->maps.entries_small) * SMALL_COST) /
+	       (1 << 20);
+}
+
+/* The keys the large map holds, so that a publish to the small map
+ * deletes the key from the large one only where it is (the other way, a
+ * million publishes would make a million more system calls). Open
+ * addressing, linear probing, deletion by backward shift; 0 marks a free
+ * slot (the key 0 is kept apart). */
+static struct {
+	uint64_t *slot;
+	size_t mask, n;
+	bool zero;
+} large_keys;
+
+static size_t lk_home(uint64_t key)
+{
+	return (size_t)(key * 0x9e3779b97f4a7c15ULL >> 32) & large_keys.mask;
+}
+
+static bool lk_has(uint64_t key)
+{
+	if (key == 0)
+		return large_keys.zero;
+	if (!large_keys.slot)
+		return false;
+	for (size_t i = lk_home(key);; i = (i + 1) & large_keys.mask) {
+		if (large_keys.slot[i] == key)
+			return true;
+		if (large_keys.slot[i] == 0)
+			return false;
+	}
+}
+
+static int lk_add(uint64_t key)
+{
+	if (key == 0) {
+		large_keys.zero = true;
+		return 0;
+	}
+	if (2 * (large_keys.n + 1) > large_keys.mask + 1 || !large_keys.slot) {
+		size_t size = large_keys.slot ? 2 * (large_keys.mask + 1) : 1024;
+		uint64_t *old = large_keys.slot, *slot = calloc(size, sizeof(*slot));
+		size_t old_size = old ? large_keys.mask + 1 : 0;
+
+		if (!slot)
+			return -1;
+		large_keys.slot = slot;
+		large_keys.mask = size - 1;
+		large_keys.n = 0;
+		for (size_t i = 0; i < old_size; i++)
+			if (old[i])
+				lk_add(old[i]);
+		free(old);
+	}
+	size_t i = lk_home(key);
+
+	while (large_keys.slot[i] && large_keys.slot[i] != key)
+		i = (i + 1) & large_keys.mask;
+	if (!large_keys.slot[i])
+		large_keys.n++;
+	large_keys.slot[i] = key;
+	return 0;
+}
+
+static void lk_del(uint64_t key)
+{
+	size_t i, j;
+
+	if (key == 0) {
+		large_keys.zero = false;
+		return;
+	}
+	if (!large_keys.slot)
+		return;
+	for (i = lk_home(key); large_keys.slot[i] != key; i = (i + 1) & large_keys.mask)
+		if (large_keys.slot[i] == 0)
+			return;
+	/* pull back every later key of the run that may sit at i */
+	for (j = (i + 1) & large_keys.mask; large_keys.slot[j]; j = (j + 1) & large_keys.mask) {
+		size_t home = lk_home(large_keys.slot[j]);
+
+		if (((j - home) & large_keys.mask) >= ((j - i) & large_keys.mask)) {
+			large_keys.slot[i] = large_keys.slot[j];
+			i = j;
+		}
+	}
+	large_keys.slot[i] = 0;
+	large_keys.n--;
+}
+
+static void lk_clear(void)
+{
+	free(large_keys.slot);
+	memset(&large_keys, 0, sizeof(large_keys));
+}
+
 static uint64_t counter(unsigned idx);
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -194,9 +329,14 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	}
 	x.skel->rodata->our_port = c->dns_port;
 	/* BPF_F_NO_PREALLOC: the kernel allocates an element per entry held
-	 * (sizeof(struct xdp_entry) each), not the maximum up front */
-	if (c->max_entries)
-		bpf_map__set_max_entries(x.skel->maps.entries, xdp_capacity(c));
+	 * (elem_cost), not the maximum up front */
+	if (c->max_entries) {
+		unsigned large, small;
+
+		xdp_capacity(c, &large, &small);
+		bpf_map__set_max_entries(x.skel->maps.entries, large);
+		bpf_map__set_max_entries(x.skel->maps.entries_small, small);
+	}
 	err = carousel_bpf__load(x.skel);
 	if (err) {
 		log_error("event=xdp-init error=\"the kernel refused the XDP program: %s (needs "
@@ -259,11 +399,10 @@ int xdp_init(const struct fp_config *c, bool attach_it)
 	if (eth_xdp_tx_errors(x.ifname, &x.err_base) < 0)
 		x.err_base = 0;
 	x.err_seen = x.err_base;
-	log_info("event=xdp-init interface=%s driver=%s mode=%s max-entries=%u kernel-mib-max=%.0f "
-		 "xdp-mode=%s reason=\"%s\"",
+	log_info("event=xdp-init interface=%s driver=%s mode=%s max-entries=%u "
+		 "small-max-entries=%u kernel-mib-max=%.0f xdp-mode=%s reason=\"%s\"",
 		 x.ifname, x.driver, x.mode, bpf_map__max_entries(x.skel->maps.entries),
-		 (double)bpf_map__max_entries(x.skel->maps.entries) * sizeof(struct xdp_entry) /
-		     (1 << 20),
+		 bpf_map__max_entries(x.skel->maps.entries_small), kernel_mib_max(),
 		 c->xdp_mode == XDP_MODE_AUTO ? "auto" : c->xdp_mode == XDP_MODE_NATIVE ? "native"
 											: "generic",
 		 x.why);
@@ -404,13 +543,75 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 	}
 }
 
+/* The small class's value for v, when v fits it (carousel_xdp.h). */
+static bool to_small(const struct xdp_entry *v, struct xdp_small *sm)
+{
+	unsigned used = 0;
+
+	if (!v->nvariants || v->nvariants > XDP_SMALL_VARIANTS || v->ngroups || v->expires_ns ||
+	    v->pb_sched_len > XDP_SMALL_SCHED || v->name_len > XDP_SMALL_NAME_MAX)
+		return false;
+	for (unsigned i = 0; i < v->nvariants; i++) {
+		unsigned end = (unsigned)v->var[i].off + v->var[i].len + WIRE_OPT_RR_LEN;
+
+		used = end > used ? end : used;
+	}
+	if (used > XDP_SMALL_BYTES_MAX)
+		return false;
+	memset(sm, 0, sizeof(*sm));
+	memcpy(sm->vbytes, v->vbytes, used);
+	sm->rot_id = v->rot_id;
+	sm->qtype = v->qtype;
+	sm->qclass = v->qclass;
+	sm->name_len = v->name_len;
+	sm->nvariants = (__u8)v->nvariants;
+	sm->pb_sched_len = v->pb_sched_len;
+	sm->pb_flags = v->pb_flags;
+	sm->pb_an = v->pb_an;
+	sm->pb_ns = v->pb_ns;
+	sm->pb_ar = v->pb_ar;
+	memcpy(sm->var, v->var, v->nvariants * sizeof(v->var[0]));
+	memcpy(sm->step_variant, v->step_variant, v->pb_sched_len);
+	memcpy(sm->name, v->name, v->name_len);
+	return true;
+}
+
+/* A key the small map took now: out of the large one if it was there. */
+static void small_took(uint64_t key)
+{
+	if (!lk_has(key))
+		return;
+	bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &key);
+	lk_del(key);
+}
+
+/* A key the large map took now: out of the small one unless the large
+ * map held it already (then the small one does not). */
+static int large_took(uint64_t key)
+{
+	if (lk_has(key))
+		return 0;
+	if (lk_add(key) != 0) {
+		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &key);
+		return -1;
+	}
+	bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries_small), &key);
+	return 0;
+}
+
+/* Each key goes to one map, its class's: the other loses it after the
+ * update, so a query finds the old answer or the new one, never none
+ * (the program looks in the small map first). */
 static int xdp_publish(const struct entry *e)
 {
 	struct xdp_entry *v = malloc(sizeof(*v));
+	struct xdp_small sm;
 	int rc;
 
-	if (!v || !x.skel)
+	if (!v || !x.skel) {
+		free(v);
 		return -1;
+	}
 	convert(e, v);
 	if (e->ngroups && !v->ngroups) {
 		free(v); /* a topology pool too large to prebuild: carouseld's */
@@ -418,20 +619,46 @@ static int xdp_publish(const struct entry *e)
 	}
 	/* one map update: the kernel links the new element, then frees the
 	 * old one after a grace period (BPF_F_NO_PREALLOC) */
-	rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
+	if (to_small(v, &sm)) {
+		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries_small), &e->digest, &sm,
+					 BPF_ANY);
+		if (rc == 0)
+			small_took(e->digest);
+	} else {
+		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
+		if (rc == 0)
+			rc = large_took(e->digest);
+	}
 	free(v);
 	return rc == 0 ? 0 : -1;
 }
 
-/* A batch in one system call (the kernel updates element by element, as
- * xdp_publish does); where it stops short, the rest one by one, so each
- * entry gets its own answer. */
+/* m values of one map in one system call (the kernel updates element by
+ * element, as xdp_publish does); where it stops short, the rest one by
+ * one, so each entry gets its own answer: ok[at[k]] = 0 where held. */
+static void update_batch(int fd, const uint64_t *keys, const void *values, size_t size,
+			 unsigned m, const unsigned *at, int *ok)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	__u32 count = m;
+
+	if (m && bpf_map_update_batch(fd, keys, values, &count, &opts) != 0 && count > m)
+		count = 0;
+	for (unsigned k = 0; k < m; k++)
+		ok[at[k]] = k < count || bpf_map_update_elem(fd, &keys[k],
+							     (const char *)values + k * size,
+							     BPF_ANY) == 0
+				    ? 0
+				    : -1;
+}
+
+/* A batch: one system call for the small entries, one for the large. */
 static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 {
 	static struct xdp_entry v[FP_BATCH_MAX]; /* the main thread only */
-	uint64_t keys[FP_BATCH_MAX];
-	unsigned at[FP_BATCH_MAX], m = 0;
-	__u32 count;
+	static struct xdp_small sv[FP_BATCH_MAX];
+	uint64_t keys[FP_BATCH_MAX], skeys[FP_BATCH_MAX];
+	unsigned at[FP_BATCH_MAX] = {0}, sat[FP_BATCH_MAX] = {0}, m = 0, ms = 0;
 
 	if (!x.skel || n > FP_BATCH_MAX) {
 		for (unsigned i = 0; i < n; i++)
@@ -443,17 +670,23 @@ static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 		convert(e[i], &v[m]);
 		if (e[i]->ngroups && !v[m].ngroups)
 			continue; /* a topology pool too large to prebuild: carouseld's */
+		if (to_small(&v[m], &sv[ms])) {
+			skeys[ms] = e[i]->digest;
+			sat[ms++] = i;
+			continue;
+		}
 		keys[m] = e[i]->digest;
 		at[m++] = i;
 	}
-	count = m;
-	int fd = bpf_map__fd(x.skel->maps.entries);
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-
-	if (m && bpf_map_update_batch(fd, keys, v, &count, &opts) != 0 && count > m)
-		count = 0;
+	update_batch(bpf_map__fd(x.skel->maps.entries_small), skeys, sv, sizeof(sv[0]), ms, sat,
+		     ok);
+	for (unsigned k = 0; k < ms; k++)
+		if (ok[sat[k]] == 0)
+			small_took(skeys[k]);
+	update_batch(bpf_map__fd(x.skel->maps.entries), keys, v, sizeof(v[0]), m, at, ok);
 	for (unsigned k = 0; k < m; k++)
-		ok[at[k]] = k < count || bpf_map_update_elem(fd, &keys[k], &v[k], BPF_ANY) == 0 ? 0 : -1;
+		if (ok[at[k]] == 0)
+			ok[at[k]] = large_took(keys[k]);
 }
 
 /* The policy map's value, rewritten whole on every change. */
@@ -501,6 +734,10 @@ static void xdp_tap(unsigned sample)
 }
 
 _Static_assert(XDP_TOPO_MAX == ENTRY_TOPO_MAX, "one topology table size");
+_Static_assert(sizeof(struct xdp_small) == 2 * XDP_SMALL_BYTES_MAX,
+	       "the small class's fields fit in the verifier's slack after its variant bytes");
+_Static_assert(48 + 8 + sizeof(struct xdp_small) + 8 <= 1024,
+	       "an element of the small map fits kmalloc-1k (elem_cost)");
 _Static_assert(sizeof(struct xdp_tap) == sizeof(struct fp_tap) &&
 		       offsetof(struct xdp_tap, response) == offsetof(struct fp_tap, response) &&
 		       offsetof(struct xdp_tap, client_port) == offsetof(struct fp_tap, client_port),
@@ -534,10 +771,18 @@ static unsigned xdp_tap_drain(fp_tap_fn *fn, void *arg)
 	return x.tap_call.n;
 }
 
+/* From the map that holds it: the large one if large_keys says so, else
+ * the small one (a key is never in both). */
 static void xdp_withdraw(uint64_t digest)
 {
-	if (x.skel)
+	if (!x.skel)
+		return;
+	if (lk_has(digest)) {
 		bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries), &digest);
+		lk_del(digest);
+		return;
+	}
+	bpf_map_delete_elem(bpf_map__fd(x.skel->maps.entries_small), &digest);
 }
 
 static void xdp_stop(void)
@@ -551,11 +796,19 @@ static void xdp_stop(void)
 	carousel_bpf__destroy(x.skel);
 	x.skel = NULL;
 	x.ifindex = 0;
+	lk_clear();
 }
 
 int xdp_prog_fd(void)
 {
 	return x.skel ? bpf_program__fd(x.skel->progs.carousel_xdp) : -1;
+}
+
+int xdp_map_fd(bool small)
+{
+	if (!x.skel)
+		return -1;
+	return bpf_map__fd(small ? x.skel->maps.entries_small : x.skel->maps.entries);
 }
 
 static uint64_t counter(unsigned idx)
@@ -610,10 +863,13 @@ static size_t xdp_status_text(char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "dataplane xdp\ninterface %s driver %s mode %s (%s)\n"
-			 "map-capacity %u\ntx-errors %llu\n",
+			 "map-capacity %u\nsmall-map-capacity %u\nlarge-entries %zu\n"
+			 "kernel-mib-max %.0f\ntx-errors %llu\n",
 			 x.ifname, x.driver[0] ? x.driver : "none", x.mode ? x.mode : "none",
 			 x.why[0] ? x.why : "not attached",
 			 x.skel ? bpf_map__max_entries(x.skel->maps.entries) : 0,
+			 x.skel ? bpf_map__max_entries(x.skel->maps.entries_small) : 0,
+			 large_keys.n + large_keys.zero, x.skel ? kernel_mib_max() : 0.0,
 			 (unsigned long long)xdp_tx_errors());
 
 	return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);

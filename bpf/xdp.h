@@ -22,6 +22,8 @@ extern const struct fp_ops xdp_ops;
 /* The driver's XDP_TX errors on the interface since attach. */
 uint64_t xdp_tx_errors(void);
 int xdp_prog_fd(void);
+/* The entry maps (tests): the small class's, else the large class's. */
+int xdp_map_fd(bool small);
 /* One counter summed over CPUs (tests), by its stats name without "xdp." */
 uint64_t xdp_counter(const char *name);
 

@@ -455,6 +455,151 @@ static void test_rrl(void **state)
 }
 
 
+/* Which entry map holds key: 1 the small class's, 2 the large one's, 3
+ * both (never right), 0 neither. */
+static int held_in(uint64_t key)
+{
+	static struct xdp_entry large;
+	struct xdp_small small;
+
+	return (bpf_map_lookup_elem(xdp_map_fd(true), &key, &small) == 0) |
+	       (bpf_map_lookup_elem(xdp_map_fd(false), &key, &large) == 0) << 1;
+}
+
+static unsigned long long status_value(const char *key)
+{
+	char st[512], *at;
+
+	xdp_ops.status(st, sizeof(st));
+	at = strstr(st, key);
+	assert_non_null(at);
+	return strtoull(at + strlen(key), NULL, 10);
+}
+
+/* A pool config (fu_load_pools) of one pool: name, n members, answer-count. */
+static char *one_pool(const char *name, int n, int answer_count)
+{
+	size_t cap = 64 + strlen(name) + (size_t)n * 32, len;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap, "pools:\n  - {name: %s, answer-count: %d, members: [", name,
+			       answer_count);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s{address: 192.0.2.%d}", i ? ", " : "",
+					100 + i);
+	snprintf(text + len, cap - len, "]}\n");
+	return text;
+}
+
+/* Publish name's A entry from pools (alone or as a batch) on rotation slot
+ * rot, check the class that holds it, then ask it at `steps` rotation
+ * steps: every answer is carouseld's for that config. */
+static void class_case(const char *pools, const char *name, uint32_t rot, bool batch,
+		       int want_map, uint16_t edns, int steps)
+{
+	struct config *cfg = fu_load_pools(pools), *ref = fu_load_pools(pools);
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+	uint8_t n[DNAME_MAXLEN];
+	int ok = -1;
+
+	assert_non_null(cfg);
+	assert_non_null(ref);
+	dname_from_str(name, n, sizeof(n));
+	assert_int_equal(engine_build_entry(cfg, n, TYPE_A, e), 0);
+	e->rot_id = rot;
+	if (batch)
+		xdp_ops.publish_batch((const struct entry *const[]){e}, 1, &ok);
+	else
+		ok = xdp_ops.publish(e);
+	assert_int_equal(ok, 0);
+	if (held_in(e->digest) != want_map)
+		fail_msg("%s: held in map %d, want %d", name, held_in(e->digest), want_map);
+	for (int step = 0; step < steps; step++) {
+		uint8_t dns[512], frame[2048], out[2048];
+		size_t dl = fu_dns_query(dns, (uint16_t)(0xa00 + step), name, TYPE_A, edns, step & 1);
+		size_t fl = fu_frame(frame, false, dns, dl, 41000), ol;
+
+		assert_int_equal(run(frame, fl, out, &ol), XDP_TX);
+		fu_assert_socket_answer(ref, NULL, dns, dl, out, ol, 41000);
+	}
+	free(e);
+	config_free(cfg);
+	config_free(ref);
+}
+
+/* The two classes of entry (carousel_xdp.h): the bundled config's pools
+ * and aliases are all small; a pool too large for the small class (40
+ * members, prebuilt or assembled; a long name; topology: test_topology)
+ * is held in the large map; a pool that grows from 2 members to 40 and
+ * back moves between the two on every publish, single or batched, and is
+ * always answered from the one map that holds it, as carouseld answers. */
+static void test_classes(void **state)
+{
+	static const char *const names[] = {"www.example.test", "shop.example.test",
+					    "web.example.test", "api.example.test",
+					    "app.example.test", "mx.example.test",
+					    "imap.example.test"};
+	struct entry *e = aligned_alloc(64, sizeof(*e));
+	const char *grow = "grow.example.test.";
+	char *two = one_pool(grow, 2, 0), *forty_two = one_pool(grow, 40, 2);
+	char *forty = one_pool(grow, 40, 0);
+	char longname[160], *lng;
+	uint8_t n[DNAME_MAXLEN];
+	unsigned long long large0 = status_value("large-entries ");
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (int t = 0; t < 2; t++) {
+			dname_from_str(names[i], n, sizeof(n));
+			assert_int_equal(engine_build_entry(pub, n, t ? TYPE_AAAA : TYPE_A, e), 0);
+			if (held_in(e->digest) != 1)
+				fail_msg("%s %s: held in map %d, want the small one (1)", names[i],
+					 t ? "AAAA" : "A", held_in(e->digest));
+		}
+	printf("the bundled config: small\n");
+	/* each phase on a rotation slot of its own, as ref's counters start
+	 * at 0 */
+	class_case(two, grow, ENTRY_ROT_SLOTS - 100, false, 1, 0, 4);
+	class_case(forty_two, grow, ENTRY_ROT_SLOTS - 101, true, 2, 0, 44);
+	assert_int_equal(status_value("large-entries "), large0 + 1);
+	class_case(forty, grow, ENTRY_ROT_SLOTS - 102, false, 2, 1232, 6);
+	class_case(two, grow, ENTRY_ROT_SLOTS - 103, true, 1, 1232, 4);
+	assert_int_equal(status_value("large-entries "), large0);
+	class_case(forty_two, grow, ENTRY_ROT_SLOTS - 104, false, 2, 0, 5);
+	class_case(two, grow, ENTRY_ROT_SLOTS - 105, false, 1, 0, 3);
+	printf("2 -> 40 -> 40 (all) -> 2 -> 40 -> 2 members: answered from its class's map\n");
+	/* withdrawn from either: passed to the kernel */
+	dname_from_str(grow, n, sizeof(n));
+	uint64_t key = entry_digest(n, dname_len(n), TYPE_A, CLASS_IN);
+	uint8_t dns[512], frame[2048];
+	size_t dl = fu_dns_query(dns, 1, grow, TYPE_A, 0, false);
+	size_t fl = fu_frame(frame, false, dns, dl, 1234);
+
+	xdp_ops.withdraw(key);
+	assert_int_equal(held_in(key), 0);
+	expect(frame, fl, XDP_PASS, "a withdrawn small entry");
+	class_case(forty_two, grow, ENTRY_ROT_SLOTS - 106, true, 2, 0, 3);
+	xdp_ops.withdraw(key);
+	assert_int_equal(held_in(key), 0);
+	expect(frame, fl, XDP_PASS, "a withdrawn large entry");
+	assert_int_equal(status_value("large-entries "), large0);
+	/* a name longer than the small class holds (138 bytes) */
+	snprintf(longname, sizeof(longname), "%.60s.%.60s.x.example.test.",
+		 "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll",
+		 "oooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo");
+	lng = one_pool(longname, 2, 0);
+	class_case(lng, longname, ENTRY_ROT_SLOTS - 107, false, 2, 0, 3);
+	dname_from_str(longname, n, sizeof(n));
+	xdp_ops.withdraw(entry_digest(n, dname_len(n), TYPE_A, CLASS_IN));
+	printf("a %zu-byte name: large\n", strlen(longname) + 1);
+	free(lng);
+	free(two);
+	free(forty_two);
+	free(forty);
+	free(e);
+}
+
 /* Topology pools (frame_util.h fu_topology): the program picks the
  * client's group from its ECS address or source and answers exactly as
  * carouseld does, ECS SCOPE included, at every step. Each case rotates on
@@ -480,6 +625,7 @@ static void test_topology(void **state)
 		assert_int_equal(engine_build_entry(cfg, n, TYPE_A, e), 0);
 		e->rot_id = ENTRY_ROT_SLOTS - 1 - i;
 		assert_int_equal(xdp_ops.publish(e), 0);
+		assert_int_equal(held_in(e->digest), 2); /* topology: the large class */
 		for (unsigned step = 0; step < 7; step++) {
 			uint8_t dns[512], frame[2048], out[2048];
 			size_t dl = fu_dns_query(dns, (uint16_t)(0x900 + step), "near.example.test",
@@ -510,7 +656,8 @@ static void test_topology(void **state)
 
 /* A map smaller than the config: what does not fit is counted (not-held)
  * and answered by carouseld (the program passes it); a capacity sized to
- * a config too large for the machine is held to an eighth of its memory.
+ * a config too large for the machine is held to an eighth of its memory,
+ * both maps together.
  * Runs last: it loads the program again. */
 static void test_capacity(void **state)
 {
@@ -535,7 +682,8 @@ static void test_capacity(void **state)
 	xdp_ops.stop();
 	assert_int_equal(xdp_init(&cfg->dp, false), 0);
 	xdp_ops.status(st, sizeof(st));
-	assert_non_null(strstr(st, "map-capacity 1024\n"));
+	assert_non_null(strstr(st, "\nmap-capacity 1024\n"));
+	assert_non_null(strstr(st, "small-map-capacity 1024\n"));
 	p = publish_create(&xdp_ops);
 	publish_config(p, cfg);
 	publish_status(p, st, sizeof(st));
@@ -552,19 +700,24 @@ static void test_capacity(void **state)
 	assert_int_equal(run(frame, fl, out, &ol), XDP_PASS);
 	publish_destroy(p);
 	xdp_ops.stop();
-	/* sized to a config of 64 M entries: held to what an eighth of
-	 * memory takes */
+	/* sized to a config of 64 M entries: the two maps together held to
+	 * what an eighth of memory takes (kernel-mib-max, rounded), most of
+	 * it for the small class */
 	cfg->dp.max_entries = 1u << 26;
 	cfg->dp.max_entries_sized = true;
 	assert_int_equal(xdp_init(&cfg->dp, false), 0);
-	xdp_ops.status(st, sizeof(st));
-	unsigned long long capacity = strtoull(strstr(st, "map-capacity ") + 13, NULL, 10);
+	unsigned long long large = status_value("\nmap-capacity ");
+	unsigned long long small = status_value("small-map-capacity ");
+	unsigned long long mib = status_value("kernel-mib-max ");
 	unsigned long long eighth = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
-				    (unsigned long long)sysconf(_SC_PAGESIZE) / 8;
+				    (unsigned long long)sysconf(_SC_PAGESIZE) / 8 / (1 << 20);
 
-	assert_true(capacity < (1u << 26));
-	assert_true(capacity * sizeof(struct xdp_entry) <= eighth);
-	assert_true((capacity + 1) * sizeof(struct xdp_entry) > eighth || capacity == 1024);
+	printf("sized to 64 M entries: large %llu small %llu kernel-mib-max %llu of %llu\n", large,
+	       small, mib, eighth);
+	assert_true(large < (1u << 26) && small < (1u << 26));
+	assert_true(mib <= eighth + 1);
+	assert_true(mib + 1 >= eighth || large == 1024);
+	assert_true(small > large);
 	config_free(cfg);
 }
 
@@ -603,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_rrl),
 		cmocka_unit_test(test_topology),
+		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_capacity),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
