@@ -543,36 +543,33 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 	}
 }
 
-/* The small class's value for v, when v fits it (carousel_xdp.h). */
-static bool to_small(const struct xdp_entry *v, struct xdp_small *sm)
+/* e's small-class value (carousel_xdp.h) when it fits: prebuilt answers
+ * only, every variant with its OPT template inside vbytes. Built straight
+ * from e: a million names are not first written out as two million
+ * 10 KiB large values. */
+static bool small_from_entry(const struct entry *e, struct xdp_small *sm)
 {
-	unsigned used = 0;
+	static struct entry_prebuilt pb; /* the main thread only */
 
-	if (!v->nvariants || v->nvariants > XDP_SMALL_VARIANTS || v->ngroups || v->expires_ns ||
-	    v->pb_sched_len > XDP_SMALL_SCHED || v->name_len > XDP_SMALL_NAME_MAX)
-		return false;
-	for (unsigned i = 0; i < v->nvariants; i++) {
-		unsigned end = (unsigned)v->var[i].off + v->var[i].len + WIRE_OPT_RR_LEN;
-
-		used = end > used ? end : used;
-	}
-	if (used > XDP_SMALL_BYTES_MAX)
+	if (e->expires || e->ngroups || e->name_len > XDP_SMALL_NAME_MAX)
 		return false;
 	memset(sm, 0, sizeof(*sm));
-	memcpy(sm->vbytes, v->vbytes, used);
-	sm->rot_id = v->rot_id;
-	sm->qtype = v->qtype;
-	sm->qclass = v->qclass;
-	sm->name_len = v->name_len;
-	sm->nvariants = (__u8)v->nvariants;
-	sm->pb_sched_len = v->pb_sched_len;
-	sm->pb_flags = v->pb_flags;
-	sm->pb_an = v->pb_an;
-	sm->pb_ns = v->pb_ns;
-	sm->pb_ar = v->pb_ar;
-	memcpy(sm->var, v->var, v->nvariants * sizeof(v->var[0]));
-	memcpy(sm->step_variant, v->step_variant, v->pb_sched_len);
-	memcpy(sm->name, v->name, v->name_len);
+	if (entry_prebuild(e, &pb, sm->vbytes, XDP_SMALL_BYTES_MAX) < 0 || !pb.nvariants ||
+	    pb.nvariants > XDP_SMALL_VARIANTS || pb.sched_len > XDP_SMALL_SCHED)
+		return false;
+	sm->rot_id = e->rot_id;
+	sm->qtype = e->qtype;
+	sm->qclass = e->qclass;
+	sm->name_len = e->name_len;
+	sm->nvariants = (__u8)pb.nvariants;
+	sm->pb_sched_len = pb.sched_len;
+	sm->pb_flags = pb.flags;
+	sm->pb_an = pb.ancount;
+	sm->pb_ns = pb.nscount;
+	sm->pb_ar = pb.arcount;
+	memcpy(sm->var, pb.v, pb.nvariants * sizeof(pb.v[0]));
+	memcpy(sm->step_variant, pb.step_variant, pb.sched_len);
+	memcpy(sm->name, e->name, e->name_len);
 	return true;
 }
 
@@ -612,14 +609,18 @@ static int xdp_publish(const struct entry *e)
 		free(v);
 		return -1;
 	}
-	convert(e, v);
-	if (e->ngroups && !v->ngroups) {
-		free(v); /* a topology pool too large to prebuild: carouseld's */
-		return -1;
+	bool small = small_from_entry(e, &sm);
+
+	if (!small) {
+		convert(e, v);
+		if (e->ngroups && !v->ngroups) {
+			free(v); /* a topology pool too large to prebuild: carouseld's */
+			return -1;
+		}
 	}
 	/* one map update: the kernel links the new element, then frees the
 	 * old one after a grace period (BPF_F_NO_PREALLOC) */
-	if (to_small(v, &sm)) {
+	if (small) {
 		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries_small), &e->digest, &sm,
 					 BPF_ANY);
 		if (rc == 0)
@@ -667,14 +668,14 @@ static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		ok[i] = -1;
-		convert(e[i], &v[m]);
-		if (e[i]->ngroups && !v[m].ngroups)
-			continue; /* a topology pool too large to prebuild: carouseld's */
-		if (to_small(&v[m], &sv[ms])) {
+		if (small_from_entry(e[i], &sv[ms])) {
 			skeys[ms] = e[i]->digest;
 			sat[ms++] = i;
 			continue;
 		}
+		convert(e[i], &v[m]);
+		if (e[i]->ngroups && !v[m].ngroups)
+			continue; /* a topology pool too large to prebuild: carouseld's */
 		keys[m] = e[i]->digest;
 		at[m++] = i;
 	}

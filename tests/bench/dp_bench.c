@@ -315,7 +315,7 @@ static int set_responder_answer(struct config *cfg)
  * prefetches its buckets). One row per round; last line
  * `dpdk-scale names=N ...` with medians. */
 static int scale_run(struct rte_mempool *pool, struct config *cfg, double seconds,
-		     unsigned long long entries, unsigned long long bytes)
+		     unsigned long long entries, unsigned long long bytes, unsigned long long memory)
 {
 	enum { S_RESPOND, S_CAROUSEL, S_NOPF, NS };
 	static const enum dp_mode modes[NS] = {DP_MODE_RESPOND, DP_MODE_ANSWER,
@@ -349,10 +349,10 @@ static int scale_run(struct rte_mempool *pool, struct config *cfg, double second
 	dp_ops.stop();
 	printf("dpdk-scale names=%d entries=%llu frames=%u mqps=%.2f noprefetch_mqps=%.2f "
 	       "responder_mqps=%.2f responder_ratio=%.2f prefetch_gain=%.2f entry_mib=%.1f "
-	       "bytes_per_entry=%.0f dpdk_heap_mib=%.1f rss_mib=%.0f\n",
+	       "bytes_per_entry=%.0f entry_memory_mib=%.1f dpdk_heap_mib=%.1f rss_mib=%.0f\n",
 	       NAMES, entries, FRAMES, cap[S_CAROUSEL][1], cap[S_NOPF][1], cap[S_RESPOND][1],
 	       resp_ratio[1], pf_gain[1], (double)bytes / (1 << 20),
-	       entries ? (double)bytes / entries : 0,
+	       entries ? (double)bytes / entries : 0, (double)memory / (1 << 20),
 	       (double)ms.heap_allocsz_bytes / (1 << 20), rss_mib());
 	return 0;
 }
@@ -420,7 +420,7 @@ int main(int argc, char **argv)
 	/* what the table holds, and what publishing it took */
 	char st[65536], *p;
 	double ms = 0;
-	unsigned long long entries = 0, bytes = 0, vbytes = 0;
+	unsigned long long entries = 0, bytes = 0, vbytes = 0, memory = 0;
 
 	dp_ops.stats(st, sizeof(st));
 	if ((p = strstr(st, "dpdk.entries ")))
@@ -429,6 +429,8 @@ int main(int argc, char **argv)
 		bytes = strtoull(p + 17, NULL, 10);
 	if ((p = strstr(st, "dpdk.variant-bytes ")))
 		vbytes = strtoull(p + 19, NULL, 10);
+	if ((p = strstr(st, "dpdk.entry-memory ")))
+		memory = strtoull(p + 18, NULL, 10);
 	publish_status(pub, st, sizeof(st));
 	if ((p = strstr(st, "publish-ms ")))
 		ms = atof(p + 11);
@@ -461,9 +463,9 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < cfg->npools; i++)
 			names += 1 + (size_t)cfg->pools[i]->naliases;
 		printf("dpdk-publish names=%zu entries=%llu first_ms=%.0f unchanged_ms=%.0f "
-		       "replaced_ms=%.0f bytes_per_entry=%.0f\n",
+		       "replaced_ms=%.0f bytes_per_entry=%.0f entry_memory_mib=%.0f\n",
 		       names, entries, ms, unchanged_ms, replaced_ms,
-		       entries ? (double)bytes / entries : 0);
+		       entries ? (double)bytes / entries : 0, (double)memory / (1 << 20));
 		dp_ops.stop();
 		publish_destroy(pub);
 		config_free(cfg);
@@ -476,7 +478,7 @@ int main(int argc, char **argv)
 	struct rte_mempool *pool = rte_mempool_lookup("carousel_mbufs");
 
 	if (scale) {
-		int rc = scale_run(pool, cfg, seconds, entries, bytes);
+		int rc = scale_run(pool, cfg, seconds, entries, bytes, memory);
 
 		snprintf(st, sizeof(st), "rm -rf %s", dir);
 		return system(st) != 0 ? 1 : rc;

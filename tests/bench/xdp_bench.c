@@ -18,7 +18,15 @@
  * Last line: `xdp ns=N responder_ratio=R reflector_ratio=F mix_ratio=X
  * mix_fastpath=S` (medians; a ratio is the baseline's ns over carousel's;
  * mix_ratio is plain ns over mix ns; mix_fastpath the share of the mix
- * the program answered itself). */
+ * the program answered itself).
+ *
+ *   xdp_bench BUILD publish CONFIG
+ *
+ * instead times CONFIG's publish into the maps (first, unchanged, every
+ * entry replaced by a new publisher) and the kernel memory the entries
+ * take (the Slab line of /proc/meminfo before and after), and prints
+ * `xdp-publish names=N entries=E first_ms=… unchanged_ms=… replaced_ms=…
+ * slab_mib=…`. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -171,6 +179,76 @@ static int load(const char *path, const char *prog, struct bpf_object **obj,
 	return bpf_program__fd(bpf_object__find_program_by_name(*obj, prog));
 }
 
+/* Kernel slab memory now, in KiB (/proc/meminfo). */
+static long slab_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static double publish_ms(struct publisher *p)
+{
+	char st[1024], *at;
+
+	publish_status(p, st, sizeof(st));
+	at = strstr(st, "publish-ms ");
+	return at ? atof(at + 11) : 0;
+}
+
+/* xdp_bench BUILD publish CONFIG: issue 20's publish of a large config. */
+static int publish_run(const char *path)
+{
+	char err[CFG_ERR_LEN], st[1024];
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	size_t names = 0;
+
+	for (unsigned i = 0; i < cfg->npools; i++)
+		names += 1 + (size_t)cfg->pools[i]->naliases;
+	fu_dp_addresses(cfg);
+	if (xdp_init(&cfg->dp, false) < 0)
+		return 1;
+	long slab0 = slab_kib();
+	struct publisher *pub = publish_create(&xdp_ops), *fresh;
+
+	publish_config(pub, cfg);
+	double first = publish_ms(pub);
+	long slab1 = slab_kib();
+
+	publish_status(pub, st, sizeof(st));
+	unsigned long long entries = strtoull(strstr(st, "entries-published ") + 18, NULL, 10);
+
+	publish_config(pub, cfg);
+	double unchanged = publish_ms(pub);
+
+	fresh = publish_create(&xdp_ops);
+	publish_config(fresh, cfg);
+	double replaced = publish_ms(fresh);
+
+	xdp_ops.status(st, sizeof(st));
+	printf("%s", st);
+	printf("xdp-publish names=%zu entries=%llu first_ms=%.0f unchanged_ms=%.0f "
+	       "replaced_ms=%.0f slab_mib=%.0f\n",
+	       names, entries, first, unchanged, replaced, (double)(slab1 - slab0) / 1024);
+	publish_destroy(fresh);
+	publish_destroy(pub);
+	xdp_ops.stop();
+	config_free(cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {"www.example.test", "shop.example.test",
@@ -182,6 +260,8 @@ int main(int argc, char **argv)
 		printf("SKIP: needs root\n");
 		return 77;
 	}
+	if (argc > 3 && strcmp(argv[2], "publish") == 0)
+		return publish_run(argv[3]);
 	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 
 	if (stats_fd < 0) {
