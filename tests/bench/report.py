@@ -68,6 +68,9 @@ BENCHES = {
                   [PY, f"{HERE}/bigconfig.py"], {},
                   {"BENCH_ROUNDS": "1", "BENCH_NAMES": "10000,100000",
                    "BENCH_LOAD_NAMES": "100000", "BENCH_RELOADS": "1"}, 900),
+    "publish": ("Publishing 10 k, 100 k, 1 M names to DPDK and XDP",
+                [PY, f"{HERE}/publish.py"], {},
+                {"BENCH_ROUNDS": "1", "BENCH_NAMES": "10000,100000"}, 1800),
     "profiles": ("Traffic profiles answer as expected", [PY, f"{HERE}/profiles/check_profiles.py"],
                  {}, {"BENCH_SAMPLE": "200"}, 600),
 }
