@@ -1,6 +1,8 @@
 /* fuzz_config.c -- any bytes as a config file (and, for fuzz_zone, as a
- * zone file): the loader either returns a config or a file:line:col
- * error, never crashes or leaks. */
+ * zone file under a config with a pool and aliases): the loader either
+ * returns a config or a file:line:col error, never crashes or leaks; and
+ * every alias entry built from its pool name's answer equals the engine's
+ * own for that alias. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	fwrite(data, 1, len, f);
 	fclose(f);
-	char yaml[256];
+	char yaml[512];
 
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
 	snprintf(yaml, sizeof(yaml),
-		 "server:\n  listen: [127.0.0.1@53]\nzones:\n  - {name: example.test., file: f.zone}\n");
+		 "server:\n  listen: [127.0.0.1@53]\nzones:\n  - {name: example.test., file: f.zone}\n"
+		 "pools:\n  - {name: www.example.test., aliases: [a.example.test., c.d.example.test.,"
+		 " x.www.example.test.],\n     members: [{address: 192.0.2.7},"
+		 " {address: \"2001:db8::7\"}]}\n"
+		 "  - {name: w2.example.test., aliases: [b.sub.example.test.],"
+		 " members: [{address: 192.0.2.8}]}\n");
 	f = fopen(path, "w");
 	fputs(yaml, f);
 	fclose(f);
@@ -55,15 +62,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	if (!cfg && strncmp(err, path, strlen(path)) != 0 && strstr(err, "f.zone") == NULL)
 		abort(); /* every error names the file */
-	if (cfg) { /* the entry builder on whatever pools the input made */
-		static struct entry e;
+	if (cfg) { /* the entry builders on whatever pools the input made */
+		static struct entry e, ref;
+		static struct engine_alias_base base;
 
 		for (unsigned i = 0; i < cfg->npools; i++)
-			for (unsigned j = 0; j <= cfg->pools[i]->naliases; j++) {
-				const uint8_t *n = j ? cfg->pools[i]->aliases[j - 1] : cfg->pools[i]->name;
+			for (int t = 0; t < 2; t++) {
+				const struct pool *p = cfg->pools[i];
+				uint16_t qtype = t ? TYPE_AAAA : TYPE_A;
 
-				engine_build_entry(cfg, n, TYPE_A, &e);
-				engine_build_entry(cfg, n, TYPE_AAAA, &e);
+				engine_build_pool_entry(cfg, p, p->name, qtype, &e, &base);
+				for (unsigned j = 0; j < p->naliases; j++) {
+					int want = engine_build_entry(cfg, p->aliases[j], qtype, &ref);
+					int got = engine_build_alias_entry(&base, p->aliases[j], &e);
+
+					if ((base.ok && got != want) ||
+					    (got == 0 &&
+					     (entry_fingerprint(&e) != entry_fingerprint(&ref) ||
+					      e.head_len != ref.head_len ||
+					      memcmp(e.bytes, ref.bytes,
+						     (size_t)ref.head_len + (size_t)ref.rr_count * ref.rr_len +
+							 ref.tail_len) != 0)))
+						abort(); /* an alias answered otherwise than the engine */
+				}
 			}
 	}
 	config_free(cfg);
