@@ -320,6 +320,23 @@ static void test_alias_entries(void **state)
 	/* too big for the pool name itself: A (NODATA) only */
 	assert_int_equal(compare_aliases(cfg, pool_named(cfg, "huge.example.test")), 1);
 	config_free(cfg);
+	/* the bundled config: the publisher builds every alias of its pools
+	 * this way (none lives below the demo zone's delegation) */
+	cfg = fu_load_bundled();
+	assert_non_null(cfg);
+	struct publisher *p = publish_create(&fake_ops);
+	uint64_t aliases = 0;
+
+	for (unsigned i = 0; i < cfg->npools; i++) {
+		assert_true(cfg->pools[i]->plain_aliases);
+		aliases += cfg->pools[i]->naliases;
+	}
+	assert_true(aliases >= 3);
+	reset(HELD_MAX);
+	publish_config(p, cfg);
+	assert_int_equal(status_field(p, "derived"), 2 * aliases);
+	publish_destroy(p);
+	config_free(cfg);
 	/* topology: a prefix table per entry */
 	cfg = fu_load_pools(fu_topology_pools);
 	assert_non_null(cfg);
