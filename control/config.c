@@ -968,6 +968,10 @@ static int attach_pool(struct cfg_ctx *c, struct pool_item *pi)
 		return fail(c, pi->name, "pool %s: the zone file already has A/AAAA at this name",
 			    p->name_text);
 	n->pool = p;
+	if (!z->secondary && !zone_below_cut(z, p->name)) {
+		p->plain_zone = z;
+		p->plain_node = n;
+	}
 	if (!pi->aliases)
 		return 0;
 	size_t na = (size_t)pi->aliases->n;

@@ -97,6 +97,11 @@ struct pool {
 	unsigned naliases;
 	const uint8_t **aliases; /* the names of their zone nodes */
 	const struct rrset *alias_cname; /* the one CNAME they all have */
+	/* the name's zone and node when the zone is a primary one and the
+	 * name is above any delegation in it (else NULL): the answer for the
+	 * name is its node's, found without a lookup (engine_build_pool_entry) */
+	const struct zone *plain_zone;
+	const struct node *plain_node;
 	/* every alias lives in a primary zone, above any delegation in it:
 	 * its answer is its CNAME and then its pool name's answer, whatever
 	 * the zone holds (engine_build_alias_entry) */

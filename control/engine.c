@@ -1068,12 +1068,18 @@ int engine_build_pool_entry(const struct config *cfg, const struct pool *p, cons
 	}
 	if (entry_query(name, qtype, query, &q) < 0)
 		return -1;
-	const struct zone *z = config_find_zone(cfg, q.qname);
+	/* a pool name in a primary zone above any delegation: answer_zone
+	 * would find no cut and this node, which holds no CNAME */
+	bool plain = p && p->plain_node && name == p->name;
+	const struct zone *z = plain ? p->plain_zone : config_find_zone(cfg, q.qname);
 
 	if (!z || !xfr_zone_serving(z))
 		return -1; /* a secondary without data (or expired): SERVFAIL, socket path */
 	entry_answer_begin(&A, cfg, qtype, out, sizeof(out), query, &q);
-	answer_zone(&A, z, q.qname);
+	if (plain)
+		answer_node(&A, q.qname, p->plain_node, z);
+	else
+		answer_zone(&A, z, q.qname);
 	if (!A.tc)
 		put_extra(&A);
 	if (entry_fill(&A, &q, out, qtype, e) < 0)

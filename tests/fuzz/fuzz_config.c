@@ -1,8 +1,8 @@
 /* fuzz_config.c -- any bytes as a config file (and, for fuzz_zone, as a
  * zone file under a config with a pool and aliases): the loader either
  * returns a config or a file:line:col error, never crashes or leaks; and
- * every alias entry built from its pool name's answer equals the engine's
- * own for that alias. */
+ * the entries of pool names (looked up at load time) and of aliases
+ * (built from their pool name's answer) equal the engine's own. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				const struct pool *p = cfg->pools[i];
 				uint16_t qtype = t ? TYPE_AAAA : TYPE_A;
 
-				engine_build_pool_entry(cfg, p, p->name, qtype, &e, &base);
+				int prc = engine_build_pool_entry(cfg, p, p->name, qtype, &e, &base);
+
+				if (prc != engine_build_entry(cfg, p->name, qtype, &ref) ||
+				    (prc == 0 && entry_fingerprint(&e) != entry_fingerprint(&ref)))
+					abort(); /* a pool name answered otherwise than the engine */
 				for (unsigned j = 0; j < p->naliases; j++) {
 					int want = engine_build_entry(cfg, p->aliases[j], qtype, &ref);
 					int got = engine_build_alias_entry(&base, p->aliases[j], &e);
