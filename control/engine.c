@@ -777,7 +777,6 @@ done:
 
 /* --- fast-path entries --- */
 
-/* Offsets of the TTL field of each RR in msg[from, to). */
 /* Step over a name of our own answer: labels, then a zero or a pointer. */
 static int skip_name(const uint8_t *msg, size_t len, size_t *pos)
 {
@@ -800,6 +799,7 @@ static int skip_name(const uint8_t *msg, size_t len, size_t *pos)
 	return -1;
 }
 
+/* Offsets of the TTL field of each RR in msg[from, to). */
 static int collect_ttls(const uint8_t *msg, size_t len, size_t from, size_t to, size_t base,
 			struct entry *e)
 {
@@ -1090,15 +1090,16 @@ int engine_build_pool_entry(const struct config *cfg, const struct pool *p, cons
 }
 
 /*
- * An alias of a pool whose aliases are plain (config.h: in primary zones
- * without delegations, so nothing can change between the alias and its
+ * An alias of a pool whose aliases are plain (config.h: in primary zones,
+ * above any delegation, so nothing can come between the alias and its
  * pool name) is answered, in answer_zone, with its CNAME and then exactly
  * what the pool name's own query gets: the same lookups, the same
  * records. So its entry is that answer written again behind the alias's
  * question and CNAME, without looking anything up; only the name
  * compression differs, and wire_put_rr redoes it as put_rrset and
  * put_pool did. tests/unit/test_publish.c compares the two for every
- * alias of a set of configs.
+ * alias of a set of configs, fuzz_config and fuzz_zone for whatever
+ * configs and zones they make.
  */
 int engine_build_alias_entry(const struct engine_alias_base *b, const uint8_t *alias,
 			     struct entry *e)
