@@ -16,12 +16,15 @@
  *   dp_bench 0 0 publish CONFIG
  *
  * NAMES (default 10 000) sets the table's size; `scale` runs only the
- * lookup-vs-size comparison (scale_run) and prints
+ * lookup-vs-size comparison (scale_run), then the worker alone and while
+ * a publisher thread replaces every entry, and prints
+ * `dpdk-publish-under-load names=N … ratio=R …` and
  * `dpdk-scale names=N … prefetch_gain=G … rss_mib=R` last. `publish`
  * loads CONFIG (e.g. tests/bench/bigconfig.py's), times its publish to the
  * table (first, unchanged, every entry replaced) and prints
  * `dpdk-publish names=N entries=E first_ms=… unchanged_ms=… replaced_ms=…`. */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +182,7 @@ static int cmp_u64(const void *a, const void *b)
 
 struct result {
 	double mqps, capacity, p50_ns, p99_ns;
+	double punted; /* share of the frames the worker punted (misses) */
 };
 
 static uint64_t busy_cycles(void)
@@ -195,7 +199,7 @@ static struct result run(struct rte_mempool *pool, enum dp_mode mode, double sec
 			 unsigned max_inflight)
 {
 	static uint64_t lat[4 << 20];
-	uint64_t hz = rte_get_tsc_hz(), start, end, done = 0, nlat = 0, seq = 0;
+	uint64_t hz = rte_get_tsc_hz(), start, end, done = 0, punted = 0, nlat = 0, seq = 0;
 	struct rte_mbuf *m[BURST];
 	unsigned inflight = 0;
 	struct result r;
@@ -244,6 +248,7 @@ static struct result run(struct rte_mempool *pool, enum dp_mode mode, double sec
 		rte_pktmbuf_free_bulk(m, n);
 		n = rte_ring_dequeue_burst(exc_tx, (void **)m, BURST, NULL); /* misses: handled */
 		done += n;
+		punted += n;
 		inflight -= n;
 		rte_pktmbuf_free_bulk(m, n);
 	}
@@ -266,6 +271,7 @@ static struct result run(struct rte_mempool *pool, enum dp_mode mode, double sec
 	r.capacity = busy ? (double)done / ((double)busy / hz) / 1e6 : 0;
 	r.p50_ns = nlat ? (double)lat[nlat / 2] * 1e9 / hz : 0;
 	r.p99_ns = nlat ? (double)lat[nlat * 99 / 100] * 1e9 / hz : 0;
+	r.punted = done ? (double)punted / (double)done : 0;
 	return r;
 }
 
@@ -314,6 +320,29 @@ static int set_responder_answer(struct config *cfg)
  * prefetches of frames and entries (rte_hash's bulk lookup still
  * prefetches its buckets). One row per round; last line
  * `dpdk-scale names=N ...` with medians. */
+/* Issue 20's "without stalling workers": every entry replaced by a new
+ * publisher, on a thread of its own, while the worker serves. */
+struct publish_call {
+	const struct config *cfg;
+	double ms;
+	volatile bool done;
+};
+
+static void *publish_thread(void *arg)
+{
+	struct publish_call *c = arg;
+	struct publisher *p = publish_create(&dp_ops);
+	char st[512], *at;
+
+	publish_config(p, c->cfg);
+	publish_status(p, st, sizeof(st));
+	at = strstr(st, "publish-ms ");
+	c->ms = at ? atof(at + 11) : 0;
+	c->done = true;
+	publish_destroy(p); /* the publisher's keys only: the table keeps the entries */
+	return NULL;
+}
+
 static int scale_run(struct rte_mempool *pool, struct config *cfg, double seconds,
 		     unsigned long long entries, unsigned long long bytes, unsigned long long memory)
 {
@@ -346,7 +375,30 @@ static int scale_run(struct rte_mempool *pool, struct config *cfg, double second
 	       "median %.2f max %.2f\n",
 	       cap[S_CAROUSEL][0], cap[S_CAROUSEL][1], cap[S_CAROUSEL][2], pf_gain[0], pf_gain[1],
 	       pf_gain[2]);
+	/* the same worker, first alone, then while a publish replaces every
+	 * entry; its capacity (frames per busy second) and the share it
+	 * punts (misses: 10 % of the mix) must not move */
+	double window = NAMES >= 1000000 ? 6 : NAMES >= 100000 ? 2 : 1;
+	struct result alone = run(pool, DP_MODE_ANSWER, window, INFLIGHT);
+	struct publish_call pc = {.cfg = cfg};
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, publish_thread, &pc) != 0)
+		return 1;
+	struct result during = run(pool, DP_MODE_ANSWER, window, INFLIGHT);
+
+	pthread_join(t, NULL);
+	printf("\n| names | worker | capacity Mqps | punted | publish |\n|---|---|---|---|---|\n"
+	       "| %d | serving alone | %.2f | %.2f %% | — |\n"
+	       "| %d | while every entry is replaced | %.2f | %.2f %% | %.0f ms%s |\n\n",
+	       NAMES, alone.capacity, 100 * alone.punted, NAMES, during.capacity,
+	       100 * during.punted, pc.ms, pc.done ? "" : " (not done in the window)");
 	dp_ops.stop();
+	printf("dpdk-publish-under-load names=%d alone_mqps=%.2f during_mqps=%.2f ratio=%.2f "
+	       "alone_punted=%.4f during_punted=%.4f publish_ms=%.0f\n",
+	       NAMES, alone.capacity, during.capacity,
+	       alone.capacity ? during.capacity / alone.capacity : 0, alone.punted, during.punted,
+	       pc.ms);
 	printf("dpdk-scale names=%d entries=%llu frames=%u mqps=%.2f noprefetch_mqps=%.2f "
 	       "responder_mqps=%.2f responder_ratio=%.2f prefetch_gain=%.2f entry_mib=%.1f "
 	       "bytes_per_entry=%.0f entry_memory_mib=%.1f dpdk_heap_mib=%.1f rss_mib=%.0f\n",
