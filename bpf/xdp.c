@@ -481,6 +481,21 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* A prebuild's answers into a value of either class (the same field
+ * names in struct xdp_entry and struct xdp_small). */
+#define PUT_PREBUILT(val, pre)                                                                  \
+	do {                                                                                    \
+		_Static_assert(sizeof((val)->var[0]) == sizeof((pre)->v[0]), "variant layout"); \
+		(val)->nvariants = (pre)->nvariants;                                            \
+		(val)->pb_sched_len = (pre)->sched_len;                                         \
+		(val)->pb_flags = (pre)->flags;                                                 \
+		(val)->pb_an = (pre)->ancount;                                                  \
+		(val)->pb_ns = (pre)->nscount;                                                  \
+		(val)->pb_ar = (pre)->arcount;                                                  \
+		memcpy((val)->var, (pre)->v, (pre)->nvariants * sizeof((pre)->v[0]));           \
+		memcpy((val)->step_variant, (pre)->step_variant, (pre)->sched_len);             \
+	} while (0)
+
 static void convert(const struct entry *e, struct xdp_entry *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -522,15 +537,7 @@ static void convert(const struct entry *e, struct xdp_entry *v)
 	static struct entry_prebuilt pb; /* the main thread only */
 
 	if (entry_prebuild(e, &pb, v->vbytes, sizeof(v->vbytes)) >= 0) {
-		_Static_assert(sizeof(v->var[0]) == sizeof(pb.v[0]), "one variant layout");
-		v->nvariants = pb.nvariants;
-		v->pb_sched_len = pb.sched_len;
-		v->pb_flags = pb.flags;
-		v->pb_an = pb.ancount;
-		v->pb_ns = pb.nscount;
-		v->pb_ar = pb.arcount;
-		memcpy(v->var, pb.v, pb.nvariants * sizeof(pb.v[0]));
-		memcpy(v->step_variant, pb.step_variant, pb.sched_len);
+		PUT_PREBUILT(v, &pb);
 		if (e->ngroups) {
 			_Static_assert(sizeof(v->topo) == sizeof(e->topo), "one topology layout");
 			v->ntopo = e->ntopo;
@@ -561,14 +568,7 @@ static bool small_from_entry(const struct entry *e, struct xdp_small *sm)
 	sm->qtype = e->qtype;
 	sm->qclass = e->qclass;
 	sm->name_len = e->name_len;
-	sm->nvariants = (__u8)pb.nvariants;
-	sm->pb_sched_len = pb.sched_len;
-	sm->pb_flags = pb.flags;
-	sm->pb_an = pb.ancount;
-	sm->pb_ns = pb.nscount;
-	sm->pb_ar = pb.arcount;
-	memcpy(sm->var, pb.v, pb.nvariants * sizeof(pb.v[0]));
-	memcpy(sm->step_variant, pb.step_variant, pb.sched_len);
+	PUT_PREBUILT(sm, &pb); /* nvariants <= XDP_SMALL_VARIANTS: fits its __u8 */
 	memcpy(sm->name, e->name, e->name_len);
 	return true;
 }
@@ -601,35 +601,32 @@ static int large_took(uint64_t key)
  * (the program looks in the small map first). */
 static int xdp_publish(const struct entry *e)
 {
-	struct xdp_entry *v = malloc(sizeof(*v));
 	struct xdp_small sm;
 	int rc;
 
-	if (!v || !x.skel) {
-		free(v);
+	if (!x.skel)
 		return -1;
-	}
-	bool small = small_from_entry(e, &sm);
-
-	if (!small) {
-		convert(e, v);
-		if (e->ngroups && !v->ngroups) {
-			free(v); /* a topology pool too large to prebuild: carouseld's */
-			return -1;
-		}
-	}
 	/* one map update: the kernel links the new element, then frees the
 	 * old one after a grace period (BPF_F_NO_PREALLOC) */
-	if (small) {
+	if (small_from_entry(e, &sm)) {
 		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries_small), &e->digest, &sm,
 					 BPF_ANY);
 		if (rc == 0)
 			small_took(e->digest);
-	} else {
-		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
-		if (rc == 0)
-			rc = large_took(e->digest);
+		return rc == 0 ? 0 : -1;
 	}
+	struct xdp_entry *v = malloc(sizeof(*v)); /* 10 KiB: not on the stack */
+
+	if (!v)
+		return -1;
+	convert(e, v);
+	if (e->ngroups && !v->ngroups) {
+		free(v); /* a topology pool too large to prebuild: carouseld's */
+		return -1;
+	}
+	rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
+	if (rc == 0)
+		rc = large_took(e->digest);
 	free(v);
 	return rc == 0 ? 0 : -1;
 }
