@@ -515,6 +515,11 @@ void publish_withdraw(struct publisher *p, uint64_t digest)
 		p->fp->withdraw(digest);
 }
 
+double publish_last_ms(const struct publisher *p)
+{
+	return p->last_ms;
+}
+
 size_t publish_status(const struct publisher *p, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,

@@ -16,6 +16,9 @@
 
 struct publisher;
 
+/* How long the last full publish took, in milliseconds (publish-ms). */
+double publish_last_ms(const struct publisher *p);
+
 struct publisher *publish_create(const struct fp_ops *fp);
 void publish_destroy(struct publisher *p);
 /* Every pool's names of cfg, A and AAAA; keys the previous generation

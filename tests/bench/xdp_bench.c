@@ -194,15 +194,6 @@ static long slab_kib(void)
 	return kib;
 }
 
-static double publish_ms(struct publisher *p)
-{
-	char st[1024], *at;
-
-	publish_status(p, st, sizeof(st));
-	at = strstr(st, "publish-ms ");
-	return at ? atof(at + 11) : 0;
-}
-
 /* xdp_bench BUILD publish CONFIG: issue 20's publish of a large config. */
 static int publish_run(const char *path)
 {
@@ -224,18 +215,18 @@ static int publish_run(const char *path)
 	struct publisher *pub = publish_create(&xdp_ops), *fresh;
 
 	publish_config(pub, cfg);
-	double first = publish_ms(pub);
+	double first = publish_last_ms(pub);
 	long slab1 = slab_kib();
 
 	publish_status(pub, st, sizeof(st));
 	unsigned long long entries = strtoull(strstr(st, "entries-published ") + 18, NULL, 10);
 
 	publish_config(pub, cfg);
-	double unchanged = publish_ms(pub);
+	double unchanged = publish_last_ms(pub);
 
 	fresh = publish_create(&xdp_ops);
 	publish_config(fresh, cfg);
-	double replaced = publish_ms(fresh);
+	double replaced = publish_last_ms(fresh);
 
 	xdp_ops.status(st, sizeof(st));
 	printf("%s", st);
