@@ -32,9 +32,9 @@
 #include <rte_ring.h>
 
 #include "frame.h"
-#include "slab.h"
 #include "log.h"
 #include "rrl_bucket.h"
+#include "slab.h"
 #include "wire.h"
 
 #define DP_TABLE_SIZE 65536

@@ -2,7 +2,6 @@
 #include "entry.h"
 
 #include <endian.h>
-
 #include <string.h>
 
 #include "wire.h"

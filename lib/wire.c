@@ -375,7 +375,6 @@ void wire_put_opt(struct wire_buf *b, unsigned rcode, bool dnssec_ok)
 
 /* --- resource records of whole messages --- */
 
-
 /* RDATA layouts with names: NS/CNAME/PTR/DNAME one name; MX 2 bytes + name;
  * SRV 6 bytes + name; SOA two names + 20 bytes. Others are copied. */
 int wire_rr_read(const uint8_t *msg, size_t len, size_t *pos, struct wire_rr *rr)

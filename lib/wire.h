@@ -204,6 +204,7 @@ static inline void wire_put_u32(struct wire_buf *b, uint32_t v)
 	wire_write32(x, v);
 	wire_put_bytes(b, x, 4);
 }
+
 /* Write name (uncompressed wire form); compress against names written
  * before when compress is set; remember its labels for later names. */
 void wire_put_name(struct wire_buf *b, const uint8_t *name, bool compress);
