@@ -888,12 +888,10 @@ static int entry_query(const uint8_t *name, uint16_t qtype, uint8_t *query, stru
 	memcpy(query + WIRE_HDR_LEN, name, nlen);
 	wire_write16(query + WIRE_HDR_LEN + nlen, qtype);
 	wire_write16(query + WIRE_HDR_LEN + nlen + 2, CLASS_IN);
-	memset(q, 0, offsetof(struct wire_query, qname));
+	memset(q, 0, sizeof(*q));
 	q->qdcount = 1;
 	memcpy(q->qname, name, nlen);
 	dname_lower(q->qname);
-	memset((uint8_t *)q + offsetof(struct wire_query, qname_len), 0,
-	       sizeof(*q) - offsetof(struct wire_query, qname_len));
 	q->qname_len = (uint8_t)nlen;
 	q->qtype = qtype;
 	q->qclass = CLASS_IN;
