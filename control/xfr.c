@@ -89,6 +89,8 @@ struct xfr {
 	/* one swap request at a time, answered by the main thread */
 	struct xfr_zone *req;
 	const char *req_file;
+	uint64_t *req_count; /* a transfer's counter, serial and state, set by */
+	uint32_t req_serial; /* the main thread as the swap that serves it is done */
 	bool req_done;
 	int req_rc;
 	char req_err[CFG_ERR_LEN];
@@ -879,7 +881,8 @@ static void set_result(struct xfr_zone *z, const char *fmt, ...)
 	pthread_mutex_unlock(&z->x->lock);
 }
 
-static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *err, size_t len);
+static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, uint64_t *count,
+		   uint32_t serial, char *err, size_t len);
 
 /* The zone stopped (or started) answering: a new generation, so the fast
  * paths drop (or get back) the entries of its pools. */
@@ -887,7 +890,7 @@ static void republish(struct xfr_zone *z)
 {
 	char err[CFG_ERR_LEN];
 
-	if (swap_in(z->x, z, NULL, err, sizeof(err)) < 0)
+	if (swap_in(z->x, z, NULL, NULL, 0, err, sizeof(err)) < 0)
 		log_warn("event=xfr zone=%s note=\"reload for the fast paths failed: %s\"", z->name,
 			 err);
 }
@@ -930,7 +933,8 @@ static void failed(struct xfr_zone *z, time_t now)
 }
 
 /* Ask the main thread to load the zone from staged; its answer. */
-static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *err, size_t len)
+static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, uint64_t *count,
+		   uint32_t serial, char *err, size_t len)
 {
 	uint64_t one = 1;
 	int rc;
@@ -938,6 +942,8 @@ static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *
 	pthread_mutex_lock(&x->lock);
 	x->req = z;
 	x->req_file = staged;
+	x->req_count = count;
+	x->req_serial = serial;
 	x->req_done = false;
 	if (write(x->main_fd, &one, sizeof(one)) < 0)
 		log_warn("event=xfr error=\"eventfd: %s\"", strerror(errno));
@@ -950,8 +956,10 @@ static int swap_in(struct xfr *x, struct xfr_zone *z, const char *staged, char *
 	return rc;
 }
 
-/* Write the new data beside the kept file, have it swapped in, keep it. */
-static int install(struct xfr *x, struct xfr_zone *z, const struct store *st, char *err, size_t len)
+/* Write the new data beside the kept file, have it swapped in, keep it;
+ * the swap counts it in *count and shows its serial. */
+static int install(struct xfr *x, struct xfr_zone *z, const struct store *st, uint64_t *count,
+		   uint32_t serial, char *err, size_t len)
 {
 	char staged[4200];
 
@@ -961,7 +969,7 @@ static int install(struct xfr *x, struct xfr_zone *z, const struct store *st, ch
 		unlink(staged);
 		return -1;
 	}
-	if (swap_in(x, z, staged, err, len) < 0) {
+	if (swap_in(x, z, staged, count, serial, err, len) < 0) {
 		unlink(staged);
 		return -1;
 	}
@@ -1063,7 +1071,10 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 				z->have_data = false;
 			continue;
 		}
-		if (install(x, z, st, err, sizeof(err)) < 0) {
+		bool by_ixfr = ixfr && !xf.full;
+
+		if (install(x, z, st, by_ixfr ? &z->n_ixfr : &z->n_axfr, xf.new_serial, err,
+			    sizeof(err)) < 0) {
 			log_error("event=xfr zone=%s primary=%s serial=%u result=rejected kept=old "
 				  "error=\"%s\"",
 				  z->name, a->text, xf.new_serial, err);
@@ -1079,19 +1090,12 @@ static void refresh_zone(struct xfr *x, struct xfr_zone *z)
 			store_clear(&z->st);
 			z->st = xf.fresh;
 		}
-		z->have_data = true;
 		timers_from_soa(z, z->st.soa);
-		pthread_mutex_lock(&x->lock);
-		if (ixfr && !xf.full)
-			z->n_ixfr++;
-		else
-			z->n_axfr++;
-		pthread_mutex_unlock(&x->lock);
 		log_info("event=xfr zone=%s primary=%s type=%s serial=%u records=%zu changes=%u",
-			 z->name, a->text, ixfr && !xf.full ? "ixfr" : "axfr", z->serial, z->st.n,
+			 z->name, a->text, by_ixfr ? "ixfr" : "axfr", z->serial, z->st.n,
 			 xf.changes);
 		set_result(z, "transferred by %s from %s: serial %u, %zu records",
-			   ixfr && !xf.full ? "IXFR" : "AXFR", a->text, z->serial, z->st.n);
+			   by_ixfr ? "IXFR" : "AXFR", a->text, z->serial, z->st.n);
 		refreshed(z, now);
 		return;
 	}
@@ -1291,6 +1295,12 @@ void xfr_run(struct xfr *x)
 			  strerror(errno));
 	}
 	pthread_mutex_lock(&x->lock);
+	if (rc == 0 && x->req_count) {
+		/* counted and shown as it starts serving, not a moment later */
+		(*x->req_count)++;
+		z->serial = x->req_serial;
+		z->have_data = true;
+	}
 	x->req_rc = rc;
 	snprintf(x->req_err, sizeof(x->req_err), "%s", err);
 	x->req_done = true;
