@@ -483,6 +483,9 @@ static unsigned long long status_value(const char *key)
 	return strtoull(at + strlen(key), NULL, 10);
 }
 
+/* A 63-byte label: two make a name longer than the small class holds. */
+#define LONG_LABEL "lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+
 /* A pool config (fu_load_pools) of one pool: name, n members, answer-count. */
 static char *one_pool(const char *name, int n, int answer_count)
 {
@@ -654,6 +657,61 @@ static void test_topology(void **state)
 	}
 }
 
+/* POOLS one-member pools, every 25th under a name too long for the small
+ * class, their addresses shifted by shift. */
+static char *batch_pools(int pools, int shift)
+{
+	size_t cap = 32 + (size_t)pools * 256, n;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	n = (size_t)snprintf(text, cap, "pools:\n");
+	for (int i = 0; i < pools; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+				      "  - {name: p%d.%s%sexample.test., members: [{address: "
+				      "198.51.%d.%d}]}\n",
+				      i, i % 25 ? "" : LONG_LABEL ".", i % 25 ? "" : LONG_LABEL ".",
+				      100 + (i + shift) / 250, 1 + (i + shift) % 250);
+	return text;
+}
+
+/* A publish of many batches, small and large entries mixed in each:
+ * when publish_config returns, every entry is in its map and answers as
+ * carouseld does, and the counts are whole; a republish with every
+ * address changed replaces them all the same way. */
+static void test_batches(void **state)
+{
+	enum { POOLS = 600 }; /* 1200 entries: 38 batches */
+	struct publisher *p = publish_create(&xdp_ops);
+	unsigned long long large0 = status_value("large-entries ");
+	char st[512], asked[192];
+
+	(void)state;
+	for (int shift = 0; shift <= 7; shift += 7) {
+		char *text = batch_pools(POOLS, shift);
+		struct config *cfg = fu_load_pools(text), *ref = fu_load_pools(text);
+
+		assert_non_null(cfg);
+		assert_non_null(ref);
+		publish_config(p, cfg);
+		publish_status(p, st, sizeof(st));
+		assert_non_null(strstr(st, "entries-published 1200 "));
+		assert_non_null(strstr(st, "not-held 0 "));
+		assert_int_equal(status_value("large-entries "), large0 + 2 * (POOLS / 25));
+		for (int i = 0; i < POOLS; i++) {
+			snprintf(asked, sizeof(asked), "p%d.%s%sexample.test", i,
+				 i % 25 ? "" : LONG_LABEL ".", i % 25 ? "" : LONG_LABEL ".");
+			answers_as(ref, asked, TYPE_A, false, 0, 1, (uint16_t)i);
+		}
+		printf("%d pools, addresses shifted by %d: every name answered from the maps\n",
+		       POOLS, shift);
+		config_free(ref);
+		config_free(cfg);
+		free(text);
+	}
+	publish_destroy(p);
+}
+
 /* A map smaller than the config: what does not fit is counted (not-held)
  * and answered by carouseld (the program passes it); a capacity sized to
  * a config too large for the machine is held to an eighth of its memory,
@@ -757,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_rrl),
 		cmocka_unit_test(test_topology),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_capacity),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
