@@ -35,13 +35,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct cfg_ctx *c, const s
 						     const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(c->err, c->err_len, "%s:%u:%u: ", c->path,
-			 n ? n->line : 1, n ? n->column : 1);
 
-	if (k < 0 || (size_t)k >= c->err_len)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(c->err + k, c->err_len - (size_t)k, fmt, ap);
+	ytree_verr(c->err, c->err_len, c->path, n ? n->line : 1, n ? n->column : 1, fmt, ap);
 	va_end(ap);
 	return -1;
 }

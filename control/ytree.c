@@ -81,18 +81,25 @@ static void *tree_alloc(struct ytree *t, size_t n)
 	return p;
 }
 
+int ytree_verr(char *err, size_t err_len, const char *path, size_t line, size_t column,
+	       const char *fmt, va_list ap)
+{
+	int k = snprintf(err, err_len, "%s:%zu:%zu: ", path, line, column);
+
+	if (k >= 0 && (size_t)k < err_len)
+		vsnprintf(err + k, err_len - (size_t)k, fmt, ap);
+	return -1;
+}
+
 __attribute__((format(printf, 3, 4))) static int tfail(struct ytree *t, const yaml_mark_t *m,
 						       const char *fmt, ...)
 {
 	va_list ap;
-	int k = snprintf(t->err, t->err_len, "%s:%zu:%zu: ", t->path, m ? m->line + 1 : 1,
-			 m ? m->column + 1 : 1);
 
 	t->failed = true;
-	if (k < 0 || (size_t)k >= t->err_len)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(t->err + k, t->err_len - (size_t)k, fmt, ap);
+	ytree_verr(t->err, t->err_len, t->path, m ? m->line + 1 : 1, m ? m->column + 1 : 1, fmt,
+		   ap);
 	va_end(ap);
 	return -1;
 }

@@ -5,6 +5,7 @@
 #ifndef CAROUSEL_YTREE_H
 #define CAROUSEL_YTREE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,12 @@ struct ytree_mark {
 };
 struct ytree_mark ytree_mark(const struct ytree *t);
 bool ytree_release(struct ytree *t, struct ytree_mark m);
+
+/* "path:line:col: " and the message into err, for the config readers'
+ * errors (line and column 1-based); -1, to return. */
+__attribute__((format(printf, 6, 0))) int ytree_verr(char *err, size_t err_len, const char *path,
+						     size_t line, size_t column, const char *fmt,
+						     va_list ap);
 
 /* The top-level mapping as a node (line 1), for messages about the file. */
 struct ynode *ytree_root(struct ytree *t);
