@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "dname.h"
 
@@ -32,6 +33,20 @@ void rrl_destroy(struct rrl *r)
 	free(r);
 }
 
+/* The die rrl_verdict_of rolls: a xorshift of each thread's own, seeded
+ * once from getrandom. */
+static unsigned roll(void)
+{
+	static _Thread_local uint64_t x;
+
+	if (!x && (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x) || !x))
+		x = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&x;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (unsigned)(x >> 32);
+}
+
 enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_config *c, const struct sockaddr *client,
 			   uint64_t now_sec)
 {
@@ -49,7 +64,7 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_config *c, const stru
 		if (!atomic_compare_exchange_weak_explicit(b, &old, next, memory_order_relaxed,
 							   memory_order_relaxed))
 			continue;
-		enum rrl_verdict v = rrl_verdict_of(next, c->rate, c->slip);
+		enum rrl_verdict v = rrl_verdict_of(next, c->rate, c->slip, roll());
 
 		if (v == RRL_SLIP)
 			atomic_fetch_add_explicit(&r->slipped, 1, memory_order_relaxed);

@@ -1,7 +1,8 @@
 /* rrl.h -- response rate limiting (as Knot's mod-rrl, BIND's RRL): UDP
  * responses per second per client prefix; over the limit a response is
- * dropped, but every slip-th one goes out truncated (TC=1) so real clients
- * retry over TCP. Shared by all workers, lock-free (one CAS per answer). */
+ * dropped, but one in slip (at random) goes out truncated (TC=1) so real
+ * clients retry over TCP. Shared by all workers, lock-free (one CAS per
+ * answer). */
 #ifndef CAROUSEL_RRL_H
 #define CAROUSEL_RRL_H
 
@@ -15,7 +16,7 @@
 struct rrl_config {
 	bool enable;
 	unsigned rate; /* responses per second per prefix */
-	unsigned slip; /* every slip-th limited response is sent truncated; 0: none */
+	unsigned slip; /* one in slip limited responses is sent truncated; 0: none */
 	unsigned v4_prefix, v6_prefix;
 	unsigned table_size;
 };

@@ -28,6 +28,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -215,7 +216,8 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 			uint64_t *b = &lc->rrl[h & (DP_RRL_SLOTS - 1)];
 
 			*b = rrl_bucket_next(*b, h, (unsigned)now);
-			switch (rrl_verdict_of(*b, pol->rrl_rate, pol->rrl.slip)) {
+			switch (rrl_verdict_of(*b, pol->rrl_rate, pol->rrl.slip,
+					       (unsigned)rte_rand())) {
 			case RRL_PASS:
 				break;
 			case RRL_SLIP:

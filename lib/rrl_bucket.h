@@ -40,16 +40,20 @@ static inline unsigned long long rrl_bucket_next(unsigned long long old, unsigne
 	return (unsigned long long)tag << 32 | (unsigned long long)(sec & 0xffff) << 16 | count;
 }
 
-/* Past `rate` a response is dropped, but every slip-th one goes out
- * truncated (slip 0: none). */
+/* Past `rate` a response is dropped, but one in `slip` goes out
+ * truncated (slip 0: none), chosen by `roll`, a random number of the
+ * caller's, as Knot's mod-rrl rolls a die. A rule by count (every
+ * slip-th) let a flood whose bursts keep the count's parity decide the
+ * fate of every other client of its prefix: each of their queries landed
+ * on a count that drops, and none ever saw the TC that sends it to TCP. */
 static inline enum rrl_verdict rrl_verdict_of(unsigned long long bucket, unsigned rate,
-					      unsigned slip)
+					      unsigned slip, unsigned roll)
 {
 	unsigned count = (unsigned)(bucket & 0xffff);
 
 	if (count <= rate)
 		return RRL_PASS;
-	if (slip && (count - rate) % slip == 0)
+	if (slip && roll % slip == 0)
 		return RRL_SLIP;
 	return RRL_DROP;
 }

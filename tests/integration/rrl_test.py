@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """rrl_test.py -- response rate limiting: a burst from one client gets
-`rate-limit` answers a second, then every slip-th response truncated and
-the rest dropped; TCP is not limited; another prefix is not affected;
+`rate-limit` answers a second, then one in `slip` responses truncated (at
+random) and the rest dropped; TCP is not limited; another prefix is not affected;
 under a flood of ANY queries with EDNS the server sends fewer bytes than
 it receives."""
 import socket
@@ -54,7 +54,8 @@ with Limited() as d:
     time.sleep(1.1)  # a fresh second for the burst
     full, tc, _, _ = burst(d, 60)
     t.check(10 <= full <= 20, f"burst of 60 from one client: {full} full answers (limit 10/s)")
-    t.check(15 <= tc <= 35, f"...{tc} truncated (slip 2: every second limited response)")
+    t.check(5 <= tc <= 40, f"...{tc} truncated (slip 2: one in two limited responses, "
+                           "at random: 20-25 +- 3.5)")
     r = dns.query.tcp(dns.message.make_query("www.example.test.", "A"), d.addr, port=d.port,
                       timeout=3)
     t.check(len(r.answer) == 2, "TCP is not rate limited")

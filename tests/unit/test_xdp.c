@@ -368,10 +368,11 @@ static void test_cookies(void **state)
 	xdp_ops.cookies(&k);
 }
 
-/* RRL: one client's flood within a second gets exactly what carouseld's
- * limiter gives it (control/rrl.c, the same buckets): `rate` answers,
- * then every slip-th limited one truncated (TC, question only), the rest
- * dropped; a valid server cookie is exempt; another prefix is not hurt. */
+/* RRL: one client's flood within a second gets what carouseld's limiter
+ * gives it (control/rrl.c, the same buckets): exactly `rate` answers,
+ * then one in `slip` limited ones truncated (TC, question only; at
+ * random), the rest dropped; a valid server cookie is exempt; another
+ * prefix is not hurt. */
 static void rrl_flood(const uint8_t *src4, int n, bool with_cookie, int *answered, int *slipped,
 		      int *dropped)
 {
@@ -446,8 +447,8 @@ static void test_rrl(void **state)
 	}
 	printf("rrl: answered %d slipped %d dropped %d\n", ans, slip, drop);
 	assert_int_equal(ans, 20);
-	assert_int_equal(slip, 40);
-	assert_int_equal(drop, 40);
+	assert_in_range(slip, 20, 60); /* one in two of the 80 limited, at random */
+	assert_int_equal(slip + drop, 80);
 	/* another /24 has its own budget */
 	rrl_flood(other, 5, false, &ans, &slip, &drop);
 	assert_int_equal(ans, 5);
