@@ -26,9 +26,18 @@
  * entry replaced by a new publisher) and the kernel memory the entries
  * take (the Slab line of /proc/meminfo before and after), and prints
  * `xdp-publish names=N entries=E first_ms=… unchanged_ms=… replaced_ms=…
- * slab_mib=…`. */
+ * slab_mib=…`.
+ *
+ *   xdp_bench BUILD htab N
+ *
+ * times the kernel's side of a publish alone: N new elements of the small
+ * class's size into a bare BPF_F_NO_PREALLOC hash map (as the entry maps
+ * are made), then the same N replaced, then N new into a preallocated map,
+ * in batches as the loader writes them: `xdp-htab value=B n=N insert_us=…
+ * replace_us=… prealloc_insert_us=…` (per element). */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +46,7 @@
 #include <unistd.h>
 
 #include "../unit/frame_util.h"
+#include "carousel_xdp.h"
 #include "cookie.h"
 #include "engine.h"
 #include "publish.h"
@@ -240,6 +250,62 @@ static int publish_run(const char *path)
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* us per element to write n keys (new or replaced) into fd, a batch at a
+ * time as xdp_publish_batch does. */
+static double htab_pass(int fd, const uint8_t *values, unsigned n)
+{
+	uint64_t keys[FP_BATCH_MAX];
+	double t0 = now_ms();
+
+	for (unsigned i = 0; i < n; i += FP_BATCH_MAX) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+		__u32 count = FP_BATCH_MAX;
+
+		for (unsigned k = 0; k < FP_BATCH_MAX; k++)
+			keys[k] = (uint64_t)(i + k + 1) * 0x9e3779b97f4a7c15ULL;
+		if (bpf_map_update_batch(fd, keys, values, &count, &opts) != 0) {
+			fprintf(stderr, "map update: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	return (now_ms() - t0) * 1000 / n;
+}
+
+/* xdp_bench BUILD htab N: the kernel's cost of an element, alone. */
+static int htab_run(unsigned n)
+{
+	size_t vs = sizeof(struct xdp_small);
+	uint8_t *values = calloc(FP_BATCH_MAX, vs);
+	LIBBPF_OPTS(bpf_map_create_opts, lazy, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, pre);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_lazy", 8, (__u32)vs, 2 * n, &lazy);
+	int pfd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_pre", 8, (__u32)vs, n, &pre);
+
+	n -= n % FP_BATCH_MAX;
+	if (!values || fd < 0 || pfd < 0 || !n) {
+		fprintf(stderr, "cannot create the maps: %s\n", strerror(errno));
+		return 1;
+	}
+	memset(values, 0x5a, FP_BATCH_MAX * vs);
+	double insert = htab_pass(fd, values, n), replace = htab_pass(fd, values, n);
+	double prealloc = htab_pass(pfd, values, n);
+
+	printf("xdp-htab value=%zu n=%u insert_us=%.2f replace_us=%.2f prealloc_insert_us=%.2f\n",
+	       vs, n, insert, replace, prealloc);
+	close(fd);
+	close(pfd);
+	free(values);
+	return insert < 0 || replace < 0 || prealloc < 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {"www.example.test", "shop.example.test",
@@ -253,6 +319,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3 && strcmp(argv[2], "publish") == 0)
 		return publish_run(argv[3]);
+	if (argc > 3 && strcmp(argv[2], "htab") == 0)
+		return htab_run((unsigned)strtoul(argv[3], NULL, 10));
 	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 
 	if (stats_fd < 0) {
