@@ -884,8 +884,9 @@ static __always_inline int rrl_check(struct xdp_md *ctx, const struct query *q,
 		__u64 old = *(volatile __u64 *)b, next = rrl_bucket_next(old, h, sec);
 
 		if (__sync_val_compare_and_swap(b, old, next) == old)
-			return rrl_verdict_of(next, p->rrl_rate, p->rrl_slip,
-					      bpf_get_prandom_u32());
+			return rrl_over(next, p->rrl_rate)
+				       ? rrl_limited(p->rrl_slip, bpf_get_prandom_u32())
+				       : RRL_PASS;
 	}
 	return RRL_PASS; /* heavy contention on one bucket: let it through */
 }

@@ -33,7 +33,7 @@ void rrl_destroy(struct rrl *r)
 	free(r);
 }
 
-/* The die rrl_verdict_of rolls: a xorshift of each thread's own, seeded
+/* The die rrl_limited rolls: a xorshift of each thread's own, seeded
  * once from getrandom. */
 static unsigned roll(void)
 {
@@ -64,7 +64,7 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_config *c, const stru
 		if (!atomic_compare_exchange_weak_explicit(b, &old, next, memory_order_relaxed,
 							   memory_order_relaxed))
 			continue;
-		enum rrl_verdict v = rrl_verdict_of(next, c->rate, c->slip, roll());
+		enum rrl_verdict v = rrl_over(next, c->rate) ? rrl_limited(c->slip, roll()) : RRL_PASS;
 
 		if (v == RRL_SLIP)
 			atomic_fetch_add_explicit(&r->slipped, 1, memory_order_relaxed);

@@ -216,8 +216,9 @@ static inline void answer(struct lcore_ctx *lc, struct rte_mbuf *m, struct frame
 			uint64_t *b = &lc->rrl[h & (DP_RRL_SLOTS - 1)];
 
 			*b = rrl_bucket_next(*b, h, (unsigned)now);
-			switch (rrl_verdict_of(*b, pol->rrl_rate, pol->rrl.slip,
-					       (unsigned)rte_rand())) {
+			switch (rrl_over(*b, pol->rrl_rate)
+					? rrl_limited(pol->rrl.slip, (unsigned)rte_rand())
+					: RRL_PASS) {
 			case RRL_PASS:
 				break;
 			case RRL_SLIP:

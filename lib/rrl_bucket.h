@@ -40,22 +40,22 @@ static inline unsigned long long rrl_bucket_next(unsigned long long old, unsigne
 	return (unsigned long long)tag << 32 | (unsigned long long)(sec & 0xffff) << 16 | count;
 }
 
-/* Past `rate` a response is dropped, but one in `slip` goes out
- * truncated (slip 0: none), chosen by `roll`, a random number of the
- * caller's, as Knot's mod-rrl rolls a die. A rule by count (every
- * slip-th) let a flood whose bursts keep the count's parity decide the
- * fate of every other client of its prefix: each of their queries landed
- * on a count that drops, and none ever saw the TC that sends it to TCP. */
-static inline enum rrl_verdict rrl_verdict_of(unsigned long long bucket, unsigned rate,
-					      unsigned slip, unsigned roll)
+/* Whether the bucket's response is past `rate`: limited. */
+static inline int rrl_over(unsigned long long bucket, unsigned rate)
 {
-	unsigned count = (unsigned)(bucket & 0xffff);
+	return (unsigned)(bucket & 0xffff) > rate;
+}
 
-	if (count <= rate)
-		return RRL_PASS;
-	if (slip && roll % slip == 0)
-		return RRL_SLIP;
-	return RRL_DROP;
+/* A limited response is dropped, but one in `slip` goes out truncated
+ * (slip 0: none), chosen by `roll`, a random number the caller draws
+ * only for a limited response, as Knot's mod-rrl rolls a die. A rule by
+ * count (every slip-th) let a flood whose bursts keep the count's parity
+ * decide the fate of every other client of its prefix: each of their
+ * queries landed on a count that drops, and none ever saw the TC that
+ * sends it to TCP. */
+static inline enum rrl_verdict rrl_limited(unsigned slip, unsigned roll)
+{
+	return slip && roll % slip == 0 ? RRL_SLIP : RRL_DROP;
 }
 
 #endif
