@@ -241,37 +241,16 @@ static void put_soa(struct answer *A, const struct zone *z)
 		A->tc = true;
 }
 
-/* The highest zone cut strictly below the apex on the way to name. When
- * the walk got to name itself (or to an ancestor that does not exist),
- * *self is name's node (or NULL) and *seen true: the caller need not look
- * it up again. */
+/* zone_find_cut's cut, but not for DS at the cut itself: DS lives on
+ * the parent side (RFC 4035 3.1.4.1). */
 static const struct node *find_cut(const struct answer *A, const struct zone *z,
 				   const uint8_t *name, const struct node **self, bool *seen)
 {
-	const uint8_t *anc[DNAME_MAXLEN / 2 + 1];
-	size_t len[DNAME_MAXLEN / 2 + 1];
-	int k = 0;
+	const struct node *cut = zone_find_cut(z, name, self, seen);
 
-	*seen = false;
-	for (const uint8_t *p = name; (len[k] = dname_len(p)) > z->apex_len; p = dname_parent(p))
-		anc[k++] = p;
-	while (k-- > 0) {
-		const struct node *n = zone_find(z, anc[k], len[k]);
-
-		if (!n || k == 0) {
-			*self = n; /* nothing below exists either */
-			*seen = true;
-		}
-		if (!n)
-			return NULL;
-		if (node_rrset(n, TYPE_NS)) {
-			/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1) */
-			if (k == 0 && A->qtype == TYPE_DS)
-				return NULL;
-			return n;
-		}
-	}
-	return NULL;
+	if (cut && A->qtype == TYPE_DS && *seen && cut == *self)
+		return NULL;
+	return cut;
 }
 
 static void referral(struct answer *A, const struct node *cut)

@@ -107,17 +107,39 @@ void node_add_rr(struct arena *a, struct node *n, uint16_t type, uint32_t ttl,
 		s->ttl = ttl;
 }
 
+const struct node *zone_find_cut(const struct zone *z, const uint8_t *name,
+				 const struct node **self, bool *seen)
+{
+	const uint8_t *anc[DNAME_MAXLEN / 2 + 1];
+	size_t len[DNAME_MAXLEN / 2 + 1];
+	int k = 0;
+
+	*seen = false;
+	if (z->cuts == 0)
+		return NULL;
+	for (const uint8_t *p = name; (len[k] = dname_len(p)) > z->apex_len; p = dname_parent(p))
+		anc[k++] = p;
+	while (k-- > 0) {
+		const struct node *n = zone_find(z, anc[k], len[k]);
+
+		if (!n || k == 0) {
+			*self = n; /* nothing below exists either */
+			*seen = true;
+		}
+		if (!n)
+			return NULL;
+		if (node_rrset(n, TYPE_NS))
+			return n;
+	}
+	return NULL;
+}
+
 bool zone_below_cut(const struct zone *z, const uint8_t *name)
 {
-	if (z->cuts == 0)
-		return false;
-	for (const uint8_t *p = name; dname_len(p) > z->apex_len; p = dname_parent(p)) {
-		const struct node *n = zone_find(z, p, dname_len(p));
+	const struct node *self;
+	bool seen;
 
-		if (n && node_rrset(n, TYPE_NS))
-			return true;
-	}
-	return false;
+	return zone_find_cut(z, name, &self, &seen) != NULL;
 }
 
 uint32_t zone_negative_ttl(const struct zone *z)

@@ -65,7 +65,14 @@ struct zone *zone_load(struct arena *a, const uint8_t *apex, const char *file, c
 struct zone *zone_empty(struct arena *a, const uint8_t *apex, const char *file);
 
 struct node *zone_find(const struct zone *z, const uint8_t *name, size_t len);
-/* Is name at or below a delegation of z (an NS RRset below the apex)? */
+/* The highest zone cut (a node with NS below the apex) on the way from
+ * the apex to name, name included, or NULL. When the walk got to name
+ * itself (or to an ancestor that does not exist), *self is name's node
+ * (or NULL) and *seen true: the caller need not look it up again. A zone
+ * without cuts is not walked (*seen false). */
+const struct node *zone_find_cut(const struct zone *z, const uint8_t *name,
+				 const struct node **self, bool *seen);
+/* Is name at or below a delegation of z? */
 bool zone_below_cut(const struct zone *z, const uint8_t *name);
 /* Find or create the node, creating empty non-terminals up to the apex. */
 struct node *zone_add_node(struct arena *a, struct zone *z, const uint8_t *name);
