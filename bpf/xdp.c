@@ -596,44 +596,9 @@ static int large_took(uint64_t key)
 	return 0;
 }
 
-/* Each key goes to one map, its class's: the other loses it after the
- * update, so a query finds the old answer or the new one, never none
- * (the program looks in the small map first). */
-static int xdp_publish(const struct entry *e)
-{
-	struct xdp_small sm;
-	int rc;
-
-	if (!x.skel)
-		return -1;
-	/* one map update: the kernel links the new element, then frees the
-	 * old one after a grace period (BPF_F_NO_PREALLOC) */
-	if (small_from_entry(e, &sm)) {
-		rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries_small), &e->digest, &sm,
-					 BPF_ANY);
-		if (rc == 0)
-			small_took(e->digest);
-		return rc == 0 ? 0 : -1;
-	}
-	struct xdp_entry *v = malloc(sizeof(*v)); /* 10 KiB: not on the stack */
-
-	if (!v)
-		return -1;
-	convert(e, v);
-	if (e->ngroups && !v->ngroups) {
-		free(v); /* a topology pool too large to prebuild: carouseld's */
-		return -1;
-	}
-	rc = bpf_map_update_elem(bpf_map__fd(x.skel->maps.entries), &e->digest, v, BPF_ANY);
-	if (rc == 0)
-		rc = large_took(e->digest);
-	free(v);
-	return rc == 0 ? 0 : -1;
-}
-
 /* m values of one map in one system call (the kernel updates element by
- * element, as xdp_publish does); where it stops short, the rest one by
- * one, so each entry gets its own answer: ok[at[k]] = 0 where held. */
+ * element); where it stops short, the rest one by one, so each entry
+ * gets its own answer: ok[at[k]] = 0 where held. */
 static void update_batch(int fd, const uint64_t *keys, const void *values, size_t size,
 			 unsigned m, const unsigned *at, int *ok)
 {
@@ -650,7 +615,12 @@ static void update_batch(int fd, const uint64_t *keys, const void *values, size_
 				    : -1;
 }
 
-/* A batch: one system call for the small entries, one for the large. */
+/* A batch: one system call for the small entries, one for the large.
+ * Each key goes to one map, its class's: the other loses it after the
+ * update, so a query finds the old answer or the new one, never none
+ * (the program looks in the small map first). The kernel links a new
+ * element, then frees the old one after a grace period
+ * (BPF_F_NO_PREALLOC). */
 static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 {
 	static struct xdp_entry v[FP_BATCH_MAX]; /* the main thread only */
@@ -658,9 +628,14 @@ static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 	uint64_t keys[FP_BATCH_MAX], skeys[FP_BATCH_MAX];
 	unsigned at[FP_BATCH_MAX] = {0}, sat[FP_BATCH_MAX] = {0}, m = 0, ms = 0;
 
-	if (!x.skel || n > FP_BATCH_MAX) {
+	if (n > FP_BATCH_MAX) {
+		xdp_publish_batch(e, FP_BATCH_MAX, ok);
+		xdp_publish_batch(e + FP_BATCH_MAX, n - FP_BATCH_MAX, ok + FP_BATCH_MAX);
+		return;
+	}
+	if (!x.skel) {
 		for (unsigned i = 0; i < n; i++)
-			ok[i] = xdp_publish(e[i]);
+			ok[i] = -1;
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -685,6 +660,15 @@ static void xdp_publish_batch(const struct entry *const *e, unsigned n, int *ok)
 	for (unsigned k = 0; k < m; k++)
 		if (ok[at[k]] == 0)
 			ok[at[k]] = large_took(keys[k]);
+}
+
+/* One entry: a batch of one. */
+static int xdp_publish(const struct entry *e)
+{
+	int ok;
+
+	xdp_publish_batch(&e, 1, &ok);
+	return ok;
 }
 
 /* The policy map's value, rewritten whole on every change. */
