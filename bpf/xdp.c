@@ -62,9 +62,11 @@ static uint64_t mono_ns(void);
  * power of two, beyond 8 KiB). Measured on Linux 6.18 (MemFree and Slab
  * over 50 000 inserts): 1024 bytes for struct xdp_small, 16384 for
  * struct xdp_entry. */
+#define ELEM_NEED(value) (48 + sizeof(uint64_t) + (((value) + 7) & ~(size_t)7) + 8)
+
 static size_t elem_cost(size_t value)
 {
-	size_t need = 48 + sizeof(uint64_t) + ((value + 7) & ~(size_t)7) + 8, cost = 64;
+	size_t need = ELEM_NEED(value), cost = 64;
 
 	while (cost < need)
 		cost <<= 1;
@@ -73,6 +75,12 @@ static size_t elem_cost(size_t value)
 
 #define SMALL_COST elem_cost(sizeof(struct xdp_small))
 #define LARGE_COST elem_cost(sizeof(struct xdp_entry))
+
+/* The kernel memory of maps holding that many elements. */
+static double kernel_mib(uint64_t large, uint64_t small)
+{
+	return ((double)large * LARGE_COST + (double)small * SMALL_COST) / (1 << 20);
+}
 
 /* The two maps' capacities. Both get dataplane.max-entries: a key lives
  * in one of them and an element is allocated only while held. A capacity
@@ -108,16 +116,15 @@ static void xdp_capacity(const struct fp_config *c, unsigned *large, unsigned *s
 		 "machine's memory; the rest of the config's names are answered by carouseld; set "
 		 "dataplane.max-entries to hold more\"",
 		 *large, *small, c->max_entries,
-		 ((double)*large * LARGE_COST + (double)*small * SMALL_COST) / (1 << 20), *large,
+		 kernel_mib(*large, *small), *large,
 		 LARGE_COST, *small, SMALL_COST);
 }
 
 /* The kernel memory the two maps take when full. */
 static double kernel_mib_max(void)
 {
-	return ((double)bpf_map__max_entries(x.skel->maps.entries) * LARGE_COST +
-		(double)bpf_map__max_entries(x.skel->maps.entries_small) * SMALL_COST) /
-	       (1 << 20);
+	return kernel_mib(bpf_map__max_entries(x.skel->maps.entries),
+			  bpf_map__max_entries(x.skel->maps.entries_small));
 }
 
 /* The keys the large map holds, so that a publish to the small map
@@ -718,7 +725,7 @@ static void xdp_tap(unsigned sample)
 _Static_assert(XDP_TOPO_MAX == ENTRY_TOPO_MAX, "one topology table size");
 _Static_assert(sizeof(struct xdp_small) == 2 * XDP_SMALL_BYTES_MAX,
 	       "the small class's fields fit in the verifier's slack after its variant bytes");
-_Static_assert(48 + 8 + sizeof(struct xdp_small) + 8 <= 1024,
+_Static_assert(ELEM_NEED(sizeof(struct xdp_small)) <= 1024,
 	       "an element of the small map fits kmalloc-1k (elem_cost)");
 _Static_assert(sizeof(struct xdp_tap) == sizeof(struct fp_tap) &&
 		       offsetof(struct xdp_tap, response) == offsetof(struct fp_tap, response) &&
