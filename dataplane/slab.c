@@ -20,19 +20,6 @@ static size_t class_of(size_t size)
 	return (size + SLAB_STEP - 1) / SLAB_STEP;
 }
 
-/* Under AddressSanitizer every block is malloc's, so that a use after
- * the grace period's free is still caught. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SLAB_ALL_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLAB_ALL_MALLOC 1
-#endif
-#endif
-#ifndef SLAB_ALL_MALLOC
-#define SLAB_ALL_MALLOC 0
-#endif
-
 void *slab_alloc(struct slab *s, size_t size)
 {
 	if (SLAB_ALL_MALLOC || size == 0 || size > SLAB_MAX)

@@ -10,6 +10,20 @@
 #define SLAB_MAX 2048         /* larger: calloc */
 #define SLAB_CHUNK (2u << 20)
 
+/* Under AddressSanitizer every block is malloc's (gcc's and
+ * clang's), so that a use after
+ * the grace period's free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_ALL_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ALL_MALLOC 1
+#endif
+#endif
+#ifndef SLAB_ALL_MALLOC
+#define SLAB_ALL_MALLOC 0
+#endif
+
 struct slab_chunk;
 
 struct slab {
