@@ -29,25 +29,25 @@ void *slab_alloc(struct slab *s, size_t size)
 
 	if (p) {
 		memcpy(&s->free[c], p, sizeof(void *));
-	} else {
-		if ((size_t)(s->end - s->next) < bytes) {
-			/* populated in one call: not 512 faults */
-			struct slab_chunk *k = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
-						    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-			if (k == MAP_FAILED)
-				return NULL;
-			k->next = s->chunks;
-			s->chunks = k;
-			s->held += SLAB_CHUNK;
-			/* the rest of the old chunk is lost: under a class's size */
-			s->next = (unsigned char *)k + SLAB_STEP;
-			s->end = (unsigned char *)k + SLAB_CHUNK;
-		}
-		p = s->next;
-		s->next += bytes;
+		memset(p, 0, bytes); /* a chunk's fresh blocks are zero already */
+		return p;
 	}
-	memset(p, 0, bytes);
+	if ((size_t)(s->end - s->next) < bytes) {
+		/* populated in one call: not 512 faults */
+		struct slab_chunk *k = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (k == MAP_FAILED)
+			return NULL;
+		k->next = s->chunks;
+		s->chunks = k;
+		s->held += SLAB_CHUNK;
+		/* the rest of the old chunk is lost: under a class's size */
+		s->next = (unsigned char *)k + SLAB_STEP;
+		s->end = (unsigned char *)k + SLAB_CHUNK;
+	}
+	p = s->next;
+	s->next += bytes;
 	return p;
 }
 
