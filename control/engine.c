@@ -944,23 +944,15 @@ static int entry_fill(const struct answer *A, const struct wire_query *q, const 
 	}
 	e->head_len = (uint16_t)(rot_start - start);
 	e->tail_len = (uint16_t)(end - rot_end);
-	e->head_an = 0;
-	/* count what head and tail hold, section by section */
-	unsigned an = A->count[SEC_AN] - e->rr_count, nrr = 0;
-
-	for (size_t pos = start; pos < rot_start; nrr++) {
-		if (skip_name(out, end, &pos) < 0 || pos + 10 > end)
-			return -1;
-		pos += 10 + wire_read16(out + pos + 8);
-	}
-	e->head_an = (uint16_t)nrr;
-	e->tail_an = (uint16_t)(an - nrr);
+	/* the head's records (each one TTL), then the tail's, section by
+	 * section */
+	if (collect_ttls(out, end, start, rot_start, start, e) < 0)
+		return -1;
+	e->head_an = (uint16_t)e->nttl;
+	e->tail_an = (uint16_t)(A->count[SEC_AN] - e->rr_count - e->nttl);
 	e->tail_ns = A->count[SEC_NS];
 	e->tail_ar = A->count[SEC_AR];
-	if (collect_ttls(out, end, start, rot_start, start, e) < 0 ||
-	    collect_ttls(out, end, rot_end, end, start, e) < 0)
-		return -1;
-	return 0;
+	return collect_ttls(out, end, rot_end, end, start, e);
 }
 
 int engine_build_entry(const struct config *cfg, const uint8_t *name, uint16_t qtype,
