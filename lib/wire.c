@@ -339,10 +339,7 @@ void wire_reply_begin(struct wire_buf *b, const uint8_t *query, const struct wir
 {
 	uint16_t flags = WIRE_QR | (q->flags & (0x7800 | WIRE_RD | WIRE_CD));
 
-	b->len = 0;
-	b->err = CAR_EOK;
-	b->ncomp = 0;
-	b->last_len = 0;
+	wire_buf_init(b, b->wire, b->max);
 	wire_put_u16(b, q->id);
 	wire_put_u16(b, flags);
 	wire_put_u16(b, q->question_ok ? 1 : 0);
