@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "dname.h"
+#include "xorshift.h"
 
 struct rrl *rrl_create(unsigned table_size)
 {
@@ -41,10 +42,7 @@ static unsigned roll(void)
 
 	if (!x && (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x) || !x))
 		x = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&x;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return (unsigned)(x >> 32);
+	return (unsigned)(xorshift64(&x) >> 32);
 }
 
 enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_config *c, const struct sockaddr *client,

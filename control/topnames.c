@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "xorshift.h"
 
 void topnames_init(struct topnames *t)
 {
@@ -51,10 +52,7 @@ void topnames_query(struct topnames *t, const uint8_t *query, size_t len)
 
 	/* xorshift64: random, not every n-th query, so a client that cycles
 	 * through a list of names is not sampled on the same ones */
-	t->seq ^= t->seq << 13;
-	t->seq ^= t->seq >> 7;
-	t->seq ^= t->seq << 17;
-	if (t->seq % TOPNAMES_SAMPLE != 0)
+	if (xorshift64(&t->seq) % TOPNAMES_SAMPLE != 0)
 		return;
 	if (wire_query_parse(query, len, &q) != WIRE_ANSWER || !q.question_ok)
 		return;
