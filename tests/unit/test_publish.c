@@ -257,11 +257,11 @@ static struct pool *pool_named(const struct config *cfg, const char *name)
 	uint8_t wire[DNAME_MAXLEN];
 
 	dname_from_str(name, wire, sizeof(wire));
-	for (unsigned i = 0; i < cfg->npools; i++)
-		if (dname_equal(cfg->pools[i]->name, wire))
-			return cfg->pools[i];
-	fail_msg("no pool %s", name);
-	return NULL;
+	struct pool *p = config_find_pool(cfg, wire);
+
+	if (!p)
+		fail_msg("no pool %s", name);
+	return p;
 }
 
 /* Shapes of answers and of names: both families, NODATA (SOA in
