@@ -23,6 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bigconfig  # noqa: E402
+import harness  # noqa: E402 (on the path bigconfig set)
 
 
 def run(cmd):
@@ -40,13 +41,12 @@ def main():
     ap.add_argument("--names", default=os.environ.get("BENCH_NAMES", "10000,100000,1000000"))
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     a = ap.parse_args()
-    build = os.environ.get("CAROUSEL_BUILD", os.path.join(HERE, "..", "..", "build"))
+    build = harness.BUILD
     paths = {"dpdk": lambda cfg: [f"{build}/tests/dp_bench", "0", "0", "publish", cfg],
              "xdp": lambda cfg: [f"{build}/tests/xdp_bench", build, "publish", cfg]}
     paths = {k: v for k, v in paths.items() if os.access(v("x")[0], os.X_OK)}
     if not paths:
-        print("SKIP: neither dp_bench nor xdp_bench is built")
-        return 77
+        harness.skip("neither dp_bench nor xdp_bench is built")
     rows, summary = [], []
     for names in (int(n) for n in a.names.split(",")):
         with tempfile.TemporaryDirectory() as d:
