@@ -146,8 +146,10 @@ static void flush(struct publisher *p)
 	p->npending = 0;
 }
 
-/* Forget the pool names' answers: the next pool's aliases start afresh
- * (a base must never outlive the config it was read from). */
+/* Forget the pool names' answers once the pools are done: a base must
+ * never outlive the config it was read from. Between pools none is
+ * needed: a pool's own name resets its base (engine_build_pool_entry),
+ * and render takes a base only for the pool it was read for. */
 static void forget_bases(struct publisher *p)
 {
 	for (int t = 0; t < 2; t++) {
@@ -402,7 +404,6 @@ void publish_config(struct publisher *p, const struct config *cfg)
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool *pool = cfg->pools[i];
 
-		forget_bases(p);
 		POOL_NAMES(pool, j, name, qtype)
 		{
 			size_t r = rank++, len = dname_len(name);
@@ -485,7 +486,6 @@ void publish_pool(struct publisher *p, const struct config *cfg, unsigned index)
 
 		if (i != index && !pool->fallback)
 			continue;
-		forget_bases(p);
 		POOL_NAMES(pool, j, name, qtype)
 		{
 			uint64_t key = entry_digest(name, dname_len(name), qtype, CLASS_IN);
